@@ -1,0 +1,128 @@
+package tocsin
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StreamID names one ordered, persisted sequence of events: "user:<userId>" for a
+// user's stream, "topic:<name>" for a topic's.
+type StreamID string
+
+// UserStream returns the stream of user id.
+func UserStream(userID string) StreamID { return StreamID("user:" + userID) }
+
+// TopicStream returns the stream of topic name.
+func TopicStream(name string) StreamID { return StreamID("topic:" + name) }
+
+// UserID returns the user of a user stream and true, or "" and false.
+func (s StreamID) UserID() (string, bool) {
+	rest, ok := strings.CutPrefix(string(s), "user:")
+	return rest, ok
+}
+
+// Event names of the stream protocol (PRODUCT.md §4). Custom events use the
+// application's own name, which must satisfy ValidName.
+const (
+	EventNotification = "notification"
+	EventUpdated      = "notification:updated"
+	EventDeleted      = "notification:deleted"
+	EventBatch        = "notifications:batch"
+	EventInit         = "init"
+	EventReset        = "reset"
+	EventUnread       = "unread"
+)
+
+// UnreadUnchanged is Event.Unread for an event that did not change the unread count.
+const UnreadUnchanged = -1
+
+// Event is one entry of a stream, as stored and as carried by the bus.
+type Event struct {
+	Stream StreamID `json:"stream"`
+	// Seq is the event's position in its stream: 1, 2, 3, ... assigned in the
+	// transaction that made the change, so the sequence has no gaps in commit order.
+	Seq uint64 `json:"seq"`
+	// Name is the SSE event name: one of the Event* constants or a custom name.
+	Name string `json:"name"`
+	// Type is the notification type (or the custom event's name) the event is about,
+	// used by the ?types= filter; "" when it has none.
+	Type string `json:"type,omitempty"`
+	// Data is the event's JSON payload, one object on one line.
+	Data json.RawMessage `json:"data"`
+	// Unread is the stream owner's unread count right after the transaction that made
+	// this event, on the last event of that transaction for that stream, or
+	// UnreadUnchanged.
+	Unread int       `json:"unread"`
+	Time   time.Time `json:"time"`
+}
+
+// EventID is the public, opaque id of an event: the store's epoch and the event's
+// sequence. The epoch makes ids of one store meaningless to another (a wiped or
+// replaced database), so a client never resumes into a different history.
+type EventID struct {
+	Epoch string
+	Seq   uint64
+}
+
+// String renders the id as "<epoch>-<seq>", e.g. "k7x2m9qa-42".
+func (id EventID) String() string {
+	return id.Epoch + "-" + strconv.FormatUint(id.Seq, 10)
+}
+
+// AppendTo appends the id's text to b without allocating.
+func (id EventID) AppendTo(b []byte) []byte {
+	b = append(b, id.Epoch...)
+	b = append(b, '-')
+	return strconv.AppendUint(b, id.Seq, 10)
+}
+
+// MaxEventIDLen bounds a Last-Event-ID a client may send.
+const MaxEventIDLen = 128
+
+// ParseEventID parses an id made by EventID.String. It refuses anything else,
+// including ids with characters that could not have come from this server.
+func ParseEventID(s string) (EventID, error) {
+	bad := Errorf(EInvalid, "malformed event id")
+	if len(s) == 0 || len(s) > MaxEventIDLen {
+		return EventID{}, bad
+	}
+	i := strings.LastIndexByte(s, '-')
+	if i <= 0 || i == len(s)-1 {
+		return EventID{}, bad
+	}
+	epoch, num := s[:i], s[i+1:]
+	if !ValidEpoch(epoch) {
+		return EventID{}, bad
+	}
+	if len(num) > 1 && num[0] == '0' {
+		return EventID{}, bad
+	}
+	seq, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return EventID{}, bad
+	}
+	return EventID{Epoch: epoch, Seq: seq}, nil
+}
+
+// ValidEpoch reports whether s is a well-formed store epoch: 1 to 32 characters of
+// [a-z0-9].
+func ValidEpoch(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// CustomEventInput is the body of POST /api/users/{userId}/events.
+type CustomEventInput struct {
+	Type string          `json:"type"`
+	Body json.RawMessage `json:"body"`
+}

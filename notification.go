@@ -1,0 +1,148 @@
+package tocsin
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Notification is one inbox item of one user, with its read state. Its JSON form is
+// the public one: REST responses and stream events carry exactly this object.
+//
+// Optional strings are "" when unset; optional times are null when unset. Times are
+// UTC with millisecond precision.
+type Notification struct {
+	ID         string          `json:"id"`
+	UserID     string          `json:"userId"`
+	Type       string          `json:"type"`
+	Title      string          `json:"title"`
+	Body       string          `json:"body"`
+	Priority   int             `json:"priority"`
+	Tags       []string        `json:"tags"`
+	Data       json.RawMessage `json:"data"`
+	ActorID    string          `json:"actorId"`
+	EntityType string          `json:"entityType"`
+	EntityID   string          `json:"entityId"`
+	ActionURL  string          `json:"actionUrl"`
+	ImageURL   string          `json:"imageUrl"`
+	GroupKey   string          `json:"groupKey"`
+	Count      int             `json:"count"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	SeenAt     *time.Time      `json:"seenAt"`
+	ReadAt     *time.Time      `json:"readAt"`
+	ArchivedAt *time.Time      `json:"archivedAt"`
+	ExpiresAt  *time.Time      `json:"expiresAt"`
+}
+
+// Unread reports whether n counts towards its user's unread count: not read, not
+// archived. Expired items are removed by the store, so expiry is not checked here.
+func (n *Notification) Unread() bool { return n.ReadAt == nil && n.ArchivedAt == nil }
+
+// Normalize fills the defaults a stored notification always has (non-nil tags,
+// "null"-free data, count 1, priority 3) so that every layer renders it the same way.
+func (n *Notification) Normalize() {
+	if n.Tags == nil {
+		n.Tags = []string{}
+	}
+	if len(n.Data) == 0 {
+		n.Data = json.RawMessage("{}")
+	}
+	if n.Count < 1 {
+		n.Count = 1
+	}
+	if n.Priority == 0 {
+		n.Priority = DefaultPriority
+	}
+}
+
+// Patch is a change of read state made by the user (PATCH /api/notifications/{id}).
+// A nil field leaves that state as it is.
+type Patch struct {
+	Read     *bool `json:"read"`
+	Seen     *bool `json:"seen"`
+	Archived *bool `json:"archived"`
+}
+
+// Apply changes n as p says at time now and reports whether anything changed.
+// Setting a state that is already set keeps its original time.
+func (p Patch) Apply(n *Notification, now time.Time) bool {
+	changed := false
+	set := func(field **time.Time, want *bool) {
+		if want == nil {
+			return
+		}
+		switch {
+		case *want && *field == nil:
+			t := now
+			*field = &t
+			changed = true
+		case !*want && *field != nil:
+			*field = nil
+			changed = true
+		}
+	}
+	set(&n.ReadAt, p.Read)
+	set(&n.SeenAt, p.Seen)
+	set(&n.ArchivedAt, p.Archived)
+	// Reading implies seeing: a client that marks an item read has shown it.
+	if n.ReadAt != nil && n.SeenAt == nil {
+		t := *n.ReadAt
+		n.SeenAt = &t
+		changed = true
+	}
+	return changed
+}
+
+// Status selects notifications by read state in a list.
+type Status string
+
+const (
+	StatusAll      Status = "all"      // read and unread, not archived
+	StatusUnread   Status = "unread"   // not read, not archived
+	StatusRead     Status = "read"     // read, not archived
+	StatusArchived Status = "archived" // archived only
+)
+
+// ListQuery selects a page of one user's notifications, newest first.
+type ListQuery struct {
+	Status Status
+	Types  []string // empty: any type
+	Tag    string   // empty: any tag
+	Limit  int      // 1..MaxListLimit
+	// Before is the id of the last item of the previous page (exclusive); "" for the
+	// first page. The HTTP layer wraps it into an opaque cursor.
+	Before string
+	Now    time.Time // items that expired before Now are not listed
+}
+
+// Page is one page of a list. NextBefore is "" on the last page.
+type Page struct {
+	Notifications []Notification
+	NextBefore    string
+	UnreadCount   int
+}
+
+// Snapshot is what a fresh stream connection starts from: the newest unread items,
+// the unread count and the stream head, all read at one instant, so that the live
+// events that follow begin exactly after Head.
+type Snapshot struct {
+	Notifications []Notification
+	UnreadCount   int
+	Head          uint64
+}
+
+// Limits of one notification and of one list.
+const (
+	DefaultPriority  = 3
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+	MaxUserIDs       = 10000
+	MaxUserIDLen     = 256
+	MaxTitleLen      = 1024
+	MaxBodyLen       = 16 * 1024
+	MaxTags          = 32
+	MaxTagLen        = 64
+	MaxURLLen        = 2048
+	MaxShortFieldLen = 256 // actorId, entityType, entityId, groupKey
+	MaxDataLen       = 32 * 1024
+	MaxIdemKeyLen    = 255
+)

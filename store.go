@@ -1,0 +1,101 @@
+package tocsin
+
+import (
+	"context"
+	"time"
+)
+
+// PublishRequest asks the store to create notifications, one per recipient, and
+// append one event per notification to each recipient's stream, in one transaction.
+type PublishRequest struct {
+	// Notifications are complete (ID, UserID, CreatedAt set by the hub) and ready to
+	// insert, one per recipient, in the order of the request.
+	Notifications []Notification
+	// IdempotencyScope and IdempotencyKey, when Key is non-empty, make the request
+	// idempotent for 24 hours within the scope (the API key): a repeat with the same
+	// RequestHash returns the first result with Replayed set and changes nothing; a
+	// repeat with another RequestHash fails with EConflict.
+	IdempotencyScope string
+	IdempotencyKey   string
+	RequestHash      string
+}
+
+// PublishResult is what a publish stored: the notifications as stored and the events
+// appended, in commit order. On a replayed idempotent request Events is empty.
+type PublishResult struct {
+	Notifications []Notification
+	Events        []Event
+	Replayed      bool
+}
+
+// Ticket is a single-use credential that opens one user's stream.
+type Ticket struct {
+	Hash      string // hex SHA-256 of the ticket; the ticket itself is never stored
+	UserID    string
+	ExpiresAt time.Time
+}
+
+// IdempotencyWindow is how long an Idempotency-Key is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// Store is the durable truth: notifications, the per-stream event logs, idempotency
+// records and tickets.
+//
+// Contract, which every implementation honours and storetest checks:
+//   - A method that changes data returns only after the change is durable (committed
+//     and synced as configured). Concurrent changes may be committed together in one
+//     transaction (group commit), but each request's change is atomic.
+//   - Each change appends its events to the affected streams in the same transaction.
+//     Sequences per stream start at 1 and increase by exactly 1 in commit order: a
+//     reader never sees seq N+1 without seq N.
+//   - The events returned by a change carry their Stream, Seq, Time and, on the last
+//     event of a stream in that transaction when the unread count changed, Unread.
+//   - Every method that names a user only ever reads or changes that user's data: a
+//     notification of another user is ENotFound, exactly as a missing one.
+//   - Errors meant for clients are *Error; an unreachable store is EUnavailable.
+type Store interface {
+	// Epoch identifies this store's history; it is part of every public event id.
+	Epoch() string
+
+	// Publish stores the notifications of req and their "notification" events.
+	Publish(ctx context.Context, req *PublishRequest) (PublishResult, error)
+	// AppendCustom appends a custom event (not an inbox item) to a stream.
+	AppendCustom(ctx context.Context, stream StreamID, name string, data []byte, now time.Time) (Event, error)
+	// Update applies p to the user's notification id and, when anything changed, appends
+	// a "notification:updated" event. It returns the notification after the change and
+	// the events appended (none when p changed nothing).
+	Update(ctx context.Context, userID, id string, p Patch, now time.Time) (Notification, []Event, error)
+	// Delete removes the user's notification id and appends "notification:deleted".
+	Delete(ctx context.Context, userID, id string, now time.Time) ([]Event, error)
+	// ReadAll marks every unread, unarchived notification of the user read, with one
+	// "notification:updated" event per notification changed.
+	ReadAll(ctx context.Context, userID string, now time.Time) ([]Event, error)
+
+	// Get returns the user's notification id.
+	Get(ctx context.Context, userID, id string) (Notification, error)
+	// List returns a page of the user's notifications, newest first, with the unread count.
+	List(ctx context.Context, userID string, q ListQuery) (Page, error)
+	// UnreadCount returns the user's unread count.
+	UnreadCount(ctx context.Context, userID string) (int, error)
+	// Snapshot returns, read at one instant, the first page of q (which the caller sets
+	// to status unread), the unread count and the head of the user's stream.
+	Snapshot(ctx context.Context, userID string, q ListQuery) (Snapshot, error)
+
+	// Events returns up to limit events of stream with Seq > after, in order. It fails
+	// with EGone when after is no longer resumable: older than the oldest kept event
+	// (minus one) or beyond the stream's head.
+	Events(ctx context.Context, stream StreamID, after uint64, limit int) ([]Event, error)
+	// Head returns the Seq of the newest event of stream, 0 for an empty stream.
+	Head(ctx context.Context, stream StreamID) (uint64, error)
+
+	// PutTicket stores a new ticket.
+	PutTicket(ctx context.Context, t Ticket) error
+	// RedeemTicket consumes the ticket with hash and returns its user. An unknown, used
+	// or expired ticket is EUnauthorized.
+	RedeemTicket(ctx context.Context, hash string, now time.Time) (userID string, err error)
+
+	// Ping checks the store answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Close flushes pending changes and releases the store.
+	Close() error
+}
