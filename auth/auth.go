@@ -1,0 +1,268 @@
+// Package auth turns credentials into a tocsin.Principal: the application's API keys
+// (compared in constant time, held only as SHA-256 digests), end users' JWTs (with the
+// algorithm pinned to what is configured) and single-use stream tickets. It has no
+// HTTP dependency: the HTTP layer finds the credential in the request.
+package auth
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Config says which credentials are valid.
+type Config struct {
+	APIKeys []string
+	// JWTSecret verifies HS256 tokens. Ignored when JWTPublicKeyPEM is set.
+	JWTSecret []byte
+	// JWTPublicKeyPEM verifies RS256 (RSA key) or ES256 (ECDSA P-256 key) tokens: a
+	// "PUBLIC KEY" block or a certificate.
+	JWTPublicKeyPEM []byte
+	JWTIssuer       string // required "iss" when set
+	JWTAudience     string // required "aud" when set
+	Leeway          time.Duration
+}
+
+// TicketTTL is how long a stream ticket stays valid.
+const TicketTTL = 60 * time.Second
+
+// Authenticator verifies credentials. It is safe for concurrent use.
+type Authenticator struct {
+	mu   sync.RWMutex
+	keys map[[32]byte]string // digest → key id
+
+	method  jwt.SigningMethod
+	key     any
+	parser  *jwt.Parser
+	hasJWTs bool
+}
+
+// New checks cfg and returns an Authenticator.
+func New(cfg Config) (*Authenticator, error) {
+	a := &Authenticator{keys: map[[32]byte]string{}}
+	for _, k := range cfg.APIKeys {
+		if err := a.AddKey(k); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case len(cfg.JWTPublicKeyPEM) > 0:
+		key, method, err := parsePublicKey(cfg.JWTPublicKeyPEM)
+		if err != nil {
+			return nil, err
+		}
+		a.key, a.method = key, method
+	case len(cfg.JWTSecret) > 0:
+		if len(cfg.JWTSecret) < 16 {
+			return nil, errors.New("auth: the JWT secret must be at least 16 bytes")
+		}
+		a.key, a.method = cfg.JWTSecret, jwt.SigningMethodHS256
+	}
+	if a.method != nil {
+		a.hasJWTs = true
+		opts := []jwt.ParserOption{
+			jwt.WithValidMethods([]string{a.method.Alg()}),
+			jwt.WithLeeway(cfg.Leeway),
+			jwt.WithIssuedAt(),
+		}
+		if cfg.JWTIssuer != "" {
+			opts = append(opts, jwt.WithIssuer(cfg.JWTIssuer))
+		}
+		if cfg.JWTAudience != "" {
+			opts = append(opts, jwt.WithAudience(cfg.JWTAudience))
+		}
+		a.parser = jwt.NewParser(opts...)
+	}
+	return a, nil
+}
+
+// AddKey accepts another API key (e.g. one created with the CLI).
+func (a *Authenticator) AddKey(key string) error {
+	key = strings.TrimSpace(key)
+	if len(key) < 8 {
+		return errors.New("auth: an API key must be at least 8 characters")
+	}
+	d := sha256.Sum256([]byte(key))
+	a.mu.Lock()
+	a.keys[d] = KeyID(d)
+	a.mu.Unlock()
+	return nil
+}
+
+// KeyID is the stable, non-secret name of the key with digest d.
+func KeyID(d [32]byte) string { return "key-" + hex.EncodeToString(d[:4]) }
+
+// APIKey reports whether key is a configured API key. It compares the key's digest
+// with every configured digest in constant time, without stopping early.
+func (a *Authenticator) APIKey(key string) (tocsin.Principal, bool) {
+	if key == "" {
+		return tocsin.Principal{}, false
+	}
+	d := sha256.Sum256([]byte(key))
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	found := ""
+	for k, id := range a.keys {
+		if subtle.ConstantTimeCompare(k[:], d[:]) == 1 {
+			found = id
+		}
+	}
+	if found == "" {
+		return tocsin.Principal{}, false
+	}
+	return tocsin.Principal{Kind: tocsin.PrincipalApp, KeyID: found}, true
+}
+
+// Claims are the JWT claims tocsin reads.
+type Claims struct {
+	jwt.RegisteredClaims
+	// Topics lists the topics the user may stream (used by topic streams).
+	Topics []string `json:"topics,omitempty"`
+}
+
+// VerifyJWT checks a user token and returns its principal. Every failure is an
+// EUnauthorized *tocsin.Error whose message says what is wrong, never the token.
+func (a *Authenticator) VerifyJWT(token string) (tocsin.Principal, error) {
+	p, _, err := a.verify(token)
+	return p, err
+}
+
+// VerifyJWTClaims is VerifyJWT that also returns the claims.
+func (a *Authenticator) VerifyJWTClaims(token string) (tocsin.Principal, *Claims, error) {
+	return a.verify(token)
+}
+
+func (a *Authenticator) verify(token string) (tocsin.Principal, *Claims, error) {
+	if !a.hasJWTs {
+		return tocsin.Principal{}, nil, tocsin.Errorf(tocsin.EUnauthorized, "user tokens are not enabled on this server")
+	}
+	var c Claims
+	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.key, nil })
+	if err != nil {
+		return tocsin.Principal{}, nil, tocsin.Errorf(tocsin.EUnauthorized, "invalid token: %s", jwtReason(err))
+	}
+	if err := tocsin.ValidateUserID(c.Subject); err != nil {
+		return tocsin.Principal{}, nil, tocsin.Errorf(tocsin.EUnauthorized, "invalid token: sub must name the user (%s)", tocsin.ErrorMessageOf(err))
+	}
+	return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: c.Subject}, &c, nil
+}
+
+// jwtReason names a verification failure without echoing the token.
+func jwtReason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "bad signature or wrong algorithm"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "unsupported algorithm"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "not valid yet"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "issued in the future"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "wrong issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "wrong audience"
+	default:
+		return "rejected"
+	}
+}
+
+func parsePublicKey(data []byte) (any, jwt.SigningMethod, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, nil, errors.New("auth: the JWT public key is not PEM")
+	}
+	var pub any
+	switch block.Type {
+	case "CERTIFICATE":
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth: JWT public key certificate: %w", err)
+		}
+		pub = cert.PublicKey
+	default:
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("auth: JWT public key: %w", err)
+		}
+		pub = k
+	}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return nil, nil, errors.New("auth: an RSA JWT key must have at least 2048 bits")
+		}
+		return k, jwt.SigningMethodRS256, nil
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return nil, nil, errors.New("auth: an ECDSA JWT key must be on P-256 (ES256)")
+		}
+		return k, jwt.SigningMethodES256, nil
+	default:
+		return nil, nil, fmt.Errorf("auth: unsupported JWT public key type %T", pub)
+	}
+}
+
+// MintJWT signs an HS256 user token for sub valid for ttl from now (for `tocsin
+// token` and tests).
+func MintJWT(secret []byte, sub string, ttl time.Duration, now time.Time) (string, error) {
+	c := jwt.RegisteredClaims{
+		Subject:   sub,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+}
+
+// LooksLikeJWT reports whether s has a JWT's shape: three base64url segments.
+func LooksLikeJWT(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return false
+	}
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// NewTicket returns a new stream ticket and the digest under which to store it.
+func NewTicket() (ticket, hash string, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	ticket = base64.RawURLEncoding.EncodeToString(b[:])
+	return ticket, HashTicket(ticket), nil
+}
+
+// HashTicket is the digest a ticket is stored and looked up under.
+func HashTicket(ticket string) string {
+	d := sha256.Sum256([]byte(ticket))
+	return hex.EncodeToString(d[:])
+}

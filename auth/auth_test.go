@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tocsin/tocsin"
+)
+
+const secret = "0123456789abcdef0123456789abcdef"
+
+func pemOf(t *testing.T, pub any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+func sign(t *testing.T, m jwt.SigningMethod, key any, c jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(m, c).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerifyJWT(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	hs, err := New(Config{JWTSecret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := New(Config{JWTPublicKeyPEM: pemOf(t, &rsaKey.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := New(Config{JWTPublicKeyPEM: pemOf(t, &ecKey.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := New(Config{JWTSecret: []byte(secret), JWTIssuer: "app", JWTAudience: "tocsin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	valid := jwt.MapClaims{"sub": "42", "exp": now.Add(time.Hour).Unix()}
+	b64 := base64.RawURLEncoding.EncodeToString
+	none := b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + b64([]byte(`{"sub":"42"}`)) + "."
+	// Key confusion: an HS256 token signed with the RSA public key's PEM as secret.
+	confused := sign(t, jwt.SigningMethodHS256, pemOf(t, &rsaKey.PublicKey), valid)
+
+	for _, tc := range []struct {
+		name  string
+		a     *Authenticator
+		token string
+		user  string // "" = must be refused
+	}{
+		{"HS256 good", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), valid), "42"},
+		{"HS256 without exp", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}), "7"},
+		{"alg none", hs, none, ""},
+		{"wrong secret", hs, sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret!!"), valid), ""},
+		{"HS512 not allowed", hs, sign(t, jwt.SigningMethodHS512, []byte(secret), valid), ""},
+		{"expired", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "42", "exp": now.Add(-time.Minute).Unix()}), ""},
+		{"not yet valid", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "42", "nbf": now.Add(time.Hour).Unix()}), ""},
+		{"missing sub", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"exp": now.Add(time.Hour).Unix()}), ""},
+		{"sub with newline", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "a\nb"}), ""},
+		{"garbage", hs, "not.a.jwt", ""},
+		{"RS256 good", rs, sign(t, jwt.SigningMethodRS256, rsaKey, valid), "42"},
+		{"RS256 verifier refuses HS256 (key confusion)", rs, confused, ""},
+		{"RS256 verifier refuses ES256", rs, sign(t, jwt.SigningMethodES256, ecKey, valid), ""},
+		{"ES256 good", es, sign(t, jwt.SigningMethodES256, ecKey, valid), "42"},
+		{"ES256 verifier refuses RS256", es, sign(t, jwt.SigningMethodRS256, rsaKey, valid), ""},
+		{"issuer and audience match", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "tocsin"}), "1"},
+		{"wrong issuer", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "evil", "aud": "tocsin"}), ""},
+		{"wrong audience", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "other"}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := tc.a.VerifyJWT(tc.token)
+			if tc.user == "" {
+				if err == nil {
+					t.Fatalf("accepted, principal %+v", p)
+				}
+				if tocsin.ErrorCodeOf(err) != tocsin.EUnauthorized {
+					t.Fatalf("error code %s, want unauthorized", tocsin.ErrorCodeOf(err))
+				}
+				if strings.Contains(err.Error(), tc.token) {
+					t.Fatal("error echoes the token")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if p.Kind != tocsin.PrincipalUser || p.UserID != tc.user {
+				t.Fatalf("principal %+v, want user %s", p, tc.user)
+			}
+		})
+	}
+}
+
+func TestAPIKey(t *testing.T) {
+	a, err := New(Config{APIKeys: []string{"tk_first_key", "tk_second_key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key string
+		ok  bool
+	}{
+		{"tk_first_key", true}, {"tk_second_key", true}, {"", false}, {"tk_first_ke", false},
+		{"tk_first_key ", false}, {"TK_FIRST_KEY", false}, {"tk_third_key", false},
+	} {
+		p, ok := a.APIKey(tc.key)
+		if ok != tc.ok {
+			t.Errorf("APIKey(%q) = %v, want %v", tc.key, ok, tc.ok)
+		}
+		if ok && (p.Kind != tocsin.PrincipalApp || !strings.HasPrefix(p.KeyID, "key-") || strings.Contains(p.KeyID, tc.key)) {
+			t.Errorf("principal %+v", p)
+		}
+	}
+	p1, _ := a.APIKey("tk_first_key")
+	p2, _ := a.APIKey("tk_second_key")
+	if p1.KeyID == p2.KeyID {
+		t.Error("two keys share a key id")
+	}
+	if _, err := New(Config{APIKeys: []string{"short"}}); err == nil {
+		t.Error("a 5-character key was accepted")
+	}
+	if _, err := New(Config{JWTSecret: []byte("short")}); err == nil {
+		t.Error("a 5-byte JWT secret was accepted")
+	}
+	if _, err := New(Config{JWTPublicKeyPEM: []byte("not pem")}); err == nil {
+		t.Error("a bad PEM was accepted")
+	}
+}
+
+func TestTicketsAndShapes(t *testing.T) {
+	tk, hash, err := NewTicket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk2, _, _ := NewTicket()
+	if len(tk) != 43 || tk == tk2 || HashTicket(tk) != hash || hash == tk {
+		t.Fatalf("ticket %q hash %q", tk, hash)
+	}
+	jwtTok, _ := MintJWT([]byte(secret), "1", time.Hour, time.Now())
+	for s, want := range map[string]bool{jwtTok: true, "tk_abc": false, "a.b": false, "a.b.c": true, "a b.c.d": false, "..": false} {
+		if LooksLikeJWT(s) != want {
+			t.Errorf("LooksLikeJWT(%q) != %v", s, want)
+		}
+	}
+}
