@@ -1,0 +1,179 @@
+// Package config is tocsin serve's one Config: its defaults, its validation, and the
+// place where flags, TOCSIN_* environment variables and a config file meet.
+// Precedence: flag > environment > config file > default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is everything tocsin serve can be told.
+type Config struct {
+	Addr    string
+	DataDir string
+	Store   string // "" → sqlite:<DataDir>/tocsin.db
+	Bus     string
+
+	APIKeys      []string
+	JWTSecret    string
+	JWTPublicKey string // path to a PEM file
+	JWTIssuer    string
+	JWTAudience  string
+
+	Heartbeat         time.Duration
+	Retry             time.Duration
+	TrustedUserHeader string
+	CORSOrigins       []string
+	BasePath          string
+	TLSCert, TLSKey   string
+
+	MaxStreamsPerUser int
+	MaxStreams        int
+	SlotPolicy        string // reject | close-oldest
+	QueueSize         int
+	InitLimit         int
+	WriteTimeout      time.Duration
+	ShutdownTimeout   time.Duration
+
+	SQLiteSync string // full | normal
+	Retention  time.Duration
+
+	LogLevel  string
+	LogFormat string
+	DevTokens bool
+
+	ConfigFile string
+}
+
+// Default returns the configuration of a fresh machine.
+func Default() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		DataDir:           "tocsin-data",
+		Bus:               "memory",
+		Heartbeat:         15 * time.Second,
+		Retry:             3 * time.Second,
+		MaxStreamsPerUser: 10,
+		MaxStreams:        100000,
+		SlotPolicy:        "reject",
+		QueueSize:         256,
+		InitLimit:         50,
+		WriteTimeout:      10 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		SQLiteSync:        "full",
+		Retention:         720 * time.Hour,
+		LogLevel:          "info",
+		LogFormat:         "text",
+	}
+}
+
+// StoreURL is the store to open: --store, or SQLite in the data dir.
+func (c *Config) StoreURL() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "tocsin.db")
+}
+
+// Validate checks every field and names the flag at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr", "want host:port, got %q", c.Addr)
+	}
+	if c.DataDir == "" {
+		bad("data-dir", "must not be empty")
+	}
+	if s := c.Store; s != "" && !strings.HasPrefix(s, "sqlite:") && !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://") {
+		bad("store", "want sqlite:<path> or postgres://...")
+	} else if s == "sqlite:" {
+		bad("store", "sqlite: needs a path")
+	}
+	if b := c.Bus; b != "memory" && !strings.HasPrefix(b, "redis://") && !strings.HasPrefix(b, "rediss://") && !strings.HasPrefix(b, "nats://") {
+		bad("bus", "want memory, redis://... or nats://...")
+	}
+	for _, k := range c.APIKeys {
+		if len(k) < 8 {
+			bad("api-key", "every key must be at least 8 characters")
+			break
+		}
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
+		bad("jwt-secret", "must be at least 16 bytes")
+	}
+	if c.JWTSecret != "" && c.JWTPublicKey != "" {
+		bad("jwt-public-key", "set either --jwt-secret or --jwt-public-key, not both")
+	}
+	positive := func(flag string, d time.Duration) {
+		if d <= 0 {
+			bad(flag, "must be a positive duration such as 15s")
+		}
+	}
+	positive("heartbeat", c.Heartbeat)
+	positive("retry", c.Retry)
+	positive("write-timeout", c.WriteTimeout)
+	positive("shutdown-timeout", c.ShutdownTimeout)
+	positive("retention", c.Retention)
+	if h := c.TrustedUserHeader; h != "" && !validHeaderName(h) {
+		bad("trusted-user-header", "%q is not a header name", h)
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("cors-origins", "%q is not an origin such as https://app.example.com", o)
+		}
+	}
+	if p := c.BasePath; p != "" && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.ContainsAny(p, "?#{} ")) {
+		bad("base-path", "want a path such as /notify (leading slash, no trailing slash)")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert", "--tls-cert and --tls-key go together")
+	}
+	atLeast := func(flag string, v, min int) {
+		if v < min {
+			bad(flag, "must be at least %d", min)
+		}
+	}
+	atLeast("max-streams-per-user", c.MaxStreamsPerUser, 1)
+	atLeast("max-streams", c.MaxStreams, 1)
+	atLeast("queue-size", c.QueueSize, 8)
+	atLeast("init-limit", c.InitLimit, 1)
+	if c.InitLimit > 100 {
+		bad("init-limit", "must be at most 100")
+	}
+	oneOf := func(flag, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(flag, "want one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+	oneOf("slot-policy", c.SlotPolicy, "reject", "close-oldest")
+	oneOf("sqlite-sync", c.SQLiteSync, "full", "normal")
+	oneOf("log-level", c.LogLevel, "debug", "info", "warn", "error")
+	oneOf("log-format", c.LogFormat, "text", "json")
+	return errors.Join(errs...)
+}
+
+func validHeaderName(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return len(h) > 0
+}
