@@ -1,0 +1,220 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Publish implements tocsin.Store.
+func (s *Store) Publish(ctx context.Context, req *tocsin.PublishRequest) (tocsin.PublishResult, error) {
+	if len(req.Notifications) == 0 {
+		return tocsin.PublishResult{}, tocsin.Errorf(tocsin.EInvalid, "nothing to publish")
+	}
+	var res tocsin.PublishResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res = tocsin.PublishResult{}
+		return publishTx(ctx, tx, req, &res)
+	})
+	return res, err
+}
+
+func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res *tocsin.PublishResult) error {
+	now := req.Notifications[0].CreatedAt
+	if req.IdempotencyKey != "" {
+		var hash string
+		var result []byte
+		var created int64
+		err := tx.QueryRowContext(ctx, `SELECT request_hash, result, created_at FROM idempotency
+			WHERE scope = ? AND key = ?`, req.IdempotencyScope, req.IdempotencyKey).Scan(&hash, &result, &created)
+		switch {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return fmt.Errorf("read idempotency key: %w", err)
+		case now.Sub(fromMillis(created)) >= tocsin.IdempotencyWindow:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE scope = ? AND key = ?`,
+				req.IdempotencyScope, req.IdempotencyKey); err != nil {
+				return err
+			}
+		case hash != req.RequestHash:
+			return tocsin.Errorf(tocsin.EConflict, "Idempotency-Key was already used with a different request")
+		default:
+			if err := json.Unmarshal(result, &res.Notifications); err != nil {
+				return fmt.Errorf("idempotency result: %w", err)
+			}
+			res.Replayed = true
+			return nil
+		}
+	}
+	res.Notifications = make([]tocsin.Notification, len(req.Notifications))
+	res.Events = make([]tocsin.Event, 0, len(req.Notifications))
+	for i := range req.Notifications {
+		n := req.Notifications[i]
+		if err := insertNotification(ctx, tx, &n); err != nil {
+			return err
+		}
+		ev, err := notificationEvent(tocsin.EventNotification, &n, now)
+		if err != nil {
+			return err
+		}
+		if ev.Unread, err = unreadCount(ctx, tx, n.UserID, now); err != nil {
+			return err
+		}
+		if err := appendEvent(ctx, tx, &ev); err != nil {
+			return err
+		}
+		res.Notifications[i] = n
+		res.Events = append(res.Events, ev)
+	}
+	if req.IdempotencyKey != "" {
+		result, err := json.Marshal(res.Notifications)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency (scope, key, request_hash, result, created_at)
+			VALUES (?, ?, ?, ?, ?)`, req.IdempotencyScope, req.IdempotencyKey, req.RequestHash, result, now.UnixMilli()); err != nil {
+			return fmt.Errorf("store idempotency key: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendCustom implements tocsin.Store.
+func (s *Store) AppendCustom(ctx context.Context, stream tocsin.StreamID, name string, data []byte, now time.Time) (tocsin.Event, error) {
+	ev := tocsin.Event{Stream: stream, Name: name, Type: name, Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
+	err := s.write(ctx, func(tx *sql.Tx) error { return appendEvent(ctx, tx, &ev) })
+	return ev, err
+}
+
+// Update implements tocsin.Store.
+func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, now time.Time) (tocsin.Notification, []tocsin.Event, error) {
+	var n tocsin.Notification
+	var evs []tocsin.Event
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		evs = nil
+		var err error
+		if n, err = getNotification(ctx, tx, userID, id, now); err != nil {
+			return err
+		}
+		wasUnread := n.Unread()
+		if !p.Apply(&n, now) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET seen_at = ?, read_at = ?, archived_at = ?
+			WHERE id = ?`, millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), n.ID); err != nil {
+			return fmt.Errorf("update notification: %w", err)
+		}
+		ev, err := notificationEvent(tocsin.EventUpdated, &n, now)
+		if err != nil {
+			return err
+		}
+		if err := appendChange(ctx, tx, &ev, userID, wasUnread != n.Unread(), now); err != nil {
+			return err
+		}
+		evs = []tocsin.Event{ev}
+		return nil
+	})
+	return n, evs, err
+}
+
+// Delete implements tocsin.Store.
+func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([]tocsin.Event, error) {
+	var evs []tocsin.Event
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		evs = nil
+		n, err := getNotification(ctx, tx, userID, id, now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE id = ?`, n.ID); err != nil {
+			return fmt.Errorf("delete notification: %w", err)
+		}
+		data, _ := json.Marshal(map[string]string{"id": n.ID})
+		ev := tocsin.Event{Stream: tocsin.UserStream(userID), Name: tocsin.EventDeleted, Type: n.Type,
+			Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
+		if err := appendChange(ctx, tx, &ev, userID, n.Unread(), now); err != nil {
+			return err
+		}
+		evs = []tocsin.Event{ev}
+		return nil
+	})
+	return evs, err
+}
+
+// ReadAll implements tocsin.Store.
+func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]tocsin.Event, error) {
+	var evs []tocsin.Event
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		evs = nil
+		rows, err := tx.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
+			WHERE user_id = ? AND read_at IS NULL AND archived_at IS NULL
+			AND (expires_at IS NULL OR expires_at > ?) ORDER BY id`, userID, now.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("read unread: %w", err)
+		}
+		var ns []tocsin.Notification
+		for rows.Next() {
+			n, err := scanNotification(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			ns = append(ns, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		read := true
+		for i := range ns {
+			tocsin.Patch{Read: &read}.Apply(&ns[i], now)
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET seen_at = ?, read_at = ? WHERE id = ?`,
+				millis(ns[i].SeenAt), millis(ns[i].ReadAt), ns[i].ID); err != nil {
+				return fmt.Errorf("mark read: %w", err)
+			}
+			ev, err := notificationEvent(tocsin.EventUpdated, &ns[i], now)
+			if err != nil {
+				return err
+			}
+			if i == len(ns)-1 {
+				ev.Unread = 0
+			}
+			if err := appendEvent(ctx, tx, &ev); err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+		}
+		return nil
+	})
+	return evs, err
+}
+
+// PutTicket implements tocsin.Store. It also sweeps expired tickets.
+func (s *Store) PutTicket(ctx context.Context, t tocsin.Ticket) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tickets WHERE expires_at <= ?`, time.Now().UnixMilli()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tickets (hash, user_id, expires_at) VALUES (?, ?, ?)`,
+			t.Hash, t.UserID, t.ExpiresAt.UnixMilli())
+		return err
+	})
+}
+
+// RedeemTicket implements tocsin.Store.
+func (s *Store) RedeemTicket(ctx context.Context, hash string, now time.Time) (string, error) {
+	var user string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var exp int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM tickets WHERE hash = ? RETURNING user_id, expires_at`, hash).Scan(&user, &exp)
+		if err == sql.ErrNoRows || (err == nil && exp <= now.UnixMilli()) {
+			return tocsin.Errorf(tocsin.EUnauthorized, "stream ticket is unknown, used or expired")
+		}
+		return err
+	})
+	return user, err
+}

@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Get implements tocsin.Store.
+func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification, error) {
+	return getNotification(ctx, s.r, userID, id, timeNow())
+}
+
+// UnreadCount implements tocsin.Store.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+	return unreadCount(ctx, s.r, userID, timeNow())
+}
+
+// List implements tocsin.Store.
+func (s *Store) List(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
+	return list(ctx, s.r, userID, q)
+}
+
+func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
+	if q.Limit <= 0 || q.Limit > tocsin.MaxListLimit {
+		q.Limit = tocsin.DefaultListLimit
+	}
+	now := q.Now
+	if now.IsZero() {
+		now = timeNow()
+	}
+	where := []string{"user_id = ?", "(expires_at IS NULL OR expires_at > ?)"}
+	args := []any{userID, now.UnixMilli()}
+	switch q.Status {
+	case tocsin.StatusUnread:
+		where = append(where, "read_at IS NULL AND archived_at IS NULL")
+	case tocsin.StatusRead:
+		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
+	case tocsin.StatusArchived:
+		where = append(where, "archived_at IS NOT NULL")
+	default:
+		where = append(where, "archived_at IS NULL")
+	}
+	if len(q.Types) > 0 {
+		where = append(where, "type IN (?"+strings.Repeat(", ?", len(q.Types)-1)+")")
+		for _, t := range q.Types {
+			args = append(args, t)
+		}
+	}
+	if q.Tag != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM json_each(notifications.tags) WHERE json_each.value = ?)")
+		args = append(args, q.Tag)
+	}
+	if q.Before != "" {
+		where = append(where, "id < ?")
+		args = append(args, q.Before)
+	}
+	args = append(args, q.Limit+1)
+	rows, err := db.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return tocsin.Page{}, fmt.Errorf("list notifications: %w", err)
+	}
+	defer rows.Close()
+	var page tocsin.Page
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return page, err
+		}
+		page.Notifications = append(page.Notifications, n)
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	if len(page.Notifications) > q.Limit {
+		page.Notifications = page.Notifications[:q.Limit]
+		page.NextBefore = page.Notifications[q.Limit-1].ID
+	}
+	page.UnreadCount, err = unreadCount(ctx, db, userID, now)
+	return page, err
+}
+
+// Snapshot implements tocsin.Store: one read transaction, so the list, the count and
+// the head are of the same instant.
+func (s *Store) Snapshot(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Snapshot, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return tocsin.Snapshot{}, unavailable("begin read", err)
+	}
+	defer tx.Rollback()
+	page, err := list(ctx, tx, userID, q)
+	if err != nil {
+		return tocsin.Snapshot{}, err
+	}
+	head, _, err := streamBounds(ctx, tx, tocsin.UserStream(userID))
+	if err != nil {
+		return tocsin.Snapshot{}, err
+	}
+	return tocsin.Snapshot{Notifications: page.Notifications, UnreadCount: page.UnreadCount, Head: head}, nil
+}
+
+// streamBounds returns the head and the oldest kept seq of a stream (0 and 1 when
+// the stream has no events yet).
+func streamBounds(ctx context.Context, q querier, stream tocsin.StreamID) (head, first uint64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT head, first_seq FROM streams WHERE stream = ?`, string(stream)).Scan(&head, &first)
+	if err == sql.ErrNoRows {
+		return 0, 1, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("read stream head: %w", err)
+	}
+	return head, first, nil
+}
+
+// Head implements tocsin.Store.
+func (s *Store) Head(ctx context.Context, stream tocsin.StreamID) (uint64, error) {
+	head, _, err := streamBounds(ctx, s.r, stream)
+	return head, err
+}
+
+// Events implements tocsin.Store.
+func (s *Store) Events(ctx context.Context, stream tocsin.StreamID, after uint64, limit int) ([]tocsin.Event, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, unavailable("begin read", err)
+	}
+	defer tx.Rollback()
+	head, first, err := streamBounds(ctx, tx, stream)
+	if err != nil {
+		return nil, err
+	}
+	if after > head || after+1 < first {
+		return nil, tocsin.Errorf(tocsin.EGone, "events after position %d are not available", after)
+	}
+	if after == head {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, name, type, data, unread, created_at FROM events
+		WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?`, string(stream), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []tocsin.Event
+	for rows.Next() {
+		ev := tocsin.Event{Stream: stream}
+		var data []byte
+		var created int64
+		if err := rows.Scan(&ev.Seq, &ev.Name, &ev.Type, &data, &ev.Unread, &created); err != nil {
+			return nil, err
+		}
+		ev.Data = data
+		ev.Time = fromMillis(created)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,146 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// querier is what both *sql.DB, *sql.Tx and *sql.Conn offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const notificationCols = `id, user_id, type, title, body, priority, tags, data, actor_id, entity_type,
+	entity_id, action_url, image_url, group_key, count, created_at, seen_at, read_at, archived_at, expires_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanNotification(sc scanner) (tocsin.Notification, error) {
+	var n tocsin.Notification
+	var tags, data string
+	var created int64
+	var seen, read, archived, expires sql.NullInt64
+	err := sc.Scan(&n.ID, &n.UserID, &n.Type, &n.Title, &n.Body, &n.Priority, &tags, &data,
+		&n.ActorID, &n.EntityType, &n.EntityID, &n.ActionURL, &n.ImageURL, &n.GroupKey, &n.Count,
+		&created, &seen, &read, &archived, &expires)
+	if err != nil {
+		return n, err
+	}
+	if err := json.Unmarshal([]byte(tags), &n.Tags); err != nil {
+		return n, fmt.Errorf("notification %s: tags: %w", n.ID, err)
+	}
+	n.Data = json.RawMessage(data)
+	n.CreatedAt = fromMillis(created)
+	n.SeenAt, n.ReadAt, n.ArchivedAt, n.ExpiresAt = nullTime(seen), nullTime(read), nullTime(archived), nullTime(expires)
+	n.Normalize()
+	return n, nil
+}
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func nullTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMillis(v.Int64)
+	return &t
+}
+
+func millis(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func insertNotification(ctx context.Context, q querier, n *tocsin.Notification) error {
+	n.Normalize()
+	tags, err := json.Marshal(n.Tags)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, `INSERT INTO notifications (`+notificationCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.UserID, n.Type, n.Title, n.Body, n.Priority, string(tags), string(n.Data),
+		n.ActorID, n.EntityType, n.EntityID, n.ActionURL, n.ImageURL, n.GroupKey, n.Count,
+		n.CreatedAt.UnixMilli(), millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), millis(n.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("insert notification: %w", err)
+	}
+	return nil
+}
+
+// getNotification reads one of a user's notifications that has not expired.
+func getNotification(ctx context.Context, q querier, userID, id string, now time.Time) (tocsin.Notification, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications
+		WHERE id = ? AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)`, id, userID, now.UnixMilli())
+	n, err := scanNotification(row)
+	if err == sql.ErrNoRows {
+		return n, tocsin.Errorf(tocsin.ENotFound, "notification not found")
+	}
+	return n, err
+}
+
+// unreadCount counts a user's notifications that are not read, not archived and not
+// expired at now.
+func unreadCount(ctx context.Context, q querier, userID string, now time.Time) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM notifications
+		WHERE user_id = ? AND read_at IS NULL AND archived_at IS NULL
+		AND (expires_at IS NULL OR expires_at > ?)`, userID, now.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("unread count: %w", err)
+	}
+	return n, nil
+}
+
+// appendChange appends ev for userID; when unreadChanged it first fills in the user's
+// new unread count, so the stream's "unread" frame comes from the same transaction.
+func appendChange(ctx context.Context, q querier, ev *tocsin.Event, userID string, unreadChanged bool, now time.Time) error {
+	if unreadChanged {
+		n, err := unreadCount(ctx, q, userID, now)
+		if err != nil {
+			return err
+		}
+		ev.Unread = n
+	}
+	return appendEvent(ctx, q, ev)
+}
+
+// appendEvent appends one event to stream, assigning the next sequence number in the
+// writer's transaction (the only writer, so sequences are gap-free in commit order).
+func appendEvent(ctx context.Context, q querier, ev *tocsin.Event) error {
+	err := q.QueryRowContext(ctx, `INSERT INTO streams (stream, head) VALUES (?, 1)
+		ON CONFLICT (stream) DO UPDATE SET head = head + 1 RETURNING head`, string(ev.Stream)).Scan(&ev.Seq)
+	if err != nil {
+		return fmt.Errorf("advance stream head: %w", err)
+	}
+	_, err = q.ExecContext(ctx, `INSERT INTO events (stream, seq, name, type, data, unread, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, string(ev.Stream), ev.Seq, ev.Name, ev.Type, []byte(ev.Data), ev.Unread, ev.Time.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+// notificationEvent builds the event of a notification change.
+func notificationEvent(name string, n *tocsin.Notification, now time.Time) (tocsin.Event, error) {
+	data, err := json.Marshal(n)
+	if err != nil {
+		return tocsin.Event{}, err
+	}
+	return tocsin.Event{
+		Stream: tocsin.UserStream(n.UserID), Name: name, Type: n.Type, Data: data,
+		Unread: tocsin.UnreadUnchanged, Time: now,
+	}, nil
+}
+
+// timeNow is the store's clock for reads that hide expired notifications.
+var timeNow = func() time.Time { return time.Now().UTC() }

@@ -1,0 +1,230 @@
+// Package sqlite is the embedded tocsin.Store: one SQLite file in WAL mode through
+// modernc.org/sqlite (pure Go, no cgo). All changes go through one writer goroutine
+// that commits whatever is queued in one transaction (group commit); reads use a
+// separate pool of read-only connections and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/tocsin/tocsin"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune a Store.
+type Options struct {
+	// Sync is "full" (default: every commit is fsynced, surviving power loss) or
+	// "normal" (survives a process crash, may lose the last commits on power loss).
+	Sync string
+	// MaxBatch bounds how many changes one transaction commits (512).
+	MaxBatch int
+	// Readers is the size of the read connection pool (8).
+	Readers int
+	Logger  *slog.Logger
+}
+
+// Store is a tocsin.Store on one SQLite file.
+type Store struct {
+	w, r  *sql.DB // w: the writer's single connection; r: read-only pool
+	epoch string
+	log   *slog.Logger
+	max   int
+
+	mu     sync.RWMutex // guards closed and sends on queue
+	closed bool
+	queue  chan *change
+	done   chan struct{}
+
+	commits atomic.Int64 // transactions committed, for tests and metrics
+	changes atomic.Int64 // changes committed
+}
+
+var _ tocsin.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path and runs its migrations.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if o.Sync == "" {
+		o.Sync = "full"
+	}
+	if o.Sync != "full" && o.Sync != "normal" {
+		return nil, fmt.Errorf("sqlite: sync %q: want full or normal", o.Sync)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.Readers <= 0 {
+		o.Readers = 8
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	w, err := sql.Open("sqlite", dsn(path, o.Sync, false))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	epoch, err := loadEpoch(ctx, w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(path, o.Sync, true))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(o.Readers)
+	r.SetMaxIdleConns(o.Readers)
+	s := &Store{
+		w: w, r: r, epoch: epoch, log: o.Logger, max: o.MaxBatch,
+		queue: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+func dsn(path, sync string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+strings.ToUpper(sync)+")")
+	q.Add("_pragma", "foreign_keys(ON)")
+	if readOnly {
+		q.Add("_pragma", "query_only(ON)")
+	} else {
+		q.Add("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s has no version number", name)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: read migrations: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, time.Now().UnixMilli()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// loadEpoch reads the store's epoch, making it once for a new database.
+func loadEpoch(ctx context.Context, db *sql.DB) (string, error) {
+	var e string
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'epoch'`).Scan(&e)
+	if err == nil {
+		return e, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("sqlite: read epoch: %w", err)
+	}
+	e = newEpoch()
+	if _, err := db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO NOTHING`, e); err != nil {
+		return "", fmt.Errorf("sqlite: write epoch: %w", err)
+	}
+	err = db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'epoch'`).Scan(&e)
+	return e, err
+}
+
+func newEpoch() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+// Epoch implements tocsin.Store.
+func (s *Store) Epoch() string { return s.epoch }
+
+// Ping implements tocsin.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return errClosed
+	}
+	return s.r.PingContext(ctx)
+}
+
+// Stats reports how many transactions and changes the writer committed.
+func (s *Store) Stats() (commits, changes int64) { return s.commits.Load(), s.changes.Load() }
+
+var errClosed = tocsin.Errorf(tocsin.EUnavailable, "store is closed")
+
+// Close lets the queued changes commit, then closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.queue)
+	s.mu.Unlock()
+	<-s.done
+	return errors.Join(s.r.Close(), s.w.Close())
+}
