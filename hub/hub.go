@@ -1,0 +1,145 @@
+// Package hub is the live side of one tocsin node. It publishes changes (store first,
+// then bus), receives every committed event back from the bus, encodes each event once
+// and fans it out to the bounded queues of this node's open streams, and serves each
+// stream: register, replay from the store, then live events, exactly once and in order.
+//
+// It knows nothing of HTTP: transports (SSE, WebSocket) plug in through Sink.
+//
+// Lock order: shard.mu, then subscriber.mu. shard.interestMu is taken alone (never
+// with shard.mu held) and serialises this node's bus Subscribe/Unsubscribe calls.
+// No lock is ever held while writing to a connection or calling the store.
+package hub
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Config wires a Hub. Store and Bus are required; zero values of the rest take the
+// defaults below.
+type Config struct {
+	Store    tocsin.Store
+	Bus      tocsin.Bus
+	Logger   *slog.Logger
+	Observer Observer
+
+	Heartbeat         time.Duration // idle time after which a heartbeat is written (15s)
+	QueueSize         int           // events a connection may have waiting (256)
+	InitLimit         int           // unread items in an init event (50)
+	MaxStreamsPerUser int           // open streams per user (10)
+	MaxStreams        int           // open streams on this node (100,000)
+	// CloseOldest, when set, makes a user's stream past MaxStreamsPerUser close that
+	// user's oldest stream instead of being refused.
+	CloseOldest bool
+	Now         func() time.Time
+}
+
+// Kick reasons: why the hub ended a stream. Transports tell the client accordingly.
+var (
+	ErrSlowConsumer = errors.New("hub: connection fell behind and was closed; resume with Last-Event-ID")
+	ErrShutdown     = errors.New("hub: node is shutting down; reconnect")
+	ErrReplaced     = errors.New("hub: closed to make room for a newer stream of the same user")
+)
+
+const shardCount = 32
+
+// Hub is safe for concurrent use.
+type Hub struct {
+	cfg    Config
+	store  tocsin.Store
+	bus    tocsin.Bus
+	log    *slog.Logger
+	obs    Observer
+	epoch  string
+	ids    tocsin.IDGen
+	seed   maphash.Seed
+	shards [shardCount]shard
+
+	open    atomic.Int64 // streams open on this node
+	closing atomic.Bool
+}
+
+// New returns a hub; call Start before serving.
+func New(cfg Config) *Hub {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 256
+	}
+	if cfg.InitLimit <= 0 {
+		cfg.InitLimit = 50
+	}
+	if cfg.MaxStreamsPerUser <= 0 {
+		cfg.MaxStreamsPerUser = 10
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 100000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
+	}
+	h := &Hub{
+		cfg: cfg, store: cfg.Store, bus: cfg.Bus, log: cfg.Logger, obs: cfg.Observer,
+		epoch: cfg.Store.Epoch(), seed: maphash.MakeSeed(),
+	}
+	for i := range h.shards {
+		h.shards[i].streams = make(map[tocsin.StreamID]*streamEntry)
+		h.shards[i].interest = make(map[tocsin.StreamID]bool)
+	}
+	return h
+}
+
+// Start connects the hub to the bus: from now on every committed event that reaches
+// this node is fanned out to its streams.
+func (h *Hub) Start(ctx context.Context) error {
+	return h.bus.Start(ctx, h.deliver)
+}
+
+// Epoch is the store's epoch, the prefix of every public event id.
+func (h *Hub) Epoch() string { return h.epoch }
+
+// EventID renders the public id of seq on this store.
+func (h *Hub) EventID(seq uint64) string {
+	return tocsin.EventID{Epoch: h.epoch, Seq: seq}.String()
+}
+
+// OpenStreams returns how many streams are open on this node.
+func (h *Hub) OpenStreams() int { return int(h.open.Load()) }
+
+// Shutdown refuses new streams and ends every open one with ErrShutdown, so that
+// clients reconnect (to another node, behind a load balancer). It returns at once;
+// the streams' goroutines end as they notice.
+func (h *Hub) Shutdown() {
+	h.closing.Store(true)
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		var all []*subscriber
+		for _, e := range sh.streams {
+			all = append(all, e.subs...)
+		}
+		sh.mu.RUnlock()
+		for _, s := range all {
+			s.kick(ErrShutdown)
+		}
+	}
+}
+
+func (h *Hub) now() time.Time { return h.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+func (h *Hub) shard(s tocsin.StreamID) *shard {
+	return &h.shards[maphash.String(h.seed, string(s))%shardCount]
+}

@@ -1,0 +1,126 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Idempotency names a publish's Idempotency-Key within its API key's scope.
+type Idempotency struct {
+	Scope, Key, RequestHash string
+}
+
+// Publish stores one notification per recipient of in (validated by the caller) and,
+// once they are durable, announces their events on the bus.
+func (h *Hub) Publish(ctx context.Context, in *tocsin.PublishInput, idem Idempotency) (tocsin.PublishResult, error) {
+	start := time.Now()
+	recipients := in.Recipients()
+	if len(recipients) == 0 {
+		return tocsin.PublishResult{}, tocsin.Errorf(tocsin.EInvalid, "topics are not supported by this server yet; use userId or userIds")
+	}
+	now := h.now()
+	tmpl := in.Template()
+	ns := make([]tocsin.Notification, len(recipients))
+	for i, u := range recipients {
+		n := tmpl // Tags and Data are shared read-only between the copies
+		n.ID = h.ids.New(now)
+		n.UserID = u
+		n.CreatedAt = now
+		ns[i] = n
+	}
+	res, err := h.store.Publish(ctx, &tocsin.PublishRequest{
+		Notifications:    ns,
+		IdempotencyScope: idem.Scope,
+		IdempotencyKey:   idem.Key,
+		RequestHash:      idem.RequestHash,
+	})
+	if err != nil {
+		return res, err
+	}
+	h.announce(res.Events)
+	h.obs.PublishLatency(time.Since(start))
+	return res, nil
+}
+
+// PublishCustom appends a custom event (not an inbox item) to a user's stream. Its
+// data is the application's body plus an ISO-8601 "timestamp".
+func (h *Hub) PublishCustom(ctx context.Context, userID string, in tocsin.CustomEventInput) (tocsin.Event, error) {
+	start := time.Now()
+	if !tocsin.ValidName(in.Type) {
+		return tocsin.Event{}, tocsin.Errorf(tocsin.EInvalid, "type must match [A-Za-z0-9_.:-]{1,64}")
+	}
+	now := h.now()
+	data, err := customData(in.Body, now)
+	if err != nil {
+		return tocsin.Event{}, err
+	}
+	ev, err := h.store.AppendCustom(ctx, tocsin.UserStream(userID), in.Type, data, now)
+	if err != nil {
+		return ev, err
+	}
+	h.announce([]tocsin.Event{ev})
+	h.obs.PublishLatency(time.Since(start))
+	return ev, nil
+}
+
+// customData merges "timestamp" into the body object (a body's own "timestamp" wins
+// nothing: the server's time is the one clients can trust).
+func customData(body json.RawMessage, now time.Time) ([]byte, error) {
+	obj := map[string]json.RawMessage{}
+	if len(body) > 0 && string(body) != "null" {
+		if err := json.Unmarshal(body, &obj); err != nil {
+			return nil, tocsin.Errorf(tocsin.EInvalid, "body must be a JSON object")
+		}
+	}
+	ts, _ := json.Marshal(now.Format("2006-01-02T15:04:05.000Z07:00"))
+	obj["timestamp"] = ts
+	return json.Marshal(obj)
+}
+
+// Update applies a user's change of read state.
+func (h *Hub) Update(ctx context.Context, userID, id string, p tocsin.Patch) (tocsin.Notification, error) {
+	n, evs, err := h.store.Update(ctx, userID, id, p, h.now())
+	if err != nil {
+		return n, err
+	}
+	h.announce(evs)
+	return n, nil
+}
+
+// Delete removes a user's notification.
+func (h *Hub) Delete(ctx context.Context, userID, id string) error {
+	evs, err := h.store.Delete(ctx, userID, id, h.now())
+	if err != nil {
+		return err
+	}
+	h.announce(evs)
+	return nil
+}
+
+// ReadAll marks all of a user's notifications read and returns how many changed.
+func (h *Hub) ReadAll(ctx context.Context, userID string) (int, error) {
+	evs, err := h.store.ReadAll(ctx, userID, h.now())
+	if err != nil {
+		return 0, err
+	}
+	h.announce(evs)
+	return len(evs), nil
+}
+
+// announce hands committed events to the bus. A bus fault never fails the request:
+// the events are durable, and subscribers find any gap from the store.
+func (h *Hub) announce(evs []tocsin.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	h.obs.EventsPublished(len(evs))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.bus.Publish(ctx, evs); err != nil {
+		h.log.Warn("bus publish failed; subscribers will catch up from the store",
+			"events", len(evs), "err", err)
+	}
+}

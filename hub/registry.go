@@ -1,0 +1,283 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// shard holds the streams whose ids hash to it. The subscriber slice of a stream is
+// copy-on-write, so deliver reads it under a short read lock and sends outside it.
+type shard struct {
+	mu      sync.RWMutex
+	streams map[tocsin.StreamID]*streamEntry
+
+	interestMu sync.Mutex
+	interest   map[tocsin.StreamID]bool // streams this node told the bus it wants
+}
+
+type streamEntry struct {
+	subs []*subscriber // oldest first; never mutated in place
+}
+
+// Delivery is one committed event on its way to this node's connections. It is
+// shared by all of them: each transport encodes it once, through Encoded.
+type Delivery struct {
+	Event tocsin.Event
+	// ID is the public event id ("<epoch>-<seq>").
+	ID string
+
+	once [EncodingSlots]sync.Once
+	enc  [EncodingSlots][]byte
+}
+
+// EncodingSlots is how many wire formats may cache an encoding of a Delivery.
+const EncodingSlots = 4
+
+// Encoded returns the delivery encoded by encode, computed once per slot however many
+// connections ask. Each transport uses its own slot with always the same encode.
+func (d *Delivery) Encoded(slot int, encode func(*Delivery) []byte) []byte {
+	d.once[slot].Do(func() { d.enc[slot] = encode(d) })
+	return d.enc[slot]
+}
+
+// subscriber is one open stream on this node.
+type subscriber struct {
+	stream    tocsin.StreamID
+	userID    string
+	types     []string // empty: all
+	deviceID  string
+	transport string
+	since     time.Time
+
+	ready chan struct{} // signalled (cap 1) when the queue becomes non-empty
+	done  chan struct{} // closed when kicked
+
+	mu     sync.Mutex
+	queue  []*Delivery
+	max    int
+	reason error // why done was closed
+}
+
+// enqueue adds d without blocking and reports false when the queue is full.
+func (s *subscriber) enqueue(d *Delivery) bool {
+	s.mu.Lock()
+	if s.reason != nil {
+		s.mu.Unlock()
+		return true
+	}
+	if len(s.queue) >= s.max {
+		s.mu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, d)
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves the queued deliveries into buf (reused between calls) and returns it.
+func (s *subscriber) take(buf []*Delivery) []*Delivery {
+	s.mu.Lock()
+	buf = append(buf[:0], s.queue...)
+	clear(s.queue)
+	if cap(s.queue) > 64 {
+		s.queue = nil // give back what a burst grew
+	} else {
+		s.queue = s.queue[:0]
+	}
+	s.mu.Unlock()
+	return buf
+}
+
+// kick ends the stream with reason; the first reason wins.
+func (s *subscriber) kick(reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reason != nil {
+		return
+	}
+	s.reason = reason
+	s.queue = nil
+	close(s.done)
+}
+
+func (s *subscriber) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+func (s *subscriber) accepts(typ string) bool {
+	if len(s.types) == 0 {
+		return true
+	}
+	for _, t := range s.types {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// deliver is the bus handler: it fans ev out to this node's subscribers of its stream.
+// It never blocks; a subscriber whose queue is full is closed (it resumes by id).
+func (h *Hub) deliver(ev tocsin.Event) {
+	sh := h.shard(ev.Stream)
+	sh.mu.RLock()
+	var subs []*subscriber
+	if e := sh.streams[ev.Stream]; e != nil {
+		subs = e.subs
+	}
+	sh.mu.RUnlock()
+	if len(subs) == 0 {
+		return
+	}
+	d := &Delivery{Event: ev, ID: h.EventID(ev.Seq)}
+	for _, s := range subs {
+		if !s.enqueue(d) {
+			h.obs.SlowConsumer()
+			h.log.Info("slow consumer disconnected", "stream", string(s.stream), "device_id", s.deviceID)
+			s.kick(ErrSlowConsumer)
+		}
+	}
+}
+
+// register adds s to its stream, enforcing the per-user and per-node caps.
+func (h *Hub) register(s *subscriber) error {
+	if h.closing.Load() {
+		return tocsin.Errorf(tocsin.EUnavailable, "server is shutting down; reconnect")
+	}
+	if h.open.Add(1) > int64(h.cfg.MaxStreams) {
+		h.open.Add(-1)
+		return tocsin.Errorf(tocsin.ETooMany, "this server holds its maximum of %d streams; try again later", h.cfg.MaxStreams)
+	}
+	sh := h.shard(s.stream)
+	sh.mu.Lock()
+	e := sh.streams[s.stream]
+	if e == nil {
+		e = &streamEntry{}
+		sh.streams[s.stream] = e
+	}
+	var evicted *subscriber
+	if s.userID != "" && len(e.subs) >= h.cfg.MaxStreamsPerUser {
+		if !h.cfg.CloseOldest {
+			sh.mu.Unlock()
+			h.open.Add(-1)
+			return tocsin.Errorf(tocsin.ETooMany, "user has %d open streams, the maximum; close one first", h.cfg.MaxStreamsPerUser)
+		}
+		evicted = e.subs[0]
+	}
+	subs := make([]*subscriber, 0, len(e.subs)+1)
+	for _, o := range e.subs {
+		if o != evicted {
+			subs = append(subs, o)
+		}
+	}
+	e.subs = append(subs, s)
+	first := len(e.subs) == 1
+	sh.mu.Unlock()
+	if evicted != nil {
+		evicted.kick(ErrReplaced) // its own unregister will find it gone already
+		h.open.Add(-1)
+	}
+	h.obs.StreamOpened(s.transport)
+	if first {
+		h.syncInterest(sh, s.stream)
+	}
+	return nil
+}
+
+// unregister removes s from its stream (no-op when register evicted it already).
+func (h *Hub) unregister(s *subscriber) {
+	s.kick(context.Canceled)
+	sh := h.shard(s.stream)
+	sh.mu.Lock()
+	e := sh.streams[s.stream]
+	found, last := false, false
+	if e != nil {
+		subs := make([]*subscriber, 0, len(e.subs))
+		for _, o := range e.subs {
+			if o == s {
+				found = true
+				continue
+			}
+			subs = append(subs, o)
+		}
+		e.subs = subs
+		if len(subs) == 0 {
+			delete(sh.streams, s.stream)
+			last = true
+		}
+	}
+	sh.mu.Unlock()
+	h.obs.StreamClosed(s.transport)
+	if found {
+		h.open.Add(-1)
+	}
+	if last {
+		h.syncInterest(sh, s.stream)
+	}
+}
+
+// syncInterest makes the bus subscription of stream match whether this node has
+// subscribers for it. Calls are serialised per shard and re-read the wanted state, so
+// concurrent first-join and last-leave cannot leave the bus in the wrong state.
+func (h *Hub) syncInterest(sh *shard, stream tocsin.StreamID) {
+	sh.interestMu.Lock()
+	defer sh.interestMu.Unlock()
+	sh.mu.RLock()
+	want := sh.streams[stream] != nil
+	sh.mu.RUnlock()
+	if sh.interest[stream] == want {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if want {
+		err = h.bus.Subscribe(ctx, stream)
+	} else {
+		err = h.bus.Unsubscribe(ctx, stream)
+	}
+	if err != nil {
+		// Live delivery may lag for this stream; gap detection and the store cover it.
+		h.log.Warn("bus interest change failed", "stream", string(stream), "subscribe", want, "err", err)
+		return
+	}
+	if want {
+		sh.interest[stream] = true
+	} else {
+		delete(sh.interest, stream)
+	}
+}
+
+// Connection describes one open stream, for the admin view.
+type Connection struct {
+	UserID    string    `json:"userId"`
+	DeviceID  string    `json:"deviceId"`
+	Transport string    `json:"transport"`
+	Since     time.Time `json:"since"`
+}
+
+// Connections lists the open streams of a user on this node, oldest first.
+func (h *Hub) Connections(userID string) []Connection {
+	stream := tocsin.UserStream(userID)
+	sh := h.shard(stream)
+	sh.mu.RLock()
+	var subs []*subscriber
+	if e := sh.streams[stream]; e != nil {
+		subs = e.subs
+	}
+	sh.mu.RUnlock()
+	out := make([]Connection, 0, len(subs))
+	for _, s := range subs {
+		out = append(out, Connection{UserID: s.userID, DeviceID: s.deviceID, Transport: s.transport, Since: s.since})
+	}
+	return out
+}

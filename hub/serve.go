@@ -1,0 +1,257 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Sink is one connection's transport (SSE, WebSocket). The hub calls it from the one
+// goroutine that serves the stream; writes may buffer until Flush.
+type Sink interface {
+	// Event writes a stored event, with its id. d is shared between connections: encode
+	// it with d.Encoded so it is encoded once. When d.Event.Unread is not
+	// UnreadUnchanged, the transport follows the event with an "unread" event.
+	Event(d *Delivery) error
+	// Control writes an event made for this connection only (init, reset, unread); id
+	// is "" for events that must not move the client's resume point.
+	Control(name, id string, data []byte) error
+	// Heartbeat writes a keep-alive.
+	Heartbeat() error
+	// Flush sends what was written.
+	Flush() error
+}
+
+// SubscribeRequest describes a stream a client opens.
+type SubscribeRequest struct {
+	UserID string
+	// LastEventID is the client's resume point as it sent it; "" for a fresh connect.
+	LastEventID string
+	// Types, when non-empty, limits delivered events to these notification types (or
+	// custom event names). reset, init and unread are always delivered.
+	Types     []string
+	DeviceID  string
+	Transport string
+}
+
+// replayPage is how many stored events one store read returns during replay.
+const replayPage = 500
+
+// Serve runs one stream until ctx ends, the hub kicks it, or the sink fails. It
+// registers the connection before reading the store, so no event committed after the
+// read can be missed: such events wait in the queue and are written after the replay,
+// each exactly once (by sequence).
+//
+// Errors before anything was written (too many streams, shutting down, store down)
+// are *tocsin.Error, so the transport can still answer with a status. A kick ends
+// with ErrSlowConsumer, ErrShutdown or ErrReplaced; a client going away ends with nil.
+func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error {
+	if err := tocsin.ValidateUserID(req.UserID); err != nil {
+		return err
+	}
+	s := &subscriber{
+		stream: tocsin.UserStream(req.UserID), userID: req.UserID, types: req.Types,
+		deviceID: req.DeviceID, transport: req.Transport, since: h.now(),
+		ready: make(chan struct{}, 1), done: make(chan struct{}), max: h.cfg.QueueSize,
+	}
+	if err := h.register(s); err != nil {
+		return err
+	}
+	defer h.unregister(s)
+
+	c := &conn{h: h, s: s, sink: sink}
+	if err := c.begin(ctx, req.LastEventID); err != nil {
+		return c.ended(err)
+	}
+	if err := sink.Flush(); err != nil {
+		return c.ended(err)
+	}
+	return c.ended(c.live(ctx))
+}
+
+// conn is the state of one served stream, owned by its goroutine.
+type conn struct {
+	h    *Hub
+	s    *subscriber
+	sink Sink
+	last uint64 // seq of the last event handled (written or filtered out)
+	n    int    // events written since the last report to the observer
+}
+
+// ended maps the end of a stream to what Serve returns.
+func (c *conn) ended(err error) error {
+	if c.n > 0 {
+		c.h.obs.EventsDelivered(c.n)
+	}
+	if kicked := c.s.err(); kicked != nil && !errors.Is(kicked, context.Canceled) {
+		return kicked
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// begin writes what a new connection starts with: the replay after its resume point,
+// or reset (when that point cannot be honoured) and then init.
+func (c *conn) begin(ctx context.Context, lastEventID string) error {
+	reason := ""
+	if lastEventID != "" {
+		id, err := tocsin.ParseEventID(lastEventID)
+		switch {
+		case err != nil:
+			reason = "malformed Last-Event-ID"
+		case id.Epoch != c.h.epoch:
+			reason = "Last-Event-ID belongs to another history of this server"
+		default:
+			c.last = id.Seq
+			err := c.catchUp(ctx, 0)
+			if err == nil {
+				return c.unread(ctx)
+			}
+			if tocsin.ErrorCodeOf(err) != tocsin.EGone {
+				return err
+			}
+			reason = "Last-Event-ID is too old or unknown"
+		}
+		return c.restart(ctx, reason)
+	}
+	return c.init(ctx)
+}
+
+// restart tells the client its resume point cannot be honoured (reset), then sends
+// a fresh init.
+func (c *conn) restart(ctx context.Context, reason string) error {
+	data, _ := json.Marshal(map[string]string{"reason": reason})
+	if err := c.sink.Control(tocsin.EventReset, "", data); err != nil {
+		return err
+	}
+	return c.init(ctx)
+}
+
+func (c *conn) init(ctx context.Context) error {
+	snap, err := c.h.store.Snapshot(ctx, c.s.userID, tocsin.ListQuery{
+		Status: tocsin.StatusUnread, Types: c.s.types, Limit: c.h.cfg.InitLimit, Now: c.h.now(),
+	})
+	if err != nil {
+		return err
+	}
+	c.last = snap.Head
+	if snap.Notifications == nil {
+		snap.Notifications = []tocsin.Notification{}
+	}
+	data, err := json.Marshal(struct {
+		Notifications []tocsin.Notification `json:"notifications"`
+		UnreadCount   int                   `json:"unreadCount"`
+	}{snap.Notifications, snap.UnreadCount})
+	if err != nil {
+		return err
+	}
+	return c.sink.Control(tocsin.EventInit, c.h.EventID(snap.Head), data)
+}
+
+// catchUp writes the stored events after c.last, up to and including seq upTo (0: all).
+func (c *conn) catchUp(ctx context.Context, upTo uint64) error {
+	for {
+		evs, err := c.h.store.Events(ctx, c.s.stream, c.last, replayPage)
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			if upTo != 0 && evs[i].Seq > upTo {
+				return nil
+			}
+			d := &Delivery{Event: evs[i], ID: c.h.EventID(evs[i].Seq)}
+			if err := c.write(d); err != nil {
+				return err
+			}
+		}
+		if len(evs) < replayPage {
+			return nil
+		}
+	}
+}
+
+// unread writes the current unread count, as after a replay.
+func (c *conn) unread(ctx context.Context) error {
+	n, err := c.h.store.UnreadCount(ctx, c.s.userID)
+	if err != nil {
+		return err
+	}
+	return c.sink.Control(tocsin.EventUnread, "", unreadData(n))
+}
+
+func unreadData(n int) []byte {
+	b := strconv.AppendInt([]byte(`{"unreadCount":`), int64(n), 10)
+	return append(b, '}')
+}
+
+// write sends one event, or only its unread count when the connection filters it out.
+func (c *conn) write(d *Delivery) error {
+	c.last = d.Event.Seq
+	if c.s.accepts(d.Event.Type) {
+		c.n++
+		return c.sink.Event(d)
+	}
+	if d.Event.Unread != tocsin.UnreadUnchanged {
+		return c.sink.Control(tocsin.EventUnread, "", unreadData(d.Event.Unread))
+	}
+	return nil
+}
+
+// live writes queued events as they arrive, in sequence order: a duplicate (seq
+// already handled) is dropped, a gap (an event the bus lost or reordered) is filled
+// from the store. It writes a heartbeat after each idle period.
+func (c *conn) live(ctx context.Context) error {
+	hb := time.NewTimer(c.h.cfg.Heartbeat)
+	defer hb.Stop()
+	var batch []*Delivery
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.s.done:
+			return c.s.err()
+		case <-hb.C:
+			if err := c.sink.Heartbeat(); err != nil {
+				return err
+			}
+			if err := c.sink.Flush(); err != nil {
+				return err
+			}
+			hb.Reset(c.h.cfg.Heartbeat)
+		case <-c.s.ready:
+			batch = c.s.take(batch)
+			for _, d := range batch {
+				var err error
+				switch seq := d.Event.Seq; {
+				case seq <= c.last:
+					continue
+				case seq == c.last+1:
+					err = c.write(d)
+				default:
+					err = c.catchUp(ctx, seq)
+					if tocsin.ErrorCodeOf(err) == tocsin.EGone {
+						err = c.restart(ctx, "events were removed before this connection read them")
+					}
+				}
+				if err != nil {
+					return err
+				}
+			}
+			clear(batch)
+			if c.n > 0 {
+				c.h.obs.EventsDelivered(c.n)
+				c.n = 0
+			}
+			if err := c.sink.Flush(); err != nil {
+				return err
+			}
+			hb.Reset(c.h.cfg.Heartbeat)
+		}
+	}
+}
