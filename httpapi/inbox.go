@@ -1,0 +1,253 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/auth"
+)
+
+type listResponse struct {
+	Notifications []tocsin.Notification `json:"notifications"`
+	NextCursor    *string               `json:"nextCursor"`
+	UnreadCount   int                   `json:"unreadCount"`
+}
+
+// parseListQuery reads status, type, tag, limit and cursor.
+func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
+	q := r.URL.Query()
+	lq := tocsin.ListQuery{Status: tocsin.StatusAll, Limit: tocsin.DefaultListLimit, Now: s.hubNow()}
+	switch st := tocsin.Status(q.Get("status")); st {
+	case "":
+	case tocsin.StatusAll, tocsin.StatusUnread, tocsin.StatusRead, tocsin.StatusArchived:
+		lq.Status = st
+	default:
+		return lq, tocsin.Errorf(tocsin.EInvalid, "status must be unread, read, all or archived")
+	}
+	types, err := parseTypes(q.Get("type"))
+	if err != nil {
+		return lq, err
+	}
+	lq.Types = types
+	if tag := q.Get("tag"); tag != "" {
+		if len(tag) > tocsin.MaxTagLen || !printableUTF8(tag) {
+			return lq, tocsin.Errorf(tocsin.EInvalid, "tag is not a valid tag")
+		}
+		lq.Tag = tag
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > tocsin.MaxListLimit {
+			return lq, tocsin.Errorf(tocsin.EInvalid, "limit must be a number from 1 to %d", tocsin.MaxListLimit)
+		}
+		lq.Limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil || !tocsin.ValidNotificationID(string(raw)) {
+			return lq, tocsin.Errorf(tocsin.EInvalid, "cursor is not one this server made")
+		}
+		lq.Before = string(raw)
+	}
+	return lq, nil
+}
+
+// parseTypes reads a comma-separated list of notification types.
+func parseTypes(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) > 64 {
+		return nil, tocsin.Errorf(tocsin.EInvalid, "at most 64 types may be named")
+	}
+	for _, t := range parts {
+		if !tocsin.ValidName(t) {
+			return nil, tocsin.Errorf(tocsin.EInvalid, "type %q must match [A-Za-z0-9_.:-]{1,64}", clip(t))
+		}
+	}
+	return parts, nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+func printableUTF8(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) listFor(w http.ResponseWriter, r *http.Request, userID string) error {
+	lq, err := s.parseListQuery(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.List(r.Context(), userID, lq)
+	if err != nil {
+		return err
+	}
+	resp := listResponse{Notifications: page.Notifications, UnreadCount: page.UnreadCount}
+	if resp.Notifications == nil {
+		resp.Notifications = []tocsin.Notification{}
+	}
+	if page.NextBefore != "" {
+		c := base64.RawURLEncoding.EncodeToString([]byte(page.NextBefore))
+		resp.NextCursor = &c
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// list: GET /api/notifications.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	return s.listFor(w, r, p.UserID)
+}
+
+// unreadCount: GET /api/notifications/unread-count.
+func (s *Server) unreadCount(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	n, err := s.store.UnreadCount(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"unreadCount": n})
+	return nil
+}
+
+// notificationID reads the {id} path value; ids of a shape this server never makes
+// are not found, exactly like missing ones.
+func notificationID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !tocsin.ValidNotificationID(id) {
+		return "", errNotFound
+	}
+	return id, nil
+}
+
+// get: GET /api/notifications/{id}.
+func (s *Server) get(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	id, err := notificationID(r)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.Get(r.Context(), p.UserID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+// patch: PATCH /api/notifications/{id} with {"read", "seen", "archived"}.
+func (s *Server) patch(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	id, err := notificationID(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(w, r, maxBody)
+	if err != nil {
+		return err
+	}
+	var patch tocsin.Patch
+	if err := decodeJSON(body, &patch); err != nil {
+		return err
+	}
+	if patch.Read == nil && patch.Seen == nil && patch.Archived == nil {
+		return tocsin.Errorf(tocsin.EInvalid, "nothing to change: send read, seen or archived")
+	}
+	n, err := s.hub.Update(r.Context(), p.UserID, id, patch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+// delete: DELETE /api/notifications/{id}.
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	id, err := notificationID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.hub.Delete(r.Context(), p.UserID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// readAll: POST /api/notifications/read-all.
+func (s *Server) readAll(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	n, err := s.hub.ReadAll(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	count, err := s.store.UnreadCount(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"updated": n, "unreadCount": count})
+	return nil
+}
+
+// streamTicket: POST /api/notifications/stream-ticket mints a single-use ticket that
+// opens the user's stream within 60 s, so no long-lived token goes into a URL.
+func (s *Server) streamTicket(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	ticket, hash, err := auth.NewTicket()
+	if err != nil {
+		return err
+	}
+	exp := s.hubNow().Add(auth.TicketTTL).Truncate(1e6)
+	if err := s.store.PutTicket(r.Context(), tocsin.Ticket{Hash: hash, UserID: p.UserID, ExpiresAt: exp}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": exp})
+	return nil
+}
+
+// adminList: GET /api/users/{userId}/notifications.
+func (s *Server) adminList(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	userID := r.PathValue("userId")
+	if err := tocsin.ValidateUserID(userID); err != nil {
+		return err
+	}
+	return s.listFor(w, r, userID)
+}
+
+// adminDelete: DELETE /api/users/{userId}/notifications/{id}.
+func (s *Server) adminDelete(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	userID := r.PathValue("userId")
+	if err := tocsin.ValidateUserID(userID); err != nil {
+		return err
+	}
+	id, err := notificationID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.hub.Delete(r.Context(), userID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// adminConnections: GET /api/users/{userId}/connections lists the user's open
+// streams on this node.
+func (s *Server) adminConnections(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	userID := r.PathValue("userId")
+	if err := tocsin.ValidateUserID(userID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connections": s.hub.Connections(userID)})
+	return nil
+}

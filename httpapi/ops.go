@@ -1,0 +1,49 @@
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tocsin/tocsin"
+)
+
+//go:embed openapi.json
+var openapiJSON []byte
+
+// healthz: the process is up and serving.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+	return nil
+}
+
+// readyz: the store and bus answer, so this node can take traffic.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "err", err)
+			return tocsin.Errorf(tocsin.EUnavailable, "not ready: %s", tocsin.ErrorMessageOf(err))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	if s.cfg.Gatherer == nil {
+		return tocsin.Errorf(tocsin.ENotFound, "metrics are disabled")
+	}
+	promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openapiJSON)
+	return err
+}

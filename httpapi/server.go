@@ -1,0 +1,204 @@
+// Package httpapi is tocsin's HTTP surface: the route table, the REST handlers, the
+// SSE writer and the middleware (auth, CORS, logging). Handlers return an error; one
+// function writes every error as JSON.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/auth"
+	"github.com/tocsin/tocsin/hub"
+)
+
+// Config wires a Server. Hub, Store and Auth are required.
+type Config struct {
+	Hub    *hub.Hub
+	Store  tocsin.Store
+	Auth   *auth.Authenticator
+	Logger *slog.Logger
+	// Gatherer serves /metrics; nil disables the endpoint.
+	Gatherer prometheus.Gatherer
+	// HTTPRequests, when set, counts answered requests by route and status class.
+	HTTPRequests *prometheus.CounterVec
+	// Ready is /readyz's check (store and bus reachable); nil means always ready.
+	Ready func(ctx context.Context) error
+
+	Retry        time.Duration // the SSE retry hint (3s)
+	WriteTimeout time.Duration // deadline of each write to a stream (10s)
+	CORSOrigins  []string      // allowed cross-origin callers; "*" allows any
+	BasePath     string        // e.g. "/notify": every route is mounted under it
+	Version      string
+}
+
+// Server is the http.Handler of one tocsin node.
+type Server struct {
+	cfg     Config
+	hub     *hub.Hub
+	store   tocsin.Store
+	auth    *auth.Authenticator
+	log     *slog.Logger
+	handler http.Handler
+	origins map[string]bool
+	anyOrig bool
+}
+
+// authKind says which principal a route requires.
+type authKind int
+
+const (
+	authNone   authKind = iota // public
+	authApp                    // the application's API key
+	authUser                   // an end user's JWT (header, cookie or ?token=)
+	authStream                 // as authUser, or a single-use ?ticket=
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error
+
+// route is one row of the route table; openapi_test.go checks the table against
+// /api/openapi.json, so the two cannot drift apart.
+type route struct {
+	method, pattern string
+	auth            authKind
+	h               handlerFunc
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", authNone, s.healthz},
+		{"GET", "/readyz", authNone, s.readyz},
+		{"GET", "/metrics", authNone, s.metrics},
+		{"GET", "/api/openapi.json", authNone, s.openapi},
+
+		{"POST", "/api/notifications", authApp, s.publish},
+		{"POST", "/api/users/{userId}/events", authApp, s.publishCustom},
+		{"GET", "/api/users/{userId}/notifications", authApp, s.adminList},
+		{"DELETE", "/api/users/{userId}/notifications/{id}", authApp, s.adminDelete},
+		{"GET", "/api/users/{userId}/connections", authApp, s.adminConnections},
+
+		{"GET", "/api/notifications", authUser, s.list},
+		{"GET", "/api/notifications/unread-count", authUser, s.unreadCount},
+		{"POST", "/api/notifications/read-all", authUser, s.readAll},
+		{"POST", "/api/notifications/stream-ticket", authUser, s.streamTicket},
+		{"GET", "/api/notifications/stream", authStream, s.stream},
+		{"GET", "/api/notifications/{id}", authUser, s.get},
+		{"PATCH", "/api/notifications/{id}", authUser, s.patch},
+		{"DELETE", "/api/notifications/{id}", authUser, s.delete},
+	}
+}
+
+// New builds the handler.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = 3 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	s := &Server{
+		cfg: cfg, hub: cfg.Hub, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger,
+		origins: map[string]bool{},
+	}
+	for _, o := range cfg.CORSOrigins {
+		if o == "*" {
+			s.anyOrig = true
+		}
+		s.origins[strings.TrimSuffix(o, "/")] = true
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.pattern, s.adapt(rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, tocsin.Errorf(tocsin.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	var h http.Handler = mux
+	if base := strings.TrimSuffix(cfg.BasePath, "/"); base != "" {
+		h = http.StripPrefix(base, mux)
+	}
+	s.handler = s.recoverer(s.cors(h))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// adapt turns a route into an http.Handler: authenticate, run, write any error, count.
+func (s *Server) adapt(rt route) http.Handler {
+	label := rt.method + " " + rt.pattern
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		p, err := s.authenticate(r, rt.auth)
+		if err == nil {
+			err = rt.h(sw, r, p)
+		}
+		if err != nil && !sw.wrote {
+			s.writeError(sw, r, err)
+		}
+		if s.cfg.HTTPRequests != nil {
+			s.cfg.HTTPRequests.WithLabelValues(label, statusClass(sw.status)).Inc()
+		}
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			// The path only: queries may carry ?token= or ?ticket=.
+			s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+				slog.String("method", r.Method), slog.String("route", rt.pattern),
+				slog.Int("status", sw.status), slog.String("user_id", p.UserID),
+				slog.Duration("duration", time.Since(start)))
+		}
+	})
+}
+
+func statusClass(code int) string {
+	if code == 0 {
+		code = http.StatusOK
+	}
+	return string(rune('0'+code/100)) + "xx"
+}
+
+// statusWriter remembers whether and with which status a response was started.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", v)
+				s.writeError(w, r, tocsin.Errorf(tocsin.EInternal, "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

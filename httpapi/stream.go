@@ -1,0 +1,167 @@
+package httpapi
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/sse"
+)
+
+// encodingSSE is the hub.Delivery cache slot of the SSE wire format.
+const encodingSSE = 0
+
+// encodeSSE is the one encoding of a delivery for every SSE connection: the event
+// frame and, when it changed the unread count, the "unread" frame (no id line).
+func encodeSSE(d *hub.Delivery) []byte {
+	b := sse.AppendEvent(make([]byte, 0, len(d.Event.Data)+len(d.ID)+len(d.Event.Name)+48), d.ID, d.Event.Name, d.Event.Data)
+	if d.Event.Unread != tocsin.UnreadUnchanged {
+		b = sse.AppendEvent(b, "", tocsin.EventUnread, unreadJSON(d.Event.Unread))
+	}
+	return b
+}
+
+func unreadJSON(n int) []byte {
+	b := append(make([]byte, 0, 24), `{"unreadCount":`...)
+	b = appendInt(b, n)
+	return append(b, '}')
+}
+
+func appendInt(b []byte, n int) []byte {
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	var tmp [20]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, tmp[i:]...)
+}
+
+// sseSink writes one connection's SSE frames. Headers and the retry hint go out with
+// the first frame, so an error found before it (429, 503) can still be a JSON answer.
+// Each write cycle gets a fresh write deadline: a client that stops reading is cut
+// off instead of holding the goroutine.
+type sseSink struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	retry    time.Duration
+	timeout  time.Duration
+	started  bool
+	deadline bool // a deadline is set for the current write cycle
+	scratch  []byte
+}
+
+func (k *sseSink) write(b []byte) error {
+	if !k.deadline {
+		if err := k.rc.SetWriteDeadline(time.Now().Add(k.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		k.deadline = true
+	}
+	if !k.started {
+		k.started = true
+		h := k.w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		k.w.WriteHeader(http.StatusOK)
+		var hint [32]byte
+		if _, err := k.w.Write(sse.AppendRetry(hint[:0], k.retry)); err != nil {
+			return err
+		}
+	}
+	_, err := k.w.Write(b)
+	return err
+}
+
+func (k *sseSink) Event(d *hub.Delivery) error { return k.write(d.Encoded(encodingSSE, encodeSSE)) }
+
+func (k *sseSink) Control(name, id string, data []byte) error {
+	k.scratch = sse.AppendEvent(k.scratch[:0], id, name, data)
+	err := k.write(k.scratch)
+	if cap(k.scratch) > 4096 {
+		k.scratch = nil // an init can be large; do not keep it for the connection's life
+	}
+	return err
+}
+
+func (k *sseSink) Heartbeat() error {
+	return k.write(heartbeatFrame)
+}
+
+var heartbeatFrame = sse.AppendComment(nil, "heartbeat")
+
+func (k *sseSink) Flush() error {
+	k.deadline = false
+	if !k.started {
+		return nil
+	}
+	return k.rc.Flush()
+}
+
+// stream: GET /api/notifications/stream, the user's stream over SSE.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	req, err := subscribeRequest(r, p, "sse")
+	if err != nil {
+		return err
+	}
+	sink := &sseSink{w: w, rc: http.NewResponseController(w), retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout}
+	err = s.hub.Serve(r.Context(), req, sink)
+	if !sink.started {
+		if err == nil {
+			err = tocsin.Errorf(tocsin.EUnavailable, "stream ended before it started")
+		}
+		return err
+	}
+	switch {
+	case errors.Is(err, hub.ErrShutdown):
+		// Come back soon, spread over a few seconds so a whole node's clients do not
+		// reconnect in the same instant.
+		jitter := 500*time.Millisecond + rand.N(2500*time.Millisecond)
+		_ = sink.write(sse.AppendRetry(nil, jitter))
+		_ = sink.Flush()
+	case err != nil && !errors.Is(err, hub.ErrSlowConsumer) && !errors.Is(err, hub.ErrReplaced):
+		s.log.Debug("stream ended", "user_id", p.UserID, "err", err)
+	}
+	return nil
+}
+
+// subscribeRequest reads what a stream request asks for: the resume point
+// (Last-Event-ID header, else ?lastEventId=), ?types= and the device name.
+func subscribeRequest(r *http.Request, p tocsin.Principal, transport string) (hub.SubscribeRequest, error) {
+	q := r.URL.Query()
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = q.Get("lastEventId")
+	}
+	if len(last) > tocsin.MaxEventIDLen || !printable(last) {
+		return hub.SubscribeRequest{}, tocsin.Errorf(tocsin.EInvalid, "Last-Event-ID must be at most %d printable characters", tocsin.MaxEventIDLen)
+	}
+	types, err := parseTypes(q.Get("types"))
+	if err != nil {
+		return hub.SubscribeRequest{}, err
+	}
+	device := r.Header.Get("Device-Id")
+	if device == "" {
+		device = q.Get("deviceId")
+	}
+	if len(device) > 128 || !printable(device) {
+		return hub.SubscribeRequest{}, tocsin.Errorf(tocsin.EInvalid, "Device-Id must be at most 128 printable characters")
+	}
+	return hub.SubscribeRequest{
+		UserID: p.UserID, LastEventID: strings.TrimSpace(last), Types: types,
+		DeviceID: device, Transport: transport,
+	}, nil
+}
