@@ -1,0 +1,44 @@
+// Command tocsin is the tocsin notification server and its command-line tools, in
+// one binary: tocsin serve | token | version.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `tocsin — a self-hosted real-time notification server
+
+Usage:
+  tocsin serve [flags]     run the server (tocsin serve --help lists every flag)
+  tocsin token [flags]     mint a user JWT for development
+  tocsin version           print the version
+
+Every serve flag --foo-bar may also be set as TOCSIN_FOO_BAR.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		return version(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "tocsin: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

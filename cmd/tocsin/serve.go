@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/internal/app"
+)
+
+// serve runs the server until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(args []string, stderr io.Writer) int {
+	cfg, err := config.Load(args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tocsin serve: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		log.Error("cannot listen", "addr", cfg.Addr, "err", err)
+		a.Close()
+		return 1
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	log.Info("tocsin serving", "url", scheme+"://"+ln.Addr().String()+cfg.BasePath,
+		"version", app.Version, "data_dir", cfg.DataDir, "bus", cfg.Bus)
+
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ln) }()
+	select {
+	case err := <-done:
+		a.Close()
+		if err != nil {
+			log.Error("server failed", "err", err)
+			return 1
+		}
+		return 0
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills at once
+	log.Info("shutting down: streams told to reconnect, finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish in time", "err", err)
+	}
+	<-done
+	log.Info("stopped")
+	return 0
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,265 @@
+// Package app wires one tocsin node from its configuration: the store, the bus, the
+// hub, the auth and the HTTP handler. It is cmd/tocsin's wiring, kept importable so
+// end-to-end tests run the very same node in-process.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/auth"
+	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/httpapi"
+	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/membus"
+	"github.com/tocsin/tocsin/metrics"
+	"github.com/tocsin/tocsin/sqlite"
+)
+
+// Version is set at build time (-ldflags "-X github.com/tocsin/tocsin/internal/app.Version=...").
+var Version = "dev"
+
+// App is one running node.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   tocsin.Store
+	bus     tocsin.Bus
+	hub     *hub.Hub
+	handler *httpapi.Server
+	srv     *http.Server
+}
+
+// New opens the store and bus and builds the handler. Close releases them.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	a := &App{cfg: cfg, log: log}
+	if err := a.ensureSecrets(); err != nil {
+		return nil, err
+	}
+	authn, err := newAuthenticator(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, a.cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.store = store
+	bus, err := openBus(a.cfg)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	a.bus = bus
+	m := metrics.New()
+	a.hub = hub.New(hub.Config{
+		Store: store, Bus: bus, Logger: log, Observer: m,
+		Heartbeat: a.cfg.Heartbeat, QueueSize: a.cfg.QueueSize, InitLimit: a.cfg.InitLimit,
+		MaxStreamsPerUser: a.cfg.MaxStreamsPerUser, MaxStreams: a.cfg.MaxStreams,
+		CloseOldest: a.cfg.SlotPolicy == "close-oldest",
+	})
+	if err := a.hub.Start(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("start bus: %w", err)
+	}
+	a.handler = httpapi.New(httpapi.Config{
+		Hub: a.hub, Store: store, Auth: authn, Logger: log,
+		Gatherer: m.Registry, HTTPRequests: m.HTTPRequests, Ready: a.ready,
+		Retry: a.cfg.Retry, WriteTimeout: a.cfg.WriteTimeout,
+		CORSOrigins: a.cfg.CORSOrigins, BasePath: a.cfg.BasePath, Version: Version,
+	})
+	return a, nil
+}
+
+// Handler is the node's HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Hub is the node's hub.
+func (a *App) Hub() *hub.Hub { return a.hub }
+
+func (a *App) ready(ctx context.Context) error {
+	if err := a.store.Ping(ctx); err != nil {
+		return tocsin.Errorf(tocsin.EUnavailable, "store unreachable")
+	}
+	if p, ok := a.bus.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return tocsin.Errorf(tocsin.EUnavailable, "bus unreachable")
+		}
+	}
+	return nil
+}
+
+// Serve serves on ln until Shutdown. It returns nil after a graceful shutdown.
+func (a *App) Serve(ln net.Listener) error {
+	a.srv = &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	var err error
+	if a.cfg.TLSCert != "" {
+		a.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+		err = a.srv.ServeTLS(ln, a.cfg.TLSCert, a.cfg.TLSKey)
+	} else {
+		err = a.srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the node gracefully: it stops accepting, tells every stream to
+// reconnect elsewhere, waits (up to ctx) for in-flight requests such as publishes
+// to finish, then closes the bus and flushes the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.hub.Shutdown()
+	var err error
+	if a.srv != nil {
+		err = a.srv.Shutdown(ctx)
+		if err != nil {
+			_ = a.srv.Close()
+		}
+	}
+	a.Close()
+	return err
+}
+
+// Close releases the bus and the store.
+func (a *App) Close() {
+	if a.bus != nil {
+		_ = a.bus.Close()
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Error("closing store", "err", err)
+		}
+	}
+}
+
+func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
+	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience}
+	if cfg.JWTPublicKey != "" {
+		pem, err := os.ReadFile(cfg.JWTPublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-public-key: %w", err)
+		}
+		ac.JWTPublicKeyPEM = pem
+	} else {
+		ac.JWTSecret = []byte(cfg.JWTSecret)
+	}
+	return auth.New(ac)
+}
+
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin.Store, error) {
+	u := cfg.StoreURL()
+	switch {
+	case strings.HasPrefix(u, "sqlite:"):
+		path := strings.TrimPrefix(u, "sqlite:")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("store dir: %w", err)
+		}
+		s, err := sqlite.Open(ctx, path, sqlite.Options{Sync: cfg.SQLiteSync, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("--store %q: only sqlite:<path> is supported by this build", redact(u))
+	}
+}
+
+func openBus(cfg config.Config) (tocsin.Bus, error) {
+	switch cfg.Bus {
+	case "", "memory":
+		return membus.New(), nil
+	default:
+		return nil, fmt.Errorf("--bus %q: only memory is supported by this build", redact(cfg.Bus))
+	}
+}
+
+// redact hides a URL's password for logs and errors.
+func redact(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.Index(u[i+3:], "@"); j >= 0 {
+			return u[:i+3] + "***@" + u[i+3+j+1:]
+		}
+	}
+	return u
+}
+
+// ensureSecrets makes a fresh data dir usable with no configuration: with no API key
+// (or no JWT secret or key) configured, a random one is created once in the data dir
+// (mode 0600) and used from then on. Only the file's path is logged, never the secret.
+func (a *App) ensureSecrets() error {
+	if len(a.cfg.APIKeys) == 0 {
+		key, path, err := secretFile(a.cfg.DataDir, "api-key", "tk_")
+		if err != nil {
+			return err
+		}
+		a.cfg.APIKeys = []string{key}
+		a.log.Info("no --api-key configured; using the generated key in the data dir", "file", path)
+	}
+	if a.cfg.JWTSecret == "" && a.cfg.JWTPublicKey == "" {
+		secret, path, err := secretFile(a.cfg.DataDir, "jwt-secret", "")
+		if err != nil {
+			return err
+		}
+		a.cfg.JWTSecret = secret
+		a.log.Info("no --jwt-secret configured; using the generated secret in the data dir", "file", path)
+	}
+	return nil
+}
+
+// SecretPath is where a generated secret of the data dir lives.
+func SecretPath(dataDir, name string) string { return filepath.Join(dataDir, name) }
+
+// ReadSecret reads a generated secret of the data dir ("" if there is none).
+func ReadSecret(dataDir, name string) string {
+	b, err := os.ReadFile(SecretPath(dataDir, name))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func secretFile(dir, name, prefix string) (value, path string, err error) {
+	path = SecretPath(dir, name)
+	if v := ReadSecret(dir, name); v != "" {
+		return v, path, nil
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	value = prefix + hex.EncodeToString(b[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", "", fmt.Errorf("create %s: %w", path, err)
+	}
+	_, werr := f.WriteString(value + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", "", fmt.Errorf("write %s: %w", path, werr)
+	}
+	return value, path, nil
+}
