@@ -1,0 +1,86 @@
+package tocsin
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseEventID(t *testing.T) {
+	tests := []struct {
+		in   string
+		want EventID
+		ok   bool
+	}{
+		{"k7x2m9qa-42", EventID{"k7x2m9qa", 42}, true},
+		{"a-0", EventID{"a", 0}, true},
+		{"abc-18446744073709551615", EventID{"abc", 1<<64 - 1}, true},
+		{"", EventID{}, false},
+		{"42", EventID{}, false},
+		{"-42", EventID{}, false},
+		{"abc-", EventID{}, false},
+		{"abc-042", EventID{}, false},                  // one spelling per id
+		{"abc-18446744073709551616", EventID{}, false}, // overflow
+		{"ABC-1", EventID{}, false},                    // epochs are lower case
+		{"ab-c-1", EventID{}, false},                   // '-' only as the separator
+		{"abc-1\n", EventID{}, false},
+		{"abc\r\n-1", EventID{}, false},
+		{"abc-+1", EventID{}, false},
+		{"abc- 1", EventID{}, false},
+		{strings.Repeat("a", 33) + "-1", EventID{}, false},
+		{strings.Repeat("a", 200), EventID{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseEventID(tt.in)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ParseEventID(%q) error = %v, want ok=%v", tt.in, err, tt.ok)
+			}
+			if err != nil {
+				if ErrorCodeOf(err) != EInvalid {
+					t.Fatalf("error code = %q, want %q", ErrorCodeOf(err), EInvalid)
+				}
+				return
+			}
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			if s := got.String(); s != tt.in {
+				t.Fatalf("String() = %q, want the input back", s)
+			}
+			if b := got.AppendTo(nil); string(b) != tt.in {
+				t.Fatalf("AppendTo = %q", b)
+			}
+		})
+	}
+}
+
+func TestStreamID(t *testing.T) {
+	if u, ok := UserStream("42").UserID(); !ok || u != "42" {
+		t.Fatalf("UserStream(42).UserID() = %q, %v", u, ok)
+	}
+	if u, ok := UserStream("a:b").UserID(); !ok || u != "a:b" {
+		t.Fatalf("user ids may hold ':' (%q, %v)", u, ok)
+	}
+	if _, ok := TopicStream("deploys").UserID(); ok {
+		t.Fatal("a topic stream is not a user's")
+	}
+}
+
+func FuzzParseEventID(f *testing.F) {
+	for _, s := range []string{"k7x2m9qa-42", "a-0", "", "-", "a--1", "abc-042"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseEventID(s)
+		if err != nil {
+			return
+		}
+		// Whatever parses is safe on an SSE id: line and round-trips exactly.
+		if strings.ContainsAny(s, "\r\n\x00") {
+			t.Fatalf("accepted %q with a framing character", s)
+		}
+		if id.String() != s {
+			t.Fatalf("%q parsed to %+v which prints %q", s, id, id.String())
+		}
+	})
+}
