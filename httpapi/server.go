@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tocsin/tocsin"
@@ -47,6 +48,8 @@ type Server struct {
 	handler http.Handler
 	origins map[string]bool
 	anyOrig bool
+
+	wsAccept *websocket.AcceptOptions
 }
 
 // authKind says which principal a route requires.
@@ -87,6 +90,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/notifications/read-all", authUser, s.readAll},
 		{"POST", "/api/notifications/stream-ticket", authUser, s.streamTicket},
 		{"GET", "/api/notifications/stream", authStream, s.stream},
+		{"GET", "/api/notifications/ws", authNone, s.ws}, // authenticates itself: see ws
 		{"GET", "/api/notifications/{id}", authUser, s.get},
 		{"PATCH", "/api/notifications/{id}", authUser, s.patch},
 		{"DELETE", "/api/notifications/{id}", authUser, s.delete},
@@ -106,7 +110,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		cfg: cfg, hub: cfg.Hub, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger,
-		origins: map[string]bool{},
+		origins: map[string]bool{}, wsAccept: wsAcceptOptions(cfg.CORSOrigins),
 	}
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {

@@ -1,0 +1,285 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/hub"
+)
+
+// hub.Delivery cache slots of the WebSocket wire format: the event frame and the
+// "unread" frame that follows an event that changed the count.
+const (
+	encodingWSEvent  = 1
+	encodingWSUnread = 2
+)
+
+// wsReadLimit bounds one client frame; client frames are tiny commands.
+const wsReadLimit = 4 << 10
+
+// Close codes (RFC 6455 §7.4; 4000–4999 are the application's). Auth failures are
+// 4401/4403 (PRODUCT.md §4) so a client stops instead of retrying.
+const (
+	closeUnauthorized = 4401
+	closeForbidden    = 4403
+	closeBadRequest   = 4400
+	closeTooMany      = 4429
+	closeReplaced     = 4409
+)
+
+// appendWSFrame appends {"id":"...","event":"...","data":...}; id is left out when
+// empty. id and name are server-made ([a-z0-9-] and validated names), data is JSON.
+func appendWSFrame(b []byte, id, name string, data []byte) []byte {
+	b = append(b, '{')
+	if id != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, id)
+		b = append(b, ',')
+	}
+	b = append(b, `"event":`...)
+	b = appendJSONString(b, name)
+	if data != nil {
+		b = append(b, `,"data":`...)
+		b = append(b, data...)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string; the fast path covers the plain ASCII
+// of ids and event names.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func encodeWSEvent(d *hub.Delivery) []byte {
+	return appendWSFrame(make([]byte, 0, len(d.Event.Data)+len(d.ID)+len(d.Event.Name)+32), d.ID, d.Event.Name, d.Event.Data)
+}
+
+func encodeWSUnread(d *hub.Delivery) []byte {
+	return appendWSFrame(nil, "", tocsin.EventUnread, unreadJSON(d.Event.Unread))
+}
+
+// wsSink writes one connection's frames. Every write has its own deadline: a client
+// that stops reading is cut off (the library closes the connection on a timeout).
+type wsSink struct {
+	c       *websocket.Conn
+	ctx     context.Context
+	timeout time.Duration
+	scratch []byte
+}
+
+func (k *wsSink) write(b []byte) error {
+	ctx, cancel := context.WithTimeout(k.ctx, k.timeout)
+	defer cancel()
+	return k.c.Write(ctx, websocket.MessageText, b)
+}
+
+func (k *wsSink) Event(d *hub.Delivery) error {
+	if err := k.write(d.Encoded(encodingWSEvent, encodeWSEvent)); err != nil {
+		return err
+	}
+	if d.Event.Unread != tocsin.UnreadUnchanged {
+		return k.write(d.Encoded(encodingWSUnread, encodeWSUnread))
+	}
+	return nil
+}
+
+func (k *wsSink) Control(name, id string, data []byte) error {
+	k.scratch = appendWSFrame(k.scratch[:0], id, name, data)
+	err := k.write(k.scratch)
+	if cap(k.scratch) > 4096 {
+		k.scratch = nil
+	}
+	return err
+}
+
+// Heartbeat sends a protocol ping and waits for the pong, so a dead peer is found.
+func (k *wsSink) Heartbeat() error {
+	ctx, cancel := context.WithTimeout(k.ctx, k.timeout)
+	defer cancel()
+	return k.c.Ping(ctx)
+}
+
+func (k *wsSink) Flush() error { return nil }
+
+// wsClientFrame is what a client may send.
+type wsClientFrame struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+}
+
+// ws: GET /api/notifications/ws, the user's stream over WebSocket. Credentials are
+// checked before the upgrade but refused after it, with close code 4401/4403, since a
+// browser's WebSocket cannot see an HTTP status.
+func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	p, err := s.authenticate(r, authStream)
+	var req hub.SubscribeRequest
+	if err == nil {
+		req, err = subscribeRequest(r, p, "ws")
+	}
+	c, aerr := websocket.Accept(w, r, s.wsAccept)
+	if aerr != nil {
+		return nil // Accept answered (400/403/426)
+	}
+	c.SetReadLimit(wsReadLimit)
+	if err != nil {
+		c.Close(wsCloseCode(err), closeReason(err))
+		return nil
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	sink := &wsSink{c: c, ctx: ctx, timeout: s.cfg.WriteTimeout}
+	go func() {
+		defer cancel() // the client closed or broke the connection: end the stream
+		s.wsRead(ctx, c, sink, p.UserID)
+	}()
+	err = s.hub.Serve(ctx, req, sink)
+	switch {
+	case err == nil:
+		c.Close(websocket.StatusNormalClosure, "")
+	case errors.Is(err, hub.ErrShutdown):
+		c.Close(websocket.StatusServiceRestart, "server restarting; reconnect")
+	case errors.Is(err, hub.ErrSlowConsumer):
+		c.Close(websocket.StatusTryAgainLater, "connection fell behind; resume with lastEventId")
+	case errors.Is(err, hub.ErrReplaced):
+		c.Close(closeReplaced, "closed for a newer stream of this user")
+	default:
+		if ctx.Err() == nil {
+			s.log.Debug("websocket stream ended", "user_id", p.UserID, "err", err)
+		}
+		c.Close(wsCloseCode(err), closeReason(err))
+	}
+	return nil
+}
+
+// wsRead handles client frames until the connection ends. Commands change the inbox
+// exactly as the REST calls do, so their events reach every connection of the user.
+func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, userID string) {
+	for {
+		typ, msg, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText {
+			s.wsError(sink, tocsin.Errorf(tocsin.EInvalid, "frames must be JSON text"))
+			continue
+		}
+		var f wsClientFrame
+		if err := decodeJSON(msg, &f); err != nil {
+			s.wsError(sink, err)
+			continue
+		}
+		if err := s.wsCommand(ctx, sink, userID, f); err != nil {
+			s.wsError(sink, err)
+		}
+	}
+}
+
+func (s *Server) wsCommand(ctx context.Context, sink *wsSink, userID string, f wsClientFrame) error {
+	needID := func() error {
+		if !tocsin.ValidNotificationID(f.ID) {
+			return tocsin.Errorf(tocsin.EInvalid, "%s needs the id of a notification", f.Type)
+		}
+		return nil
+	}
+	yes := true
+	switch f.Type {
+	case "ping":
+		return sink.write(appendWSFrame(nil, "", "pong", nil))
+	case "notification:read":
+		if err := needID(); err != nil {
+			return err
+		}
+		_, err := s.hub.Update(ctx, userID, f.ID, tocsin.Patch{Read: &yes})
+		return err
+	case "notification:seen":
+		if err := needID(); err != nil {
+			return err
+		}
+		_, err := s.hub.Update(ctx, userID, f.ID, tocsin.Patch{Seen: &yes})
+		return err
+	case "notification:read_all":
+		_, err := s.hub.ReadAll(ctx, userID)
+		return err
+	default:
+		return tocsin.Errorf(tocsin.EInvalid, "unknown frame type %q; want ping, notification:read, notification:seen or notification:read_all", truncate(f.Type, 64))
+	}
+}
+
+// wsError answers a bad client frame with an error frame; the connection stays open.
+func (s *Server) wsError(sink *wsSink, err error) {
+	if tocsin.ErrorCodeOf(err) == tocsin.EInternal {
+		s.log.Error("websocket command failed", "err", err)
+	}
+	body, _ := json.Marshal(map[string]string{
+		"code": string(tocsin.ErrorCodeOf(err)), "message": tocsin.ErrorMessageOf(err),
+	})
+	_ = sink.write(appendWSFrame(nil, "", "error", body))
+}
+
+func wsCloseCode(err error) websocket.StatusCode {
+	switch tocsin.ErrorCodeOf(err) {
+	case tocsin.EUnauthorized:
+		return closeUnauthorized
+	case tocsin.EForbidden:
+		return closeForbidden
+	case tocsin.EInvalid:
+		return closeBadRequest
+	case tocsin.ETooMany:
+		return closeTooMany
+	case tocsin.EUnavailable:
+		return websocket.StatusTryAgainLater
+	default:
+		return websocket.StatusInternalError
+	}
+}
+
+// closeReason is the error's client message, cut to fit a close frame (123 bytes).
+func closeReason(err error) string {
+	return truncate(tocsin.ErrorMessageOf(err), 120)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// wsAcceptOptions maps the CORS origins onto the library's origin check: a browser
+// page may open a WebSocket only from this server's origin or an allowed one (the
+// cookie would otherwise let any site open a user's stream).
+func wsAcceptOptions(origins []string) *websocket.AcceptOptions {
+	o := &websocket.AcceptOptions{}
+	for _, origin := range origins {
+		if origin == "*" {
+			o.InsecureSkipVerify = true
+			continue
+		}
+		if u, err := url.Parse(origin); err == nil && u.Host != "" {
+			o.OriginPatterns = append(o.OriginPatterns, strings.ToLower(u.Scheme+"://"+u.Host))
+		}
+	}
+	return o
+}
