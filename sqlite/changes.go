@@ -54,6 +54,17 @@ func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res 
 	res.Events = make([]tocsin.Event, 0, len(req.Notifications))
 	for i := range req.Notifications {
 		n := req.Notifications[i]
+		if n.GroupKey != "" {
+			grouped, ev, ok, err := foldIntoGroup(ctx, tx, &n, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				res.Notifications[i] = grouped
+				res.Events = append(res.Events, ev)
+				continue
+			}
+		}
 		if err := insertNotification(ctx, tx, &n); err != nil {
 			return err
 		}
@@ -81,6 +92,50 @@ func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res 
 		}
 	}
 	return nil
+}
+
+// foldIntoGroup folds n into the user's unread notification with the same group key,
+// if there is one: its count grows, its content becomes n's (the latest repeat) and
+// it is unseen again. It runs in the writer's transaction, so concurrent publishes of
+// one group fold one after another and no repeat is lost.
+func foldIntoGroup(ctx context.Context, tx *sql.Tx, n *tocsin.Notification, now time.Time) (tocsin.Notification, tocsin.Event, bool, error) {
+	row := tx.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications
+		WHERE user_id = ? AND group_key = ? AND read_at IS NULL AND archived_at IS NULL
+		AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1`, n.UserID, n.GroupKey, now.UnixMilli())
+	g, err := scanNotification(row)
+	if err == sql.ErrNoRows {
+		return g, tocsin.Event{}, false, nil
+	}
+	if err != nil {
+		return g, tocsin.Event{}, false, fmt.Errorf("find group: %w", err)
+	}
+	g.Count++
+	g.Title, g.Body, g.Data, g.Tags = n.Title, n.Body, n.Data, n.Tags
+	g.ActorID, g.EntityType, g.EntityID = n.ActorID, n.EntityType, n.EntityID
+	g.ActionURL, g.ImageURL, g.ExpiresAt = n.ActionURL, n.ImageURL, n.ExpiresAt
+	g.Priority = max(g.Priority, n.Priority)
+	g.SeenAt = nil
+	g.Normalize()
+	tags, err := json.Marshal(g.Tags)
+	if err != nil {
+		return g, tocsin.Event{}, false, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE notifications SET count = ?, title = ?, body = ?, data = ?, tags = ?,
+		actor_id = ?, entity_type = ?, entity_id = ?, action_url = ?, image_url = ?, expires_at = ?,
+		priority = ?, seen_at = NULL WHERE id = ?`,
+		g.Count, g.Title, g.Body, string(g.Data), string(tags), g.ActorID, g.EntityType, g.EntityID,
+		g.ActionURL, g.ImageURL, millis(g.ExpiresAt), g.Priority, g.ID); err != nil {
+		return g, tocsin.Event{}, false, fmt.Errorf("fold into group: %w", err)
+	}
+	ev, err := notificationEvent(tocsin.EventUpdated, &g, now)
+	if err != nil {
+		return g, ev, false, err
+	}
+	// Still one unread item: the count does not change.
+	if err := appendEvent(ctx, tx, &ev); err != nil {
+		return g, ev, false, err
+	}
+	return g, ev, true, nil
 }
 
 // AppendCustom implements tocsin.Store.
