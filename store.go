@@ -88,6 +88,17 @@ type Store interface {
 	// Head returns the Seq of the newest event of stream, 0 for an empty stream.
 	Head(ctx context.Context, stream StreamID) (uint64, error)
 
+	// Expire removes up to limit notifications whose ExpiresAt is at or before now and
+	// appends a "notification:deleted" event for each, carrying the user's unread count
+	// (reads hide expired items already; the event tells connected clients).
+	Expire(ctx context.Context, now time.Time, limit int) ([]Event, error)
+	// Prune enforces retention without appending events: it removes notifications
+	// created before before, and stream events created before before or more than
+	// depth behind their stream's head (depth 0: no depth limit). A resume point
+	// older than what is kept is then EGone from Events. It returns how many
+	// notifications and events it removed.
+	Prune(ctx context.Context, before time.Time, depth int) (notifications, events int, err error)
+
 	// PutTicket stores a new ticket.
 	PutTicket(ctx context.Context, t Ticket) error
 	// RedeemTicket consumes the ticket with hash and returns its user. An unknown, used

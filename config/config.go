@@ -41,8 +41,17 @@ type Config struct {
 	WriteTimeout      time.Duration
 	ShutdownTimeout   time.Duration
 
-	SQLiteSync string // full | normal
-	Retention  time.Duration
+	SQLiteSync     string // full | normal
+	Retention      time.Duration
+	RetentionDepth int // events kept per stream; 0: no depth limit
+	ExpiryInterval time.Duration
+
+	Batch time.Duration // default batching window of streams; 0: off
+
+	// Token-bucket rates per second (burst: 2× the rate, at least 1); 0 disables.
+	RatePublish float64 // publishes per API key
+	RateUser    float64 // inbox requests per user
+	RateConnect float64 // new streams per user
 
 	LogLevel  string
 	LogFormat string
@@ -68,6 +77,11 @@ func Default() Config {
 		ShutdownTimeout:   10 * time.Second,
 		SQLiteSync:        "full",
 		Retention:         720 * time.Hour,
+		RetentionDepth:    10000,
+		ExpiryInterval:    time.Second,
+		RatePublish:       1000,
+		RateUser:          50,
+		RateConnect:       5,
 		LogLevel:          "info",
 		LogFormat:         "text",
 	}
@@ -123,6 +137,18 @@ func (c *Config) Validate() error {
 	positive("write-timeout", c.WriteTimeout)
 	positive("shutdown-timeout", c.ShutdownTimeout)
 	positive("retention", c.Retention)
+	positive("expiry-interval", c.ExpiryInterval)
+	if c.RetentionDepth < 0 {
+		bad("retention-depth", "must be 0 (no limit) or more")
+	}
+	if c.Batch < 0 || c.Batch > 10*time.Second {
+		bad("batch", "must be between 0 (off) and 10s")
+	}
+	for flag, r := range map[string]float64{"rate-publish": c.RatePublish, "rate-user": c.RateUser, "rate-connect": c.RateConnect} {
+		if r < 0 {
+			bad(flag, "must be 0 (no limit) or a positive rate per second")
+		}
+	}
 	if h := c.TrustedUserHeader; h != "" && !validHeaderName(h) {
 		bad("trusted-user-header", "%q is not a header name", h)
 	}

@@ -18,9 +18,10 @@ type group struct {
 
 var groups = []group{
 	{"Server", []string{"addr", "base-path", "tls-cert", "tls-key", "cors-origins", "config"}},
-	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention"}},
+	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval"}},
 	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "trusted-user-header", "dev-tokens"}},
-	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "write-timeout", "shutdown-timeout"}},
+	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
+	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect"}},
 	{"Logging", []string{"log-level", "log-format"}},
 }
 
@@ -66,6 +67,8 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.Bus, "bus", c.Bus, "bus between nodes: memory, redis://... or nats://...")
 	fs.StringVar(&c.SQLiteSync, "sqlite-sync", c.SQLiteSync, "SQLite durability: full (fsync every commit; survives power loss) or normal (survives a crash)")
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "how long notifications and events are kept")
+	fs.IntVar(&c.RetentionDepth, "retention-depth", c.RetentionDepth, "events kept per stream for resume; 0 for no limit")
+	fs.DurationVar(&c.ExpiryInterval, "expiry-interval", c.ExpiryInterval, "how often expired notifications are removed (emitting notification:deleted)")
 
 	fs.Var(listValue{&c.APIKeys}, "api-key", "comma-separated API keys for the application's backend; default one generated in the data dir")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret verifying user JWTs; default one generated in the data dir")
@@ -82,8 +85,13 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.SlotPolicy, "slot-policy", c.SlotPolicy, "past --max-streams-per-user: reject (429) or close-oldest")
 	fs.IntVar(&c.QueueSize, "queue-size", c.QueueSize, "events a stream may have waiting before it is disconnected as too slow")
 	fs.IntVar(&c.InitLimit, "init-limit", c.InitLimit, "unread notifications in a stream's init event (1-100)")
+	fs.DurationVar(&c.Batch, "batch", c.Batch, "default batching window of streams (e.g. 200ms), overridable by ?batch=; 0 is off")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "deadline of each write to a stream")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown waits for in-flight requests")
+
+	fs.Float64Var(&c.RatePublish, "rate-publish", c.RatePublish, "publish requests per second per API key")
+	fs.Float64Var(&c.RateUser, "rate-user", c.RateUser, "inbox requests per second per user")
+	fs.Float64Var(&c.RateConnect, "rate-connect", c.RateConnect, "new streams per second per user")
 
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")

@@ -37,7 +37,17 @@ type Config struct {
 	// CloseOldest, when set, makes a user's stream past MaxStreamsPerUser close that
 	// user's oldest stream instead of being refused.
 	CloseOldest bool
-	Now         func() time.Time
+
+	// Housekeeping: expired notifications are removed every ExpiryInterval (1s);
+	// notifications and events older than Retention (30 days) or more than
+	// RetentionDepth (10,000; negative: unlimited) behind their stream's head are
+	// pruned every PruneInterval (1h).
+	ExpiryInterval time.Duration
+	Retention      time.Duration
+	RetentionDepth int
+	PruneInterval  time.Duration
+
+	Now func() time.Time
 }
 
 // Kick reasons: why the hub ended a stream. Transports tell the client accordingly.
@@ -63,6 +73,7 @@ type Hub struct {
 
 	open    atomic.Int64 // streams open on this node
 	closing atomic.Bool
+	stop    context.CancelFunc // ends housekeeping
 }
 
 // New returns a hub; call Start before serving.
@@ -81,6 +92,21 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 100000
+	}
+	if cfg.ExpiryInterval <= 0 {
+		cfg.ExpiryInterval = time.Second
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
+	if cfg.RetentionDepth == 0 {
+		cfg.RetentionDepth = 10000
+	}
+	if cfg.RetentionDepth < 0 {
+		cfg.RetentionDepth = 0 // the store's "no depth limit"
+	}
+	if cfg.PruneInterval <= 0 {
+		cfg.PruneInterval = time.Hour
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -105,7 +131,13 @@ func New(cfg Config) *Hub {
 // Start connects the hub to the bus: from now on every committed event that reaches
 // this node is fanned out to its streams.
 func (h *Hub) Start(ctx context.Context) error {
-	return h.bus.Start(ctx, h.deliver)
+	if err := h.bus.Start(ctx, h.deliver); err != nil {
+		return err
+	}
+	bg, stop := context.WithCancel(context.Background())
+	h.stop = stop
+	go h.maintain(bg)
+	return nil
 }
 
 // Epoch is the store's epoch, the prefix of every public event id.
@@ -124,6 +156,9 @@ func (h *Hub) OpenStreams() int { return int(h.open.Load()) }
 // the streams' goroutines end as they notice.
 func (h *Hub) Shutdown() {
 	h.closing.Store(true)
+	if h.stop != nil {
+		h.stop()
+	}
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()

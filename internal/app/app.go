@@ -71,7 +71,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Store: store, Bus: bus, Logger: log, Observer: m,
 		Heartbeat: a.cfg.Heartbeat, QueueSize: a.cfg.QueueSize, InitLimit: a.cfg.InitLimit,
 		MaxStreamsPerUser: a.cfg.MaxStreamsPerUser, MaxStreams: a.cfg.MaxStreams,
-		CloseOldest: a.cfg.SlotPolicy == "close-oldest",
+		CloseOldest:    a.cfg.SlotPolicy == "close-oldest",
+		ExpiryInterval: a.cfg.ExpiryInterval, Retention: a.cfg.Retention,
+		RetentionDepth: noLimitIfZero(a.cfg.RetentionDepth),
 	})
 	if err := a.hub.Start(ctx); err != nil {
 		a.Close()
@@ -262,4 +264,12 @@ func secretFile(dir, name, prefix string) (value, path string, err error) {
 		return "", "", fmt.Errorf("write %s: %w", path, werr)
 	}
 	return value, path, nil
+}
+
+// noLimitIfZero maps the config's "0: no limit" onto the hub's "negative: no limit".
+func noLimitIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
