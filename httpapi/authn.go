@@ -37,6 +37,11 @@ func (s *Server) authenticate(r *http.Request, k authKind) (tocsin.Principal, er
 		return tocsin.Principal{}, tocsin.Errorf(tocsin.EUnauthorized, "invalid API key")
 	}
 
+	if !hasBearer {
+		if user, ok, err := s.trustedUser(r); ok || err != nil {
+			return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: "trusted-header"}, err
+		}
+	}
 	var token, via string
 	switch {
 	case hasBearer:
@@ -69,6 +74,26 @@ func (s *Server) authenticate(r *http.Request, k authKind) (tocsin.Principal, er
 		return tocsin.Principal{}, tocsin.Errorf(tocsin.EForbidden, "cross-origin request with a cookie refused; send the token in the Authorization header")
 	}
 	return p, nil
+}
+
+// trustedUser reads the user named by the trusted gateway header, when the server was
+// started with one (--trusted-user-header). The name without dashes is accepted too
+// (Member-ID and MemberId).
+func (s *Server) trustedUser(r *http.Request) (string, bool, error) {
+	if s.cfg.TrustedUserHeader == "" {
+		return "", false, nil
+	}
+	v := r.Header.Get(s.cfg.TrustedUserHeader)
+	if v == "" {
+		v = r.Header.Get(strings.ReplaceAll(s.cfg.TrustedUserHeader, "-", ""))
+	}
+	if v == "" {
+		return "", false, nil
+	}
+	if err := tocsin.ValidateUserID(v); err != nil {
+		return "", true, tocsin.Errorf(tocsin.EInvalid, "%s: %s", s.cfg.TrustedUserHeader, tocsin.ErrorMessageOf(err))
+	}
+	return v, true, nil
 }
 
 func (s *Server) redeemTicket(r *http.Request, ticket string) (tocsin.Principal, error) {

@@ -34,6 +34,9 @@ type Config struct {
 	Retry        time.Duration // the SSE retry hint (3s)
 	WriteTimeout time.Duration // deadline of each write to a stream (10s)
 	CORSOrigins  []string      // allowed cross-origin callers; "*" allows any
+	// TrustedUserHeader, when set, names the header a trusted gateway sets to the
+	// user's id (e.g. Member-ID); requests carrying it are that user's.
+	TrustedUserHeader string
 	BasePath     string        // e.g. "/notify": every route is mounted under it
 	Version      string
 }
@@ -92,6 +95,9 @@ func (s *Server) routes() []route {
 		{"GET", "/api/notifications/stream", authStream, s.stream},
 		{"GET", "/api/notifications/ws", authNone, s.ws}, // authenticates itself: see ws
 		{"GET", "/api/notifications/{id}", authUser, s.get},
+		// The member-events surface (PRODUCT.md §5.3).
+		{"GET", "/events", authStream, s.memberEvents},
+		{"POST", "/events", authNone, s.publishMemberEvent}, // API key or user: see there
 		{"PATCH", "/api/notifications/{id}", authUser, s.patch},
 		{"DELETE", "/api/notifications/{id}", authUser, s.delete},
 	}

@@ -103,11 +103,15 @@ func (k *sseSink) Heartbeat() error {
 
 var heartbeatFrame = sse.AppendComment(nil, "heartbeat")
 
+// Flush sends what was written. The hub's first Flush comes once the stream has
+// begun, so it also starts a stream that had nothing to write yet (no init).
 func (k *sseSink) Flush() error {
-	k.deadline = false
 	if !k.started {
-		return nil
+		if err := k.write(nil); err != nil {
+			return err
+		}
 	}
+	k.deadline = false
 	return k.rc.Flush()
 }
 
@@ -117,8 +121,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p tocsin.Princip
 	if err != nil {
 		return err
 	}
+	return s.serveSSE(w, r, p, req)
+}
+
+// serveSSE serves one SSE stream until it ends.
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Principal, req hub.SubscribeRequest) error {
 	sink := &sseSink{w: w, rc: http.NewResponseController(w), retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout}
-	err = s.hub.Serve(r.Context(), req, sink)
+	err := s.hub.Serve(r.Context(), req, sink)
 	if !sink.started {
 		if err == nil {
 			err = tocsin.Errorf(tocsin.EUnavailable, "stream ended before it started")

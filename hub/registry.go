@@ -51,6 +51,7 @@ type subscriber struct {
 	deviceID  string
 	transport string
 	since     time.Time
+	noInit    bool
 
 	ready chan struct{} // signalled (cap 1) when the queue becomes non-empty
 	done  chan struct{} // closed when kicked

@@ -36,6 +36,10 @@ type SubscribeRequest struct {
 	Types     []string
 	DeviceID  string
 	Transport string
+	// NoInit makes a fresh connect start at the stream's head without an init
+	// snapshot, and a reset carry no init either (the member-events surface, whose
+	// clients know only their own event types).
+	NoInit bool
 }
 
 // replayPage is how many stored events one store read returns during replay.
@@ -55,7 +59,7 @@ func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error 
 	}
 	s := &subscriber{
 		stream: tocsin.UserStream(req.UserID), userID: req.UserID, types: req.Types,
-		deviceID: req.DeviceID, transport: req.Transport, since: h.now(),
+		deviceID: req.DeviceID, transport: req.Transport, since: h.now(), noInit: req.NoInit,
 		ready: make(chan struct{}, 1), done: make(chan struct{}), max: h.cfg.QueueSize,
 	}
 	if err := h.register(s); err != nil {
@@ -110,6 +114,9 @@ func (c *conn) begin(ctx context.Context, lastEventID string) error {
 		default:
 			c.last = id.Seq
 			err := c.catchUp(ctx, 0)
+			if err == nil && c.s.noInit {
+				return nil
+			}
 			if err == nil {
 				return c.unread(ctx)
 			}
@@ -134,6 +141,11 @@ func (c *conn) restart(ctx context.Context, reason string) error {
 }
 
 func (c *conn) init(ctx context.Context) error {
+	if c.s.noInit {
+		head, err := c.h.store.Head(ctx, c.s.stream)
+		c.last = head
+		return err
+	}
 	snap, err := c.h.store.Snapshot(ctx, c.s.userID, tocsin.ListQuery{
 		Status: tocsin.StatusUnread, Types: c.s.types, Limit: c.h.cfg.InitLimit, Now: c.h.now(),
 	})
