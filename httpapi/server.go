@@ -37,8 +37,8 @@ type Config struct {
 	// TrustedUserHeader, when set, names the header a trusted gateway sets to the
 	// user's id (e.g. Member-ID); requests carrying it are that user's.
 	TrustedUserHeader string
-	BasePath     string        // e.g. "/notify": every route is mounted under it
-	Version      string
+	BasePath          string // e.g. "/notify": every route is mounted under it
+	Version           string
 }
 
 // Server is the http.Handler of one tocsin node.
