@@ -16,7 +16,7 @@ import (
 // the stream (no init snapshot: these clients know only their event types) unless
 // Last-Event-ID resumes it.
 func (s *Server) memberEvents(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
-	req, err := subscribeRequest(r, p, "sse")
+	req, err := s.subscribeRequest(r, p, "sse")
 	if err != nil {
 		return err
 	}

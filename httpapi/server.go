@@ -32,6 +32,7 @@ type Config struct {
 	Ready func(ctx context.Context) error
 
 	Retry        time.Duration // the SSE retry hint (3s)
+	Batch        time.Duration // default batching window of streams (0: off)
 	WriteTimeout time.Duration // deadline of each write to a stream (10s)
 	CORSOrigins  []string      // allowed cross-origin callers; "*" allows any
 	// TrustedUserHeader, when set, names the header a trusted gateway sets to the

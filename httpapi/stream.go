@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +89,32 @@ func (k *sseSink) write(b []byte) error {
 
 func (k *sseSink) Event(d *hub.Delivery) error { return k.write(d.Encoded(encodingSSE, encodeSSE)) }
 
+func (k *sseSink) Batch(ds []*hub.Delivery, unread int) error {
+	k.scratch = appendBatchData(k.scratch[:0], ds)
+	frame := sse.AppendEvent(nil, ds[len(ds)-1].ID, tocsin.EventBatch, k.scratch)
+	if unread != tocsin.UnreadUnchanged {
+		frame = sse.AppendEvent(frame, "", tocsin.EventUnread, unreadJSON(unread))
+	}
+	if cap(k.scratch) > 4096 {
+		k.scratch = nil
+	}
+	return k.write(frame)
+}
+
+// appendBatchData appends the data of a notifications:batch event: the array of
+// its events as {"id", "event", "data"} objects (each the WebSocket frame of the
+// event, encoded once per delivery and shared).
+func appendBatchData(b []byte, ds []*hub.Delivery) []byte {
+	b = append(b, '[')
+	for i, d := range ds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d.Encoded(encodingWSEvent, encodeWSEvent)...)
+	}
+	return append(b, ']')
+}
+
 func (k *sseSink) Control(name, id string, data []byte) error {
 	k.scratch = sse.AppendEvent(k.scratch[:0], id, name, data)
 	err := k.write(k.scratch)
@@ -117,7 +144,7 @@ func (k *sseSink) Flush() error {
 
 // stream: GET /api/notifications/stream, the user's stream over SSE.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
-	req, err := subscribeRequest(r, p, "sse")
+	req, err := s.subscribeRequest(r, p, "sse")
 	if err != nil {
 		return err
 	}
@@ -149,8 +176,15 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Princ
 
 // subscribeRequest reads what a stream request asks for: the resume point
 // (Last-Event-ID header, else ?lastEventId=), ?types= and the device name.
-func subscribeRequest(r *http.Request, p tocsin.Principal, transport string) (hub.SubscribeRequest, error) {
+func (s *Server) subscribeRequest(r *http.Request, p tocsin.Principal, transport string) (hub.SubscribeRequest, error) {
 	q := r.URL.Query()
+	batch := s.cfg.Batch
+	if v := q.Get("batch"); v != "" {
+		var err error
+		if batch, err = parseBatch(v); err != nil {
+			return hub.SubscribeRequest{}, err
+		}
+	}
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
 		last = q.Get("lastEventId")
@@ -171,6 +205,26 @@ func subscribeRequest(r *http.Request, p tocsin.Principal, transport string) (hu
 	}
 	return hub.SubscribeRequest{
 		UserID: p.UserID, LastEventID: strings.TrimSpace(last), Types: types,
-		DeviceID: device, Transport: transport,
+		DeviceID: device, Transport: transport, Batch: batch,
 	}, nil
+}
+
+// maxBatch bounds ?batch=: longer windows would read as lag, not batching.
+const maxBatch = 10 * time.Second
+
+// parseBatch reads a batching window: a duration (200ms, 1s) or milliseconds (200);
+// 0 turns batching off.
+func parseBatch(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		ms, perr := strconv.Atoi(v)
+		if perr != nil {
+			return 0, tocsin.Errorf(tocsin.EInvalid, "batch must be a duration such as 200ms, or milliseconds")
+		}
+		d = time.Duration(ms) * time.Millisecond
+	}
+	if d < 0 || d > maxBatch {
+		return 0, tocsin.Errorf(tocsin.EInvalid, "batch must be between 0 (off) and %v", maxBatch)
+	}
+	return d, nil
 }

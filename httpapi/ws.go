@@ -100,6 +100,17 @@ func (k *wsSink) Event(d *hub.Delivery) error {
 	return nil
 }
 
+func (k *wsSink) Batch(ds []*hub.Delivery, unread int) error {
+	k.scratch = appendWSFrame(k.scratch[:0], ds[len(ds)-1].ID, tocsin.EventBatch, appendBatchData(nil, ds))
+	if err := k.write(k.scratch); err != nil {
+		return err
+	}
+	if unread != tocsin.UnreadUnchanged {
+		return k.write(appendWSFrame(nil, "", tocsin.EventUnread, unreadJSON(unread)))
+	}
+	return nil
+}
+
 func (k *wsSink) Control(name, id string, data []byte) error {
 	k.scratch = appendWSFrame(k.scratch[:0], id, name, data)
 	err := k.write(k.scratch)
@@ -131,7 +142,7 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 	p, err := s.authenticate(r, authStream)
 	var req hub.SubscribeRequest
 	if err == nil {
-		req, err = subscribeRequest(r, p, "ws")
+		req, err = s.subscribeRequest(r, p, "ws")
 	}
 	c, aerr := websocket.Accept(w, r, s.wsAccept)
 	if aerr != nil {

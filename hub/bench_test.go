@@ -22,6 +22,7 @@ func (s countSink) Event(d *Delivery) error {
 	s.wg.Done()
 	return nil
 }
+func (countSink) Batch([]*Delivery, int) error         { return nil }
 func (countSink) Control(string, string, []byte) error { return nil }
 func (countSink) Heartbeat() error                     { return nil }
 func (countSink) Flush() error                         { return nil }

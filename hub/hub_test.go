@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,18 @@ func (s *recSink) Event(d *Delivery) error {
 	s.frames <- frame{kind: "event", name: d.Event.Name, id: d.ID, seq: d.Event.Seq, data: data}
 	if d.Event.Unread != tocsin.UnreadUnchanged {
 		s.frames <- frame{kind: "control", name: tocsin.EventUnread, data: string(unreadData(d.Event.Unread))}
+	}
+	return nil
+}
+
+func (s *recSink) Batch(ds []*Delivery, unread int) error {
+	var seqs []string
+	for _, d := range ds {
+		seqs = append(seqs, fmt.Sprint(d.Event.Seq))
+	}
+	s.frames <- frame{kind: "batch", name: tocsin.EventBatch, id: ds[len(ds)-1].ID, seq: ds[len(ds)-1].Event.Seq, data: strings.Join(seqs, ",")}
+	if unread != tocsin.UnreadUnchanged {
+		s.frames <- frame{kind: "control", name: tocsin.EventUnread, data: string(unreadData(unread))}
 	}
 	return nil
 }

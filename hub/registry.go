@@ -52,6 +52,7 @@ type subscriber struct {
 	transport string
 	since     time.Time
 	noInit    bool
+	batch     time.Duration
 
 	ready chan struct{} // signalled (cap 1) when the queue becomes non-empty
 	done  chan struct{} // closed when kicked

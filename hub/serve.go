@@ -22,6 +22,10 @@ type Sink interface {
 	Control(name, id string, data []byte) error
 	// Heartbeat writes a keep-alive.
 	Heartbeat() error
+	// Batch writes several stored events as one "notifications:batch" event whose id
+	// is the last one's, followed by an "unread" event when unread is not
+	// UnreadUnchanged. Only streams that asked for batching get it.
+	Batch(ds []*Delivery, unread int) error
 	// Flush sends what was written.
 	Flush() error
 }
@@ -36,6 +40,9 @@ type SubscribeRequest struct {
 	Types     []string
 	DeviceID  string
 	Transport string
+	// Batch, when positive, coalesces the live events of each window of this length
+	// into one Sink.Batch call (a lone event is written as itself).
+	Batch time.Duration
 	// NoInit makes a fresh connect start at the stream's head without an init
 	// snapshot, and a reset carry no init either (the member-events surface, whose
 	// clients know only their own event types).
@@ -60,6 +67,7 @@ func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error 
 	s := &subscriber{
 		stream: tocsin.UserStream(req.UserID), userID: req.UserID, types: req.Types,
 		deviceID: req.DeviceID, transport: req.Transport, since: h.now(), noInit: req.NoInit,
+		batch: req.Batch,
 		ready: make(chan struct{}, 1), done: make(chan struct{}), max: h.cfg.QueueSize,
 	}
 	if err := h.register(s); err != nil {
@@ -84,6 +92,12 @@ type conn struct {
 	sink Sink
 	last uint64 // seq of the last event handled (written or filtered out)
 	n    int    // events written since the last report to the observer
+
+	// Batching (live events only): pending holds the window's events; pendingUnread
+	// the newest unread count among them (UnreadUnchanged when none changed it).
+	batching      bool
+	pending       []*Delivery
+	pendingUnread int
 }
 
 // ended maps the end of a stream to what Serve returns.
@@ -133,6 +147,8 @@ func (c *conn) begin(ctx context.Context, lastEventID string) error {
 // restart tells the client its resume point cannot be honoured (reset), then sends
 // a fresh init.
 func (c *conn) restart(ctx context.Context, reason string) error {
+	clear(c.pending) // the init that follows supersedes what a batch window held
+	c.pending, c.pendingUnread = c.pending[:0], tocsin.UnreadUnchanged
 	data, _ := json.Marshal(map[string]string{"reason": reason})
 	if err := c.sink.Control(tocsin.EventReset, "", data); err != nil {
 		return err
@@ -203,8 +219,18 @@ func unreadData(n int) []byte {
 }
 
 // write sends one event, or only its unread count when the connection filters it out.
+// While batching it holds the event for the window's end instead.
 func (c *conn) write(d *Delivery) error {
 	c.last = d.Event.Seq
+	if c.batching {
+		if d.Event.Unread != tocsin.UnreadUnchanged {
+			c.pendingUnread = d.Event.Unread
+		}
+		if c.s.accepts(d.Event.Type) {
+			c.pending = append(c.pending, d)
+		}
+		return nil
+	}
 	if c.s.accepts(d.Event.Type) {
 		c.n++
 		return c.sink.Event(d)
@@ -221,6 +247,16 @@ func (c *conn) write(d *Delivery) error {
 func (c *conn) live(ctx context.Context) error {
 	hb := time.NewTimer(c.h.cfg.Heartbeat)
 	defer hb.Stop()
+	// window is the batching timer; its channel is nil (never ready) while no
+	// window is open.
+	var window *time.Timer
+	var windowC <-chan time.Time
+	if c.s.batch > 0 {
+		c.batching, c.pendingUnread = true, tocsin.UnreadUnchanged
+		window = time.NewTimer(c.s.batch)
+		window.Stop()
+		defer window.Stop()
+	}
 	var batch []*Delivery
 	for {
 		select {
@@ -228,6 +264,15 @@ func (c *conn) live(ctx context.Context) error {
 			return ctx.Err()
 		case <-c.s.done:
 			return c.s.err()
+		case <-windowC:
+			windowC = nil
+			if err := c.flushWindow(); err != nil {
+				return err
+			}
+			if err := c.sink.Flush(); err != nil {
+				return err
+			}
+			hb.Reset(c.h.cfg.Heartbeat)
 		case <-hb.C:
 			if err := c.sink.Heartbeat(); err != nil {
 				return err
@@ -256,6 +301,13 @@ func (c *conn) live(ctx context.Context) error {
 				}
 			}
 			clear(batch)
+			if c.batching {
+				if windowC == nil && (len(c.pending) > 0 || c.pendingUnread != tocsin.UnreadUnchanged) {
+					window.Reset(c.s.batch)
+					windowC = window.C
+				}
+				continue
+			}
 			if c.n > 0 {
 				c.h.obs.EventsDelivered(c.n)
 				c.n = 0
@@ -266,4 +318,42 @@ func (c *conn) live(ctx context.Context) error {
 			hb.Reset(c.h.cfg.Heartbeat)
 		}
 	}
+}
+
+// flushWindow writes the events held during a batching window: a lone event as
+// itself, several as one batch, then the newest unread count.
+func (c *conn) flushWindow() error {
+	var err error
+	switch len(c.pending) {
+	case 0:
+		if c.pendingUnread != tocsin.UnreadUnchanged {
+			err = c.sink.Control(tocsin.EventUnread, "", unreadData(c.pendingUnread))
+		}
+	case 1:
+		d := c.pending[0]
+		if d.Event.Unread == c.pendingUnread {
+			err = c.sink.Event(d) // the event carries the count itself
+		} else if err = c.sink.Event(&Delivery{Event: withoutUnread(d.Event), ID: d.ID}); err == nil && c.pendingUnread != tocsin.UnreadUnchanged {
+			err = c.sink.Control(tocsin.EventUnread, "", unreadData(c.pendingUnread))
+		}
+	default:
+		err = c.sink.Batch(c.pending, c.pendingUnread)
+	}
+	c.n += len(c.pending)
+	if c.n > 0 {
+		c.h.obs.EventsDelivered(c.n)
+		c.n = 0
+	}
+	clear(c.pending)
+	c.pending = c.pending[:0]
+	if cap(c.pending) > 64 {
+		c.pending = nil
+	}
+	c.pendingUnread = tocsin.UnreadUnchanged
+	return err
+}
+
+func withoutUnread(ev tocsin.Event) tocsin.Event {
+	ev.Unread = tocsin.UnreadUnchanged
+	return ev
 }
