@@ -79,9 +79,9 @@ func Default() Config {
 		Retention:         720 * time.Hour,
 		RetentionDepth:    10000,
 		ExpiryInterval:    time.Second,
-		RatePublish:       1000,
+		RatePublish:       10000,
 		RateUser:          50,
-		RateConnect:       5,
+		RateConnect:       10,
 		LogLevel:          "info",
 		LogFormat:         "text",
 	}

@@ -33,8 +33,11 @@ type memberEventInput struct {
 // member named by the Member-ID header; a member (trusted header or JWT) publishes
 // to itself only.
 func (s *Server) publishMemberEvent(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
-	member, err := s.memberOf(r)
+	member, p, err := s.memberOf(r)
 	if err != nil {
+		return err
+	}
+	if err := s.checkLimit(limitPublish, p, w.Header().Set); err != nil {
 		return err
 	}
 	body, err := readBody(w, r, maxBody)
@@ -58,29 +61,29 @@ func (s *Server) publishMemberEvent(w http.ResponseWriter, r *http.Request, _ to
 	return nil
 }
 
-// memberOf finds who POST /events publishes to.
-func (s *Server) memberOf(r *http.Request) (string, error) {
+// memberOf finds who POST /events publishes to, and who asks.
+func (s *Server) memberOf(r *http.Request) (string, tocsin.Principal, error) {
 	named := r.Header.Get("Member-ID")
 	if named == "" {
 		named = r.Header.Get("MemberId")
 	}
 	if bearer, ok := bearerToken(r); ok {
-		if _, isKey := s.auth.APIKey(bearer); isKey {
+		if app, isKey := s.auth.APIKey(bearer); isKey {
 			if named == "" {
-				return "", tocsin.Errorf(tocsin.EInvalid, "Member-ID header is required: it names the member to publish to")
+				return "", app, tocsin.Errorf(tocsin.EInvalid, "Member-ID header is required: it names the member to publish to")
 			}
 			if err := tocsin.ValidateUserID(named); err != nil {
-				return "", tocsin.Errorf(tocsin.EInvalid, "Member-ID: %s", tocsin.ErrorMessageOf(err))
+				return "", app, tocsin.Errorf(tocsin.EInvalid, "Member-ID: %s", tocsin.ErrorMessageOf(err))
 			}
-			return named, nil
+			return named, app, nil
 		}
 	}
 	p, err := s.authenticate(r, authUser)
 	if err != nil {
-		return "", err
+		return "", p, err
 	}
 	if named != "" && named != p.UserID {
-		return "", tocsin.Errorf(tocsin.EForbidden, "a member may publish only to itself")
+		return "", p, tocsin.Errorf(tocsin.EForbidden, "a member may publish only to itself")
 	}
-	return p.UserID, nil
+	return p.UserID, p, nil
 }

@@ -31,10 +31,13 @@ type Config struct {
 	// Ready is /readyz's check (store and bus reachable); nil means always ready.
 	Ready func(ctx context.Context) error
 
-	Retry        time.Duration // the SSE retry hint (3s)
-	Batch        time.Duration // default batching window of streams (0: off)
-	WriteTimeout time.Duration // deadline of each write to a stream (10s)
-	CORSOrigins  []string      // allowed cross-origin callers; "*" allows any
+	Retry time.Duration // the SSE retry hint (3s)
+	Batch time.Duration // default batching window of streams (0: off)
+	// Token-bucket rates per second (0: no limit): publishes per API key, inbox
+	// requests per user, new streams per user.
+	RatePublish, RateUser, RateConnect float64
+	WriteTimeout                       time.Duration // deadline of each write to a stream (10s)
+	CORSOrigins                        []string      // allowed cross-origin callers; "*" allows any
 	// TrustedUserHeader, when set, names the header a trusted gateway sets to the
 	// user's id (e.g. Member-ID); requests carrying it are that user's.
 	TrustedUserHeader string
@@ -54,6 +57,7 @@ type Server struct {
 	anyOrig bool
 
 	wsAccept *websocket.AcceptOptions
+	limits   limiters
 }
 
 // authKind says which principal a route requires.
@@ -74,33 +78,36 @@ type route struct {
 	method, pattern string
 	auth            authKind
 	h               handlerFunc
+	limit           limitKind
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/healthz", authNone, s.healthz},
-		{"GET", "/readyz", authNone, s.readyz},
-		{"GET", "/metrics", authNone, s.metrics},
-		{"GET", "/api/openapi.json", authNone, s.openapi},
+		{"GET", "/healthz", authNone, s.healthz, limitNone},
+		{"GET", "/readyz", authNone, s.readyz, limitNone},
+		{"GET", "/metrics", authNone, s.metrics, limitNone},
+		{"GET", "/api/openapi.json", authNone, s.openapi, limitNone},
 
-		{"POST", "/api/notifications", authApp, s.publish},
-		{"POST", "/api/users/{userId}/events", authApp, s.publishCustom},
-		{"GET", "/api/users/{userId}/notifications", authApp, s.adminList},
-		{"DELETE", "/api/users/{userId}/notifications/{id}", authApp, s.adminDelete},
-		{"GET", "/api/users/{userId}/connections", authApp, s.adminConnections},
+		{"POST", "/api/notifications", authApp, s.publish, limitPublish},
+		{"POST", "/api/users/{userId}/events", authApp, s.publishCustom, limitPublish},
+		{"GET", "/api/users/{userId}/notifications", authApp, s.adminList, limitNone},
+		{"DELETE", "/api/users/{userId}/notifications/{id}", authApp, s.adminDelete, limitNone},
+		{"GET", "/api/users/{userId}/connections", authApp, s.adminConnections, limitNone},
 
-		{"GET", "/api/notifications", authUser, s.list},
-		{"GET", "/api/notifications/unread-count", authUser, s.unreadCount},
-		{"POST", "/api/notifications/read-all", authUser, s.readAll},
-		{"POST", "/api/notifications/stream-ticket", authUser, s.streamTicket},
-		{"GET", "/api/notifications/stream", authStream, s.stream},
-		{"GET", "/api/notifications/ws", authNone, s.ws}, // authenticates itself: see ws
-		{"GET", "/api/notifications/{id}", authUser, s.get},
-		// The member-events surface (PRODUCT.md §5.3).
-		{"GET", "/events", authStream, s.memberEvents},
-		{"POST", "/events", authNone, s.publishMemberEvent}, // API key or user: see there
-		{"PATCH", "/api/notifications/{id}", authUser, s.patch},
-		{"DELETE", "/api/notifications/{id}", authUser, s.delete},
+		{"GET", "/api/notifications", authUser, s.list, limitUser},
+		{"GET", "/api/notifications/unread-count", authUser, s.unreadCount, limitUser},
+		{"POST", "/api/notifications/read-all", authUser, s.readAll, limitUser},
+		{"POST", "/api/notifications/stream-ticket", authUser, s.streamTicket, limitUser},
+		{"GET", "/api/notifications/stream", authStream, s.stream, limitConnect},
+		// ws authenticates and limits itself: refusals come after the upgrade.
+		{"GET", "/api/notifications/ws", authNone, s.ws, limitNone},
+		{"GET", "/api/notifications/{id}", authUser, s.get, limitUser},
+		{"PATCH", "/api/notifications/{id}", authUser, s.patch, limitUser},
+		{"DELETE", "/api/notifications/{id}", authUser, s.delete, limitUser},
+		// The member-events surface (PRODUCT.md §5.3). POST authenticates itself: an
+		// API key naming the member, or the member.
+		{"GET", "/events", authStream, s.memberEvents, limitConnect},
+		{"POST", "/events", authNone, s.publishMemberEvent, limitNone},
 	}
 }
 
@@ -118,6 +125,10 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg: cfg, hub: cfg.Hub, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger,
 		origins: map[string]bool{}, wsAccept: wsAcceptOptions(cfg.CORSOrigins),
+		limits: limiters{
+			publish: newKeyedLimiter(cfg.RatePublish), user: newKeyedLimiter(cfg.RateUser),
+			connect: newKeyedLimiter(cfg.RateConnect),
+		},
 	}
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {
@@ -149,6 +160,9 @@ func (s *Server) adapt(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		p, err := s.authenticate(r, rt.auth)
+		if err == nil {
+			err = s.checkLimit(rt.limit, p, sw.Header().Set)
+		}
 		if err == nil {
 			err = rt.h(sw, r, p)
 		}

@@ -144,6 +144,9 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 	if err == nil {
 		req, err = s.subscribeRequest(r, p, "ws")
 	}
+	if err == nil {
+		err = s.checkLimit(limitConnect, p, w.Header().Set)
+	}
 	c, aerr := websocket.Accept(w, r, s.wsAccept)
 	if aerr != nil {
 		return nil // Accept answered (400/403/426)

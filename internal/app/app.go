@@ -85,6 +85,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Retry: a.cfg.Retry, WriteTimeout: a.cfg.WriteTimeout,
 		CORSOrigins: a.cfg.CORSOrigins, BasePath: a.cfg.BasePath, Version: Version,
 		TrustedUserHeader: a.cfg.TrustedUserHeader, Batch: a.cfg.Batch,
+		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
 	})
 	return a, nil
 }
