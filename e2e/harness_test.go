@@ -30,10 +30,11 @@ const (
 
 // node is one running tocsin server under test.
 type node struct {
-	t    *testing.T
-	URL  string
-	app  *app.App
-	done chan error
+	t      *testing.T
+	URL    string
+	client *http.Client // http.DefaultClient unless a test sets its own (TLS)
+	app    *app.App
+	done   chan error
 }
 
 // startNode runs a node on 127.0.0.1 with a fresh data dir. mutate may change the
@@ -60,7 +61,11 @@ func startNode(t *testing.T, flags ...string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, URL: "http://" + ln.Addr().String(), app: a, done: make(chan error, 1)}
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+	}
+	n := &node{t: t, URL: scheme + ln.Addr().String(), client: http.DefaultClient, app: a, done: make(chan error, 1)}
 	go func() { n.done <- a.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -144,7 +149,7 @@ func (n *node) do(method, path, bearer string, body any, headers ...string) resp
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		n.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -217,7 +222,7 @@ func (n *node) tryStream(path string, headers ...string) (*stream, int, []byte) 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		cancel()
 		n.t.Fatalf("stream %s: %v", path, err)
