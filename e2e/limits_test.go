@@ -3,7 +3,9 @@ package e2e
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestRateLimits: each bucket answers 429 with a Retry-After once its burst (twice
@@ -54,5 +56,51 @@ func TestRateLimits(t *testing.T) {
 			t.Fatalf("third stream in a second: %d %s", status, body)
 		}
 		n.dialWS("/api/notifications/ws", "Authorization", "Bearer "+tok).closedWith(4429)
+	})
+}
+
+// TestSlotsDefaultsAndPolicies: by default the 11th stream of a user is refused with
+// a clear 429; with --slot-policy close-oldest the oldest is closed instead; the
+// node-wide --max-streams caps everyone.
+func TestSlotsDefaultsAndPolicies(t *testing.T) {
+	t.Parallel()
+	t.Run("the 11th stream is refused", func(t *testing.T) {
+		n := startNode(t)
+		tok := userToken(t, "s10")
+		for i := range 10 {
+			n.openStream("/api/notifications/stream?deviceId=tab"+strconv.Itoa(i), "Authorization", "Bearer "+tok).expect("init")
+		}
+		_, status, body := n.tryStream("/api/notifications/stream", "Authorization", "Bearer "+tok)
+		if status != http.StatusTooManyRequests || !strings.Contains(string(body), "10 open streams") {
+			t.Fatalf("11th stream: %d %s", status, body)
+		}
+		var conns struct {
+			Connections []struct {
+				DeviceID, Transport string
+				Since              time.Time
+			} `json:"connections"`
+		}
+		n.do("GET", "/api/users/s10/connections", apiKey, nil).json(t, &conns)
+		if len(conns.Connections) != 10 || conns.Connections[0].DeviceID != "tab0" || conns.Connections[0].Since.IsZero() {
+			t.Fatalf("connections: %+v", conns)
+		}
+	})
+	t.Run("close-oldest", func(t *testing.T) {
+		n := startNode(t, "--max-streams-per-user", "2", "--slot-policy", "close-oldest")
+		tok := userToken(t, "co")
+		oldest := n.openStream("/api/notifications/stream", "Authorization", "Bearer "+tok)
+		oldest.expect("init")
+		n.openStream("/api/notifications/stream", "Authorization", "Bearer "+tok).expect("init")
+		n.openStream("/api/notifications/stream", "Authorization", "Bearer "+tok).expect("init")
+		oldest.ended(5 * time.Second)
+	})
+	t.Run("node-wide cap", func(t *testing.T) {
+		n := startNode(t, "--max-streams", "2")
+		n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "a")).expect("init")
+		n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "b")).expect("init")
+		_, status, body := n.tryStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "c"))
+		if status != http.StatusTooManyRequests || !strings.Contains(string(body), "maximum") {
+			t.Fatalf("past the node's cap: %d %s", status, body)
+		}
 	})
 }
