@@ -18,6 +18,8 @@ type BusHandler func(Event)
 //     its sequence number and reads the missing events from the store.
 //   - Subscribe and Unsubscribe tell the bus which streams this node has subscribers
 //     for; an implementation may deliver more than that (the memory bus delivers all).
+//     The bus keeps that interest even when it returns an error (the network is
+//     down), and re-establishes it when it reconnects.
 //   - Publish does not fail the caller's request for a bus fault: it returns the error
 //     for logging and metrics only.
 type Bus interface {
@@ -26,4 +28,17 @@ type Bus interface {
 	Subscribe(ctx context.Context, stream StreamID) error
 	Unsubscribe(ctx context.Context, stream StreamID) error
 	Close() error
+}
+
+// BusPinger is implemented by buses that can be unreachable. /readyz reports a bus
+// whose Ping fails as degraded: publishes still succeed (the store is the truth).
+type BusPinger interface {
+	Ping(ctx context.Context) error
+}
+
+// BusResyncer is implemented by buses that may have lost events while disconnected.
+// The bus calls f after it reconnects, so the hub checks its streams against the
+// store and clients catch up without waiting for their next event.
+type BusResyncer interface {
+	OnResync(f func())
 }

@@ -31,6 +31,8 @@ func Run(t *testing.T, o Options) {
 	t.Run("ConcurrentPublishers", func(t *testing.T) { testConcurrent(t, o) })
 	if o.Nodes > 1 {
 		t.Run("CrossNode", func(t *testing.T) { testCrossNode(t, o) })
+		t.Run("SubscribeIsEffectiveOnReturn", func(t *testing.T) { testSubscribeEffective(t, o) })
+		t.Run("UnsubscribeStopsDelivery", func(t *testing.T) { testUnsubscribe(t, o) })
 	}
 }
 
@@ -182,5 +184,52 @@ func testCrossNode(t *testing.T, o Options) {
 	got := cb.wait(t, s, 2)
 	if got[0].Seq != 1 || got[1].Seq != 2 {
 		t.Fatalf("cross-node order: %d, %d", got[0].Seq, got[1].Seq)
+	}
+}
+
+// testSubscribeEffective: once Subscribe returns, an event published by another node
+// right after reaches this one. The hub relies on it: it subscribes, then reads the
+// store, then goes live, and an event committed after the read must not slip by.
+func testSubscribeEffective(t *testing.T, o Options) {
+	a, _ := start(t, o)
+	b, cb := start(t, o)
+	const n = 50
+	for i := range n {
+		s := tocsin.UserStream(fmt.Sprintf("effective-%d-%d", i, time.Now().UnixNano()))
+		if err := b.Subscribe(context.Background(), s); err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		if err := a.Publish(context.Background(), []tocsin.Event{ev(s, 1)}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		cb.wait(t, s, 1)
+	}
+}
+
+// testUnsubscribe: after Unsubscribe a node stops receiving the stream (a network bus
+// must not carry every event of the cluster to every node).
+func testUnsubscribe(t *testing.T, o Options) {
+	a, _ := start(t, o)
+	b, cb := start(t, o)
+	s := tocsin.UserStream(fmt.Sprintf("unsub-%d", time.Now().UnixNano()))
+	other := tocsin.UserStream(fmt.Sprintf("unsub-other-%d", time.Now().UnixNano()))
+	subscribe(t, o, b, s)
+	subscribe(t, o, b, other)
+	if err := b.Unsubscribe(context.Background(), s); err != nil {
+		t.Fatalf("Unsubscribe: %v", err)
+	}
+	// The unsubscribed event is published first; the other stream's event after it
+	// proves delivery went on, so the first had its chance to arrive.
+	if err := a.Publish(context.Background(), []tocsin.Event{ev(s, 1), ev(other, 1)}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	cb.wait(t, other, 1)
+	time.Sleep(50 * time.Millisecond)
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	for _, e := range cb.events {
+		if e.Stream == s {
+			t.Fatalf("event of an unsubscribed stream delivered: %+v", e)
+		}
 	}
 }

@@ -76,6 +76,13 @@ func startNode(t *testing.T, flags ...string) *node {
 	return n
 }
 
+func (n *node) httpClient() *http.Client {
+	if n.client != nil {
+		return n.client
+	}
+	return http.DefaultClient
+}
+
 type testWriter struct{ t *testing.T }
 
 func (w *testWriter) Write(p []byte) (int, error) {
@@ -149,7 +156,7 @@ func (n *node) do(method, path, bearer string, body any, headers ...string) resp
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := n.client.Do(req)
+	resp, err := n.httpClient().Do(req)
 	if err != nil {
 		n.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -222,7 +229,7 @@ func (n *node) tryStream(path string, headers ...string) (*stream, int, []byte) 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := n.client.Do(req)
+	resp, err := n.httpClient().Do(req)
 	if err != nil {
 		cancel()
 		n.t.Fatalf("stream %s: %v", path, err)

@@ -77,7 +77,7 @@ func TestSlotsDefaultsAndPolicies(t *testing.T) {
 		var conns struct {
 			Connections []struct {
 				DeviceID, Transport string
-				Since              time.Time
+				Since               time.Time
 			} `json:"connections"`
 		}
 		n.do("GET", "/api/users/s10/connections", apiKey, nil).json(t, &conns)

@@ -20,15 +20,23 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ tocsin.Princi
 	return nil
 }
 
-// readyz: the store and bus answer, so this node can take traffic.
+// readyz: the store answers, so this node can take traffic. An unreachable bus makes
+// it "degraded" but still ready: publishes succeed and clients catch up from the
+// store once the bus is back, so a load balancer should keep sending traffic.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	var warnings []string
 	if s.cfg.Ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := s.cfg.Ready(ctx); err != nil {
+		var err error
+		if warnings, err = s.cfg.Ready(ctx); err != nil {
 			s.log.Warn("not ready", "err", err)
 			return tocsin.Errorf(tocsin.EUnavailable, "not ready: %s", tocsin.ErrorMessageOf(err))
 		}
+	}
+	if len(warnings) > 0 {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "warnings": warnings})
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil

@@ -28,8 +28,10 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// HTTPRequests, when set, counts answered requests by route and status class.
 	HTTPRequests *prometheus.CounterVec
-	// Ready is /readyz's check (store and bus reachable); nil means always ready.
-	Ready func(ctx context.Context) error
+	// Ready is /readyz's check: an error (the store is unreachable) answers 503;
+	// warnings (the bus is unreachable: publishes still work, live delivery across
+	// nodes waits) answer 200 with status "degraded". nil means always ready.
+	Ready func(ctx context.Context) (warnings []string, err error)
 
 	Retry time.Duration // the SSE retry hint (3s)
 	Batch time.Duration // default batching window of streams (0: off)

@@ -131,6 +131,9 @@ func New(cfg Config) *Hub {
 // Start connects the hub to the bus: from now on every committed event that reaches
 // this node is fanned out to its streams.
 func (h *Hub) Start(ctx context.Context) error {
+	if r, ok := h.bus.(tocsin.BusResyncer); ok {
+		r.OnResync(h.Resync)
+	}
 	if err := h.bus.Start(ctx, h.deliver); err != nil {
 		return err
 	}
@@ -177,4 +180,50 @@ func (h *Hub) now() time.Time { return h.cfg.Now().UTC().Truncate(time.Milliseco
 
 func (h *Hub) shard(s tocsin.StreamID) *shard {
 	return &h.shards[maphash.String(h.seed, string(s))%shardCount]
+}
+
+// Resync checks every stream open on this node against the store and makes the
+// connections that are behind its head catch up. The bus calls it after a reconnect
+// (events published meanwhile never reached this node); it is cheap for streams that
+// are up to date: one head read per stream.
+func (h *Hub) Resync() {
+	var streams []tocsin.StreamID
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for s := range sh.streams {
+			streams = append(streams, s)
+		}
+		sh.mu.RUnlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, s := range streams {
+		head, err := h.store.Head(ctx, s)
+		if err != nil {
+			h.log.Warn("resync: cannot read stream head", "stream", string(s), "err", err)
+			continue
+		}
+		if head > 0 {
+			h.poke(s, head)
+		}
+	}
+}
+
+// poke tells the connections of stream that its head is at least head.
+func (h *Hub) poke(stream tocsin.StreamID, head uint64) {
+	sh := h.shard(stream)
+	sh.mu.RLock()
+	var subs []*subscriber
+	if e := sh.streams[stream]; e != nil {
+		subs = e.subs
+	}
+	sh.mu.RUnlock()
+	d := &Delivery{Event: tocsin.Event{Stream: stream, Seq: head}, poke: true}
+	for _, s := range subs {
+		if !s.enqueue(d) {
+			h.obs.SlowConsumer()
+			s.kick(ErrSlowConsumer)
+		}
+	}
 }

@@ -450,3 +450,22 @@ func TestConcurrentSubscribeAndPublishLoseNothing(t *testing.T) {
 		s.none(t)
 	}
 }
+
+func TestResyncCatchesUpWhatTheBusLost(t *testing.T) {
+	f := newFixture(t, Config{})
+	sink := newRecSink()
+	f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
+	sink.next(t)
+	waitStreams(t, f.h, 1)
+	a := f.storeOnly(t, "u1") // committed while the bus was down
+	b := f.storeOnly(t, "u1")
+	sink.none(t)
+	f.h.Resync()
+	for _, want := range []uint64{a.Seq, b.Seq} {
+		if fr := sink.next(t); fr.kind != "event" || fr.seq != want {
+			t.Fatalf("got %+v, want event seq %d", fr, want)
+		}
+	}
+	f.h.Resync() // up to date: nothing more
+	sink.none(t)
+}

@@ -120,7 +120,13 @@ func (h *Hub) announce(evs []tocsin.Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.bus.Publish(ctx, evs); err != nil {
-		h.log.Warn("bus publish failed; subscribers will catch up from the store",
+		// This node's own connections need not wait for the bus: deliver to them
+		// directly (a late copy from the bus is dropped by sequence). Other nodes
+		// catch up from the store when their bus connection resyncs.
+		h.log.Warn("bus publish failed; delivering locally, other nodes catch up from the store",
 			"events", len(evs), "err", err)
+		for _, ev := range evs {
+			h.deliver(ev)
+		}
 	}
 }

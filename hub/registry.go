@@ -28,6 +28,9 @@ type Delivery struct {
 	Event tocsin.Event
 	// ID is the public event id ("<epoch>-<seq>").
 	ID string
+	// poke marks a delivery that carries no event, only the news that the stream's
+	// head is at least Event.Seq: connections behind it catch up from the store.
+	poke bool
 
 	once [EncodingSlots]sync.Once
 	enc  [EncodingSlots][]byte
@@ -239,7 +242,9 @@ func (h *Hub) syncInterest(sh *shard, stream tocsin.StreamID) {
 	if sh.interest[stream] == want {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A short wait: a healthy bus confirms in milliseconds, and a bus that is down
+	// must not hold up the stream (the bus resyncs the stream when it is back).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var err error
 	if want {
@@ -248,9 +253,9 @@ func (h *Hub) syncInterest(sh *shard, stream tocsin.StreamID) {
 		err = h.bus.Unsubscribe(ctx, stream)
 	}
 	if err != nil {
-		// Live delivery may lag for this stream; gap detection and the store cover it.
+		// The bus keeps the interest and re-establishes it when it reconnects, then
+		// asks for a resync; until then gap detection and the store cover the stream.
 		h.log.Warn("bus interest change failed", "stream", string(stream), "subscribe", want, "err", err)
-		return
 	}
 	if want {
 		sh.interest[stream] = true

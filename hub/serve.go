@@ -288,6 +288,11 @@ func (c *conn) live(ctx context.Context) error {
 				switch seq := d.Event.Seq; {
 				case seq <= c.last:
 					continue
+				case d.poke:
+					err = c.catchUp(ctx, seq)
+					if tocsin.ErrorCodeOf(err) == tocsin.EGone {
+						err = c.restart(ctx, "events were removed before this connection read them")
+					}
 				case seq == c.last+1:
 					err = c.write(d)
 				default:

@@ -25,6 +25,8 @@ import (
 	"github.com/tocsin/tocsin/hub"
 	"github.com/tocsin/tocsin/membus"
 	"github.com/tocsin/tocsin/metrics"
+	"github.com/tocsin/tocsin/natsbus"
+	"github.com/tocsin/tocsin/redisbus"
 	"github.com/tocsin/tocsin/sqlite"
 )
 
@@ -60,7 +62,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.store = store
-	bus, err := openBus(a.cfg)
+	bus, err := openBus(ctx, a.cfg, log)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -96,16 +98,16 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Hub is the node's hub.
 func (a *App) Hub() *hub.Hub { return a.hub }
 
-func (a *App) ready(ctx context.Context) error {
+func (a *App) ready(ctx context.Context) ([]string, error) {
 	if err := a.store.Ping(ctx); err != nil {
-		return tocsin.Errorf(tocsin.EUnavailable, "store unreachable")
+		return nil, tocsin.Errorf(tocsin.EUnavailable, "store unreachable")
 	}
-	if p, ok := a.bus.(interface{ Ping(context.Context) error }); ok {
+	if p, ok := a.bus.(tocsin.BusPinger); ok {
 		if err := p.Ping(ctx); err != nil {
-			return tocsin.Errorf(tocsin.EUnavailable, "bus unreachable")
+			return []string{"bus unreachable: live delivery across nodes is paused; publishes are stored and clients catch up when it is back"}, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // Serve serves on ln until Shutdown. It returns nil after a graceful shutdown.
@@ -190,12 +192,24 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin
 	}
 }
 
-func openBus(cfg config.Config) (tocsin.Bus, error) {
-	switch cfg.Bus {
-	case "", "memory":
+func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin.Bus, error) {
+	switch {
+	case cfg.Bus == "" || cfg.Bus == "memory":
 		return membus.New(), nil
+	case strings.HasPrefix(cfg.Bus, "redis://") || strings.HasPrefix(cfg.Bus, "rediss://"):
+		b, err := redisbus.Open(ctx, cfg.Bus, log)
+		if err != nil {
+			return nil, fmt.Errorf("--bus %s: %w", redact(cfg.Bus), err)
+		}
+		return b, nil
+	case strings.HasPrefix(cfg.Bus, "nats://"):
+		b, err := natsbus.Open(ctx, cfg.Bus, log)
+		if err != nil {
+			return nil, fmt.Errorf("--bus %s: %w", redact(cfg.Bus), err)
+		}
+		return b, nil
 	default:
-		return nil, fmt.Errorf("--bus %q: only memory is supported by this build", redact(cfg.Bus))
+		return nil, fmt.Errorf("--bus %q: want memory, redis://... or nats://...", redact(cfg.Bus))
 	}
 }
 
