@@ -275,11 +275,11 @@ func TestSlowConsumerIsClosedWithoutDelayingOthers(t *testing.T) {
 	fast.next(t)
 	waitStreams(t, f.h, 2)
 
+	// Each publish returns, and the fast stream gets each event, while the slow
+	// stream's writer stays blocked on its first event.
 	const n = 20
-	for range n {
-		f.publish(t, "u1", "comment") // never blocks, however slow the slow one is
-	}
 	for want := uint64(1); want <= n; want++ {
+		f.publish(t, "u1", "comment")
 		if fr := fast.next(t); fr.seq != want {
 			t.Fatalf("fast got %+v, want seq %d", fr, want)
 		}
