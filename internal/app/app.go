@@ -26,6 +26,7 @@ import (
 	"github.com/tocsin/tocsin/membus"
 	"github.com/tocsin/tocsin/metrics"
 	"github.com/tocsin/tocsin/natsbus"
+	"github.com/tocsin/tocsin/postgres"
 	"github.com/tocsin/tocsin/redisbus"
 	"github.com/tocsin/tocsin/sqlite"
 )
@@ -187,8 +188,14 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin
 			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 		}
 		return s, nil
+	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
+		s, err := postgres.Open(ctx, u, log)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store %s: %w", redact(u), err)
+		}
+		return s, nil
 	default:
-		return nil, fmt.Errorf("--store %q: only sqlite:<path> is supported by this build", redact(u))
+		return nil, fmt.Errorf("--store %q: want sqlite:<path> or postgres://...", redact(u))
 	}
 }
 

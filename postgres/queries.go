@@ -1,0 +1,162 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tocsin/tocsin"
+)
+
+func sortByID(ns []tocsin.Notification) {
+	sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
+}
+
+// Get implements tocsin.Store.
+func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification, error) {
+	n, err := scanNotification(s.pool.QueryRow(ctx, `SELECT `+notificationCols+` FROM notifications
+		WHERE id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at > $3)`, id, userID, timeNow().UnixMilli()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return n, tocsin.Errorf(tocsin.ENotFound, "notification not found")
+	}
+	return n, classify(err)
+}
+
+// UnreadCount implements tocsin.Store.
+func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
+	n, err := unreadCount(ctx, s.pool, userID, timeNow())
+	return n, classify(err)
+}
+
+// List implements tocsin.Store.
+func (s *Store) List(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
+	p, err := list(ctx, s.pool, userID, q)
+	return p, classify(err)
+}
+
+func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
+	if q.Limit <= 0 || q.Limit > tocsin.MaxListLimit {
+		q.Limit = tocsin.DefaultListLimit
+	}
+	now := q.Now
+	if now.IsZero() {
+		now = timeNow()
+	}
+	args := []any{userID, now.UnixMilli()}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := []string{"user_id = $1", "(expires_at IS NULL OR expires_at > $2)"}
+	switch q.Status {
+	case tocsin.StatusUnread:
+		where = append(where, "read_at IS NULL AND archived_at IS NULL")
+	case tocsin.StatusRead:
+		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
+	case tocsin.StatusArchived:
+		where = append(where, "archived_at IS NOT NULL")
+	default:
+		where = append(where, "archived_at IS NULL")
+	}
+	if len(q.Types) > 0 {
+		where = append(where, "type = ANY("+arg(q.Types)+")")
+	}
+	if q.Tag != "" {
+		where = append(where, arg(q.Tag)+" = ANY(tags)")
+	}
+	if q.Before != "" {
+		where = append(where, "id < "+arg(q.Before))
+	}
+	rows, err := db.Query(ctx, `SELECT `+notificationCols+` FROM notifications WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT `+arg(q.Limit+1), args...)
+	if err != nil {
+		return tocsin.Page{}, fmt.Errorf("list notifications: %w", err)
+	}
+	ns, err := collectNotifications(rows)
+	if err != nil {
+		return tocsin.Page{}, fmt.Errorf("list notifications: %w", err)
+	}
+	page := tocsin.Page{Notifications: ns}
+	if len(ns) > q.Limit {
+		page.Notifications = ns[:q.Limit]
+		page.NextBefore = ns[q.Limit-1].ID
+	}
+	page.UnreadCount, err = unreadCount(ctx, db, userID, now)
+	return page, err
+}
+
+// Snapshot implements tocsin.Store: one repeatable-read transaction, so the list, the
+// count and the head are of the same instant.
+func (s *Store) Snapshot(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Snapshot, error) {
+	var snap tocsin.Snapshot
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		page, err := list(ctx, tx, userID, q)
+		if err != nil {
+			return err
+		}
+		head, _, err := streamBounds(ctx, tx, tocsin.UserStream(userID))
+		snap = tocsin.Snapshot{Notifications: page.Notifications, UnreadCount: page.UnreadCount, Head: head}
+		return err
+	})
+	return snap, classify(err)
+}
+
+// streamBounds returns the head and the oldest kept seq of a stream (0 and 1 when
+// the stream has no events yet).
+func streamBounds(ctx context.Context, q querier, stream tocsin.StreamID) (head, first uint64, err error) {
+	var h, f int64
+	err = q.QueryRow(ctx, `SELECT head, first_seq FROM streams WHERE stream = $1`, string(stream)).Scan(&h, &f)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 1, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("read stream head: %w", err)
+	}
+	return uint64(h), uint64(f), nil
+}
+
+// Head implements tocsin.Store.
+func (s *Store) Head(ctx context.Context, stream tocsin.StreamID) (uint64, error) {
+	head, _, err := streamBounds(ctx, s.pool, stream)
+	return head, classify(err)
+}
+
+// Events implements tocsin.Store. The head is read in the same snapshot as the
+// events, and a stream's commits are serialised, so no event at or below the head is
+// still uncommitted: the page has no holes.
+func (s *Store) Events(ctx context.Context, stream tocsin.StreamID, after uint64, limit int) ([]tocsin.Event, error) {
+	var out []tocsin.Event
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		head, first, err := streamBounds(ctx, tx, stream)
+		if err != nil {
+			return err
+		}
+		if after > head || after+1 < first {
+			return tocsin.Errorf(tocsin.EGone, "events after position %d are not available", after)
+		}
+		if after == head {
+			return nil
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, name, type, data, unread, created_at FROM events
+			WHERE stream = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`, string(stream), int64(after), int64(head), limit)
+		if err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+		var seq, created int64
+		var name, typ string
+		var data []byte
+		var unread int32
+		_, err = pgx.ForEachRow(rows, []any{&seq, &name, &typ, &data, &unread, &created}, func() error {
+			out = append(out, tocsin.Event{Stream: stream, Seq: uint64(seq), Name: name, Type: typ,
+				Data: append([]byte(nil), data...), Unread: int(unread), Time: fromMillis(created)})
+			return nil
+		})
+		return err
+	})
+	return out, classify(err)
+}

@@ -1,0 +1,129 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/sqlite"
+	"github.com/tocsin/tocsin/storetest"
+)
+
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) tocsin.Store {
+		return open(t, filepath.Join(t.TempDir(), "tocsin.db"))
+	})
+}
+
+func note(user string) tocsin.Notification {
+	var ids tocsin.IDGen
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	return tocsin.Notification{ID: ids.New(now), UserID: user, Type: "t", Priority: 3, Count: 1, CreatedAt: now}
+}
+
+func TestReopenKeepsDataHeadsAndEpoch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tocsin.db")
+	s := open(t, path)
+	res, err := s.Publish(context.Background(), &tocsin.PublishRequest{Notifications: []tocsin.Notification{note("u")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := s.Epoch()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	defer s.Close()
+	if s.Epoch() != epoch {
+		t.Fatalf("epoch changed across a reopen: %s → %s", epoch, s.Epoch())
+	}
+	if head, _ := s.Head(context.Background(), tocsin.UserStream("u")); head != 1 {
+		t.Fatalf("head %d after reopen", head)
+	}
+	if _, err := s.Get(context.Background(), "u", res.Notifications[0].ID); err != nil {
+		t.Fatalf("notification lost across a reopen: %v", err)
+	}
+	other := open(t, filepath.Join(t.TempDir(), "other.db"))
+	defer other.Close()
+	if other.Epoch() == epoch {
+		t.Fatal("two databases share an epoch")
+	}
+}
+
+// TestGroupCommit: concurrent publishes share commits (one fsync for many).
+func TestGroupCommit(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "tocsin.db"))
+	defer s.Close()
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Publish(context.Background(), &tocsin.PublishRequest{
+				Notifications: []tocsin.Notification{note(string(rune('a' + i%26)))}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	commits, changes := s.Stats()
+	if changes < n || commits >= changes {
+		t.Fatalf("%d changes in %d commits: concurrent publishes were not grouped", changes, commits)
+	}
+	t.Logf("%d changes in %d commits", changes, commits)
+}
+
+func TestClosedStoreRefuses(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "tocsin.db"))
+	s.Close()
+	_, err := s.Publish(context.Background(), &tocsin.PublishRequest{Notifications: []tocsin.Notification{note("u")}})
+	if err == nil {
+		t.Fatal("publish on a closed store succeeded")
+	}
+}
+
+func benchPublish(b *testing.B, parallel bool) {
+	s := open(b, filepath.Join(b.TempDir(), "tocsin.db"))
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	pub := func(user string) {
+		if _, err := s.Publish(ctx, &tocsin.PublishRequest{Notifications: []tocsin.Notification{note(user)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if parallel {
+		b.SetParallelism(32) // many concurrent requests, as a busy API sees
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				pub("bench")
+			}
+		})
+	} else {
+		for range b.N {
+			pub("bench")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+}
+
+// BenchmarkPublishSerial: one publisher, so one fsync (synchronous=FULL) per publish.
+func BenchmarkPublishSerial(b *testing.B) { benchPublish(b, false) }
+
+// BenchmarkPublishParallel: 32×GOMAXPROCS publishers share commits (group commit).
+func BenchmarkPublishParallel(b *testing.B) { benchPublish(b, true) }
