@@ -23,7 +23,6 @@ import (
 	"github.com/tocsin/tocsin/migrations"
 )
 
-
 // Options tune a Store.
 type Options struct {
 	// Sync is "full" (default: every commit is fsynced, surviving power loss) or
