@@ -74,6 +74,8 @@ type Hub struct {
 	open    atomic.Int64 // streams open on this node
 	closing atomic.Bool
 	stop    context.CancelFunc // ends housekeeping
+
+	busFailing atomic.Bool // the last bus publish failed (logged once per outage)
 }
 
 // New returns a hub; call Start before serving.

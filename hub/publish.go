@@ -123,10 +123,15 @@ func (h *Hub) announce(evs []tocsin.Event) {
 		// This node's own connections need not wait for the bus: deliver to them
 		// directly (a late copy from the bus is dropped by sequence). Other nodes
 		// catch up from the store when their bus connection resyncs.
-		h.log.Warn("bus publish failed; delivering locally, other nodes catch up from the store",
-			"events", len(evs), "err", err)
+		if !h.busFailing.Swap(true) { // once per outage, not once per publish
+			h.log.Warn("bus publish failed; delivering locally, other nodes catch up from the store", "err", err)
+		}
 		for _, ev := range evs {
 			h.deliver(ev)
 		}
+		return
+	}
+	if h.busFailing.Swap(false) {
+		h.log.Info("bus publishes succeed again")
 	}
 }

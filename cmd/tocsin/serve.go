@@ -46,7 +46,7 @@ func serve(args []string, stderr io.Writer) int {
 		scheme = "https"
 	}
 	log.Info("tocsin serving", "url", scheme+"://"+ln.Addr().String()+cfg.BasePath,
-		"version", app.Version, "data_dir", cfg.DataDir, "bus", cfg.Bus)
+		"version", app.Version, "data_dir", cfg.DataDir, "bus", app.Redact(cfg.Bus), "store", app.Redact(cfg.StoreURL()))
 
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ln) }()

@@ -220,7 +220,9 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin.B
 	}
 }
 
-// redact hides a URL's password for logs and errors.
+// Redact hides a URL's password for logs and errors.
+func Redact(u string) string { return redact(u) }
+
 func redact(u string) string {
 	if i := strings.Index(u, "://"); i >= 0 {
 		if j := strings.Index(u[i+3:], "@"); j >= 0 {
