@@ -199,4 +199,3 @@ func TestCluster(t *testing.T) {
 		})
 	}
 }
-
