@@ -57,6 +57,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Bus, error) {
 	// delivery falls back to this node's own streams and the store).
 	opt.DialTimeout = 500 * time.Millisecond
 	opt.MaxRetries = 1
+	setLoggerOnce.Do(func() { redis.SetLogger(redisLogger{log}) })
 	rdb := redis.NewClient(opt)
 	b := &Bus{rdb: rdb, log: log, waiting: map[string][]chan struct{}{}}
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -65,6 +66,17 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Bus, error) {
 	}
 	return b, nil
 }
+
+// redisLogger routes go-redis's own messages (dial retries and the like) to slog at
+// debug level instead of stderr: this package already logs outages once, at warn.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Log(ctx, slog.LevelDebug, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
+// setLoggerOnce: go-redis has one global logger; the first bus sets it.
+var setLoggerOnce sync.Once
 
 func channel(s tocsin.StreamID) string { return Prefix + string(s) }
 
@@ -124,6 +136,11 @@ func (b *Bus) receive(ctx context.Context) {
 			case <-time.After(backoff):
 			}
 			backoff = min(backoff*2, 2*time.Second)
+			// Reconnect now rather than on the next subscription change: a node with
+			// no subscriptions would otherwise never notice the server is back, and
+			// would keep its publishes off the bus. The PONG (or the resubscription
+			// confirmations) is the next message and ends the outage.
+			_ = b.ps.Ping(ctx)
 			continue
 		}
 		backoff = 50 * time.Millisecond
