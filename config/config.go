@@ -55,7 +55,6 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
-	DevTokens bool
 
 	ConfigFile string
 }
