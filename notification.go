@@ -26,6 +26,9 @@ type Notification struct {
 	ImageURL   string          `json:"imageUrl"`
 	GroupKey   string          `json:"groupKey"`
 	Count      int             `json:"count"`
+	// Topic is set (and UserID empty) on a notification published to a topic: an
+	// event of the topic's stream, not an inbox item.
+	Topic string `json:"topic,omitempty"`
 	CreatedAt  time.Time       `json:"createdAt"`
 	SeenAt     *time.Time      `json:"seenAt"`
 	ReadAt     *time.Time      `json:"readAt"`

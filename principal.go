@@ -21,6 +21,8 @@ type Principal struct {
 	// KeyID names the API key of a PrincipalApp (never the key itself); it scopes
 	// idempotency keys and rate limits.
 	KeyID string
+	// Topics are the topics a user's token lets it stream ("*": any).
+	Topics []string
 	// Via says how the credential came (header, cookie, query, ticket), for the
 	// CSRF check on cookie-authenticated changes and for logs.
 	Via string

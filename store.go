@@ -18,6 +18,9 @@ type PublishRequest struct {
 	IdempotencyScope string
 	IdempotencyKey   string
 	RequestHash      string
+	// Topic, when set, publishes the one notification of the request (its Topic set,
+	// its UserID empty) to the topic's stream: an event, not an inbox item.
+	Topic string
 }
 
 // PublishResult is what a publish stored: the notifications as stored and the events
@@ -33,6 +36,23 @@ type Ticket struct {
 	Hash      string // hex SHA-256 of the ticket; the ticket itself is never stored
 	UserID    string
 	ExpiresAt time.Time
+}
+
+// Token scopes.
+const (
+	ScopeSubscribe = "subscribe" // GET /api/stream/{token}
+	ScopePublish   = "publish"   // POST /api/hooks/{token}
+)
+
+// StreamToken is a capability: whoever holds the token may subscribe to, or publish
+// to, one stream. Only the token's hash is stored.
+type StreamToken struct {
+	ID        string // public, for listing and revoking
+	Hash      string // hex SHA-256 of the token
+	Stream    StreamID
+	Scope     string
+	CreatedAt time.Time
+	RevokedAt *time.Time
 }
 
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
@@ -98,6 +118,17 @@ type Store interface {
 	// older than what is kept is then EGone from Events. It returns how many
 	// notifications and events it removed.
 	Prune(ctx context.Context, before time.Time, depth int) (notifications, events int, err error)
+
+	// PutToken stores a new stream token.
+	PutToken(ctx context.Context, t StreamToken) error
+	// Token returns the token whose hash is hash, revoked or not; an unknown hash is
+	// ENotFound.
+	Token(ctx context.Context, hash string) (StreamToken, error)
+	// Tokens lists every token, newest first.
+	Tokens(ctx context.Context) ([]StreamToken, error)
+	// RevokeToken marks the token with that id or hash revoked (once) and returns it;
+	// an unknown one is ENotFound.
+	RevokeToken(ctx context.Context, idOrHash string, now time.Time) (StreamToken, error)
 
 	// PutTicket stores a new ticket.
 	PutTicket(ctx context.Context, t Ticket) error

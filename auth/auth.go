@@ -160,7 +160,7 @@ func (a *Authenticator) verify(token string) (tocsin.Principal, *Claims, error) 
 	if err := tocsin.ValidateUserID(c.Subject); err != nil {
 		return tocsin.Principal{}, nil, tocsin.Errorf(tocsin.EUnauthorized, "invalid token: sub must name the user (%s)", tocsin.ErrorMessageOf(err))
 	}
-	return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: c.Subject}, &c, nil
+	return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: c.Subject, Topics: c.Topics}, &c, nil
 }
 
 // jwtReason names a verification failure without echoing the token.
@@ -225,11 +225,14 @@ func parsePublicKey(data []byte) (any, jwt.SigningMethod, error) {
 
 // MintJWT signs an HS256 user token for sub valid for ttl from now (for `tocsin
 // token` and tests).
-func MintJWT(secret []byte, sub string, ttl time.Duration, now time.Time) (string, error) {
-	c := jwt.RegisteredClaims{
-		Subject:   sub,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+func MintJWT(secret []byte, sub string, ttl time.Duration, now time.Time, topics ...string) (string, error) {
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   sub,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Topics: topics,
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 }

@@ -110,6 +110,14 @@ func (s *Server) routes() []route {
 		// API key naming the member, or the member.
 		{"GET", "/events", authStream, s.memberEvents, limitConnect},
 		{"POST", "/events", authNone, s.publishMemberEvent, limitNone},
+
+		// Topics and capability URLs (PRODUCT.md §5.4).
+		{"POST", "/api/tokens", authApp, s.createToken, limitNone},
+		{"GET", "/api/tokens", authApp, s.listTokens, limitNone},
+		{"DELETE", "/api/tokens/{token}", authApp, s.revokeToken, limitNone},
+		{"GET", "/api/stream/{token}", authNone, s.capabilityStream, limitNone}, // the token is the credential
+		{"POST", "/api/hooks/{token}", authNone, s.hook, limitNone},             // the token is the credential; limited per token
+		{"GET", "/api/topics/{name}/stream", authStream, s.topicStream, limitConnect},
 	}
 }
 

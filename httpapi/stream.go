@@ -62,6 +62,11 @@ type sseSink struct {
 	started  bool
 	deadline bool // a deadline is set for the current write cycle
 	scratch  []byte
+
+	// encode and slot, when set, replace the standard event framing (capability
+	// streams frame events without names).
+	encode func(*hub.Delivery) []byte
+	slot   int
 }
 
 func (k *sseSink) write(b []byte) error {
@@ -87,7 +92,12 @@ func (k *sseSink) write(b []byte) error {
 	return err
 }
 
-func (k *sseSink) Event(d *hub.Delivery) error { return k.write(d.Encoded(encodingSSE, encodeSSE)) }
+func (k *sseSink) Event(d *hub.Delivery) error {
+	if k.encode != nil {
+		return k.write(d.Encoded(k.slot, k.encode))
+	}
+	return k.write(d.Encoded(encodingSSE, encodeSSE))
+}
 
 func (k *sseSink) Batch(ds []*hub.Delivery, unread int) error {
 	k.scratch = appendBatchData(k.scratch[:0], ds)
@@ -154,6 +164,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p tocsin.Princip
 // serveSSE serves one SSE stream until it ends.
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Principal, req hub.SubscribeRequest) error {
 	sink := &sseSink{w: w, rc: http.NewResponseController(w), retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout}
+	return s.runSSE(r, p, req, sink)
+}
+
+// runSSE runs the stream on sink until it ends.
+func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) error {
 	err := s.hub.Serve(r.Context(), req, sink)
 	if !sink.started {
 		if err == nil {
@@ -168,7 +183,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Princ
 		jitter := 500*time.Millisecond + rand.N(2500*time.Millisecond)
 		_ = sink.write(sse.AppendRetry(nil, jitter))
 		_ = sink.Flush()
-	case err != nil && !errors.Is(err, hub.ErrSlowConsumer) && !errors.Is(err, hub.ErrReplaced):
+	case err != nil && !errors.Is(err, hub.ErrSlowConsumer) && !errors.Is(err, hub.ErrReplaced) && !errors.Is(err, hub.ErrRevoked):
 		s.log.Debug("stream ended", "user_id", p.UserID, "err", err)
 	}
 	return nil

@@ -55,6 +55,7 @@ var (
 	ErrSlowConsumer = errors.New("hub: connection fell behind and was closed; resume with Last-Event-ID")
 	ErrShutdown     = errors.New("hub: node is shutting down; reconnect")
 	ErrReplaced     = errors.New("hub: closed to make room for a newer stream of the same user")
+	ErrRevoked      = errors.New("hub: the stream token was revoked")
 )
 
 const shardCount = 32

@@ -18,24 +18,27 @@ type Idempotency struct {
 func (h *Hub) Publish(ctx context.Context, in *tocsin.PublishInput, idem Idempotency) (tocsin.PublishResult, error) {
 	start := time.Now()
 	recipients := in.Recipients()
-	if len(recipients) == 0 {
-		return tocsin.PublishResult{}, tocsin.Errorf(tocsin.EInvalid, "topics are not supported by this server yet; use userId or userIds")
-	}
 	now := h.now()
 	tmpl := in.Template()
-	ns := make([]tocsin.Notification, len(recipients))
-	for i, u := range recipients {
+	var ns []tocsin.Notification
+	if in.Topic != "" {
+		n := tmpl
+		n.ID, n.Topic, n.CreatedAt = h.ids.New(now), in.Topic, now
+		ns = []tocsin.Notification{n}
+	}
+	for _, u := range recipients {
 		n := tmpl // Tags and Data are shared read-only between the copies
 		n.ID = h.ids.New(now)
 		n.UserID = u
 		n.CreatedAt = now
-		ns[i] = n
+		ns = append(ns, n)
 	}
 	res, err := h.store.Publish(ctx, &tocsin.PublishRequest{
 		Notifications:    ns,
 		IdempotencyScope: idem.Scope,
 		IdempotencyKey:   idem.Key,
 		RequestHash:      idem.RequestHash,
+		Topic:            in.Topic,
 	})
 	if err != nil {
 		return res, err

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +57,9 @@ type subscriber struct {
 	since     time.Time
 	noInit    bool
 	batch     time.Duration
+	names     []string // empty: all
+	tokenID   string
+	check     func(ctx context.Context) error
 
 	ready chan struct{} // signalled (cap 1) when the queue becomes non-empty
 	done  chan struct{} // closed when kicked
@@ -118,16 +122,18 @@ func (s *subscriber) err() error {
 	return s.reason
 }
 
-func (s *subscriber) accepts(typ string) bool {
-	if len(s.types) == 0 {
-		return true
+// accepts reports whether the stream delivers ev: its name is wanted (when names are
+// given) and its type is wanted (when types are given).
+func (s *subscriber) accepts(ev *tocsin.Event) bool {
+	if len(s.names) > 0 && !slices.Contains(s.names, ev.Name) {
+		return false
 	}
-	for _, t := range s.types {
-		if t == typ {
-			return true
-		}
-	}
-	return false
+	return len(s.types) == 0 || slices.Contains(s.types, ev.Type)
+}
+
+// wantsUnread reports whether the stream takes unread counts.
+func (s *subscriber) wantsUnread() bool {
+	return len(s.names) == 0 || slices.Contains(s.names, tocsin.EventUnread)
 }
 
 // deliver is the bus handler: it fans ev out to this node's subscribers of its stream.
@@ -287,4 +293,27 @@ func (h *Hub) Connections(userID string) []Connection {
 		out = append(out, Connection{UserID: s.userID, DeviceID: s.deviceID, Transport: s.transport, Since: s.since})
 	}
 	return out
+}
+
+// CloseToken ends every stream on this node opened with the stream token id (it was
+// revoked). Nodes that did not revoke it find out at their streams' next heartbeat,
+// through SubscribeRequest.Check.
+func (h *Hub) CloseToken(id string) int {
+	var kicked []*subscriber
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.streams {
+			for _, s := range e.subs {
+				if s.tokenID == id {
+					kicked = append(kicked, s)
+				}
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	for _, s := range kicked {
+		s.kick(ErrRevoked)
+	}
+	return len(kicked)
 }

@@ -32,6 +32,10 @@ type Sink interface {
 
 // SubscribeRequest describes a stream a client opens.
 type SubscribeRequest struct {
+	// Stream is the stream served; empty means the user's own (UserStream(UserID)).
+	Stream tocsin.StreamID
+	// UserID is the user the stream belongs to or is opened by ("" for a topic opened
+	// with a capability token); per-user slots and the inbox snapshot are its.
 	UserID string
 	// LastEventID is the client's resume point as it sent it; "" for a fresh connect.
 	LastEventID string
@@ -43,6 +47,15 @@ type SubscribeRequest struct {
 	// Batch, when positive, coalesces the live events of each window of this length
 	// into one Sink.Batch call (a lone event is written as itself).
 	Batch time.Duration
+	// Names, when non-empty, limits delivered events to these event names (a
+	// capability stream takes only "notification"); reset is always delivered, and
+	// unread counts only when "unread" is listed.
+	Names []string
+	// TokenID names the stream token the stream was opened with: CloseToken ends it.
+	TokenID string
+	// Check, when set, runs after every heartbeat; an error ends the stream with it
+	// (a token revoked on another node).
+	Check func(ctx context.Context) error
 	// NoInit makes a fresh connect start at the stream's head without an init
 	// snapshot, and a reset carry no init either (the member-events surface, whose
 	// clients know only their own event types).
@@ -61,11 +74,19 @@ const replayPage = 500
 // are *tocsin.Error, so the transport can still answer with a status. A kick ends
 // with ErrSlowConsumer, ErrShutdown or ErrReplaced; a client going away ends with nil.
 func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error {
-	if err := tocsin.ValidateUserID(req.UserID); err != nil {
-		return err
+	stream := req.Stream
+	if stream == "" {
+		if err := tocsin.ValidateUserID(req.UserID); err != nil {
+			return err
+		}
+		stream = tocsin.UserStream(req.UserID)
+	}
+	if _, isUser := stream.UserID(); !isUser {
+		req.NoInit = true // a topic has no inbox to snapshot
 	}
 	s := &subscriber{
-		stream: tocsin.UserStream(req.UserID), userID: req.UserID, types: req.Types,
+		stream: stream, userID: req.UserID, types: req.Types, names: req.Names, tokenID: req.TokenID,
+		check: req.Check,
 		deviceID: req.DeviceID, transport: req.Transport, since: h.now(), noInit: req.NoInit,
 		batch: req.Batch,
 		ready: make(chan struct{}, 1), done: make(chan struct{}), max: h.cfg.QueueSize,
@@ -223,19 +244,19 @@ func unreadData(n int) []byte {
 func (c *conn) write(d *Delivery) error {
 	c.last = d.Event.Seq
 	if c.batching {
-		if d.Event.Unread != tocsin.UnreadUnchanged {
+		if d.Event.Unread != tocsin.UnreadUnchanged && c.s.wantsUnread() {
 			c.pendingUnread = d.Event.Unread
 		}
-		if c.s.accepts(d.Event.Type) {
+		if c.s.accepts(&d.Event) {
 			c.pending = append(c.pending, d)
 		}
 		return nil
 	}
-	if c.s.accepts(d.Event.Type) {
+	if c.s.accepts(&d.Event) {
 		c.n++
 		return c.sink.Event(d)
 	}
-	if d.Event.Unread != tocsin.UnreadUnchanged {
+	if d.Event.Unread != tocsin.UnreadUnchanged && c.s.wantsUnread() {
 		return c.sink.Control(tocsin.EventUnread, "", unreadData(d.Event.Unread))
 	}
 	return nil
@@ -274,6 +295,11 @@ func (c *conn) live(ctx context.Context) error {
 			}
 			hb.Reset(c.h.cfg.Heartbeat)
 		case <-hb.C:
+			if c.s.check != nil {
+				if err := c.s.check(ctx); err != nil {
+					return err
+				}
+			}
 			if err := c.sink.Heartbeat(); err != nil {
 				return err
 			}

@@ -44,6 +44,25 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 			return err
 		}
 	}
+	if req.Topic != "" {
+		n := req.Notifications[0]
+		n.Normalize()
+		ev, err := notificationEvent(tocsin.EventNotification, &n, now)
+		if err != nil {
+			return err
+		}
+		ev.Stream = tocsin.TopicStream(req.Topic)
+		first, err := reserve(ctx, tx, []tocsin.StreamID{ev.Stream})
+		if err != nil {
+			return err
+		}
+		ev.Seq = first[ev.Stream]
+		if err := appendEvents(ctx, tx, []tocsin.Event{ev}); err != nil {
+			return err
+		}
+		res.Notifications, res.Events = []tocsin.Notification{n}, []tocsin.Event{ev}
+		return rememberIdempotency(ctx, tx, req, now, res)
+	}
 	ns := req.Notifications
 	streams := make([]tocsin.StreamID, len(ns))
 	users := make([]string, len(ns))
@@ -102,17 +121,21 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 	if err := appendEvents(ctx, tx, res.Events); err != nil {
 		return err
 	}
-	if req.IdempotencyKey != "" {
-		result, err := json.Marshal(res.Notifications)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO idempotency (scope, key, request_hash, result, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, req.IdempotencyScope, req.IdempotencyKey, req.RequestHash, result, now.UnixMilli()); err != nil {
-			return err // a unique violation makes Publish run again and replay
-		}
+	return rememberIdempotency(ctx, tx, req, now, res)
+}
+
+// rememberIdempotency records the result of a publish with an Idempotency-Key.
+func rememberIdempotency(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
+	if req.IdempotencyKey == "" {
+		return nil
 	}
-	return nil
+	result, err := json.Marshal(res.Notifications)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO idempotency (scope, key, request_hash, result, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, req.IdempotencyScope, req.IdempotencyKey, req.RequestHash, result, now.UnixMilli())
+	return err // a unique violation makes Publish run again and replay
 }
 
 // checkIdempotency reports whether req repeats a remembered request, filling res

@@ -50,6 +50,12 @@ func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res 
 			return nil
 		}
 	}
+	if req.Topic != "" {
+		if err := publishTopic(ctx, tx, req, now, res); err != nil {
+			return err
+		}
+		return rememberIdempotency(ctx, tx, req, now, res)
+	}
 	res.Notifications = make([]tocsin.Notification, len(req.Notifications))
 	res.Events = make([]tocsin.Event, 0, len(req.Notifications))
 	for i := range req.Notifications {
@@ -81,16 +87,38 @@ func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res 
 		res.Notifications[i] = n
 		res.Events = append(res.Events, ev)
 	}
-	if req.IdempotencyKey != "" {
-		result, err := json.Marshal(res.Notifications)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency (scope, key, request_hash, result, created_at)
-			VALUES (?, ?, ?, ?, ?)`, req.IdempotencyScope, req.IdempotencyKey, req.RequestHash, result, now.UnixMilli()); err != nil {
-			return fmt.Errorf("store idempotency key: %w", err)
-		}
+	return rememberIdempotency(ctx, tx, req, now, res)
+}
+
+// rememberIdempotency records the result of a publish with an Idempotency-Key.
+func rememberIdempotency(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
+	if req.IdempotencyKey == "" {
+		return nil
 	}
+	result, err := json.Marshal(res.Notifications)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency (scope, key, request_hash, result, created_at)
+		VALUES (?, ?, ?, ?, ?)`, req.IdempotencyScope, req.IdempotencyKey, req.RequestHash, result, now.UnixMilli()); err != nil {
+		return fmt.Errorf("store idempotency key: %w", err)
+	}
+	return nil
+}
+
+// publishTopic appends the request's one notification to the topic's stream.
+func publishTopic(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
+	n := req.Notifications[0]
+	n.Normalize()
+	ev, err := notificationEvent(tocsin.EventNotification, &n, now)
+	if err != nil {
+		return err
+	}
+	ev.Stream = tocsin.TopicStream(req.Topic)
+	if err := appendEvent(ctx, tx, &ev); err != nil {
+		return err
+	}
+	res.Notifications, res.Events = []tocsin.Notification{n}, []tocsin.Event{ev}
 	return nil
 }
 

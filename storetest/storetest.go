@@ -39,6 +39,8 @@ func Run(t *testing.T, open Open) {
 		{"Grouping", testGrouping},
 		{"ConcurrentPublishesAreGapFree", testConcurrent},
 		{"ExpireAndPrune", testExpirePrune},
+		{"TopicPublish", testTopicPublish},
+		{"StreamTokens", testTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -492,4 +494,56 @@ func testExpirePrune(t *testing.T, s tocsin.Store) {
 	if evs := events(t, s, tocsin.UserStream("x1"), 8); len(evs) != 0 {
 		t.Fatal("events left after pruning everything")
 	}
+}
+
+func testTopicPublish(t *testing.T, s tocsin.Store) {
+	n := notification("", func(n *tocsin.Notification) { n.Topic = "deploys" })
+	req := &tocsin.PublishRequest{Notifications: []tocsin.Notification{n}, Topic: "deploys",
+		IdempotencyScope: "app", IdempotencyKey: "t-1", RequestHash: "h"}
+	res, err := s.Publish(ctx, req)
+	stream := tocsin.TopicStream("deploys")
+	if err != nil || len(res.Events) != 1 || res.Events[0].Stream != stream || res.Events[0].Seq != 1 ||
+		res.Events[0].Unread != tocsin.UnreadUnchanged || res.Notifications[0].Topic != "deploys" {
+		t.Fatalf("topic publish: %+v %v", res, err)
+	}
+	again, err := s.Publish(ctx, req)
+	if err != nil || !again.Replayed || again.Notifications[0].ID != n.ID {
+		t.Fatalf("topic publish repeat: %+v %v", again, err)
+	}
+	if evs := events(t, s, stream, 0); len(evs) != 1 || mustID(t, evs[0]) != n.ID {
+		t.Fatalf("topic stream: %+v", evs)
+	}
+}
+
+func testTokens(t *testing.T, s tocsin.Store) {
+	a := tocsin.StreamToken{ID: "tok_a", Hash: "ha", Stream: "topic:x", Scope: tocsin.ScopeSubscribe, CreatedAt: base}
+	b := tocsin.StreamToken{ID: "tok_b", Hash: "hb", Stream: "user:1", Scope: tocsin.ScopePublish, CreatedAt: base.Add(time.Second)}
+	for _, tok := range []tocsin.StreamToken{a, b} {
+		if err := s.PutToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Token(ctx, "ha")
+	if err != nil || got.ID != "tok_a" || got.Stream != "topic:x" || got.Scope != tocsin.ScopeSubscribe || got.RevokedAt != nil {
+		t.Fatalf("Token = %+v, %v", got, err)
+	}
+	_, err = s.Token(ctx, "nope")
+	wantCode(t, err, tocsin.ENotFound)
+	all, err := s.Tokens(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != "tok_b" {
+		t.Fatalf("Tokens = %+v, %v; want newest first", all, err)
+	}
+	r, err := s.RevokeToken(ctx, "tok_a", base.Add(time.Minute))
+	if err != nil || r.RevokedAt == nil {
+		t.Fatalf("RevokeToken by id: %+v %v", r, err)
+	}
+	r2, err := s.RevokeToken(ctx, "ha", base.Add(time.Hour))
+	if err != nil || !r2.RevokedAt.Equal(*r.RevokedAt) {
+		t.Fatalf("revoking twice moved the time: %+v %v", r2, err)
+	}
+	if got, _ := s.Token(ctx, "ha"); got.RevokedAt == nil {
+		t.Fatal("revocation not stored")
+	}
+	_, err = s.RevokeToken(ctx, "tok_none", base)
+	wantCode(t, err, tocsin.ENotFound)
 }
