@@ -28,12 +28,12 @@ type Notification struct {
 	Count      int             `json:"count"`
 	// Topic is set (and UserID empty) on a notification published to a topic: an
 	// event of the topic's stream, not an inbox item.
-	Topic string `json:"topic,omitempty"`
-	CreatedAt  time.Time       `json:"createdAt"`
-	SeenAt     *time.Time      `json:"seenAt"`
-	ReadAt     *time.Time      `json:"readAt"`
-	ArchivedAt *time.Time      `json:"archivedAt"`
-	ExpiresAt  *time.Time      `json:"expiresAt"`
+	Topic      string     `json:"topic,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	SeenAt     *time.Time `json:"seenAt"`
+	ReadAt     *time.Time `json:"readAt"`
+	ArchivedAt *time.Time `json:"archivedAt"`
+	ExpiresAt  *time.Time `json:"expiresAt"`
 }
 
 // Unread reports whether n counts towards its user's unread count: not read, not

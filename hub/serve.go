@@ -86,7 +86,7 @@ func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error 
 	}
 	s := &subscriber{
 		stream: stream, userID: req.UserID, types: req.Types, names: req.Names, tokenID: req.TokenID,
-		check: req.Check,
+		check:    req.Check,
 		deviceID: req.DeviceID, transport: req.Transport, since: h.now(), noInit: req.NoInit,
 		batch: req.Batch,
 		ready: make(chan struct{}, 1), done: make(chan struct{}), max: h.cfg.QueueSize,
