@@ -37,7 +37,6 @@ func runClientScenario(t *testing.T, start clientFunc) {
 	got := start(t, p.URL+sub.URL)
 	waitOpenStreams(t, p.node, 1) // a fresh capability stream starts at the head
 
-
 	publish := func(n *node, title string) string {
 		t.Helper()
 		r := n.do("POST", hook.URL, "", "message "+title, "Content-Type", "text/plain", "Title", title, "Tags", "ci")
