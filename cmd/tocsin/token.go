@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin/auth"
@@ -18,10 +19,11 @@ func token(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	sub := fs.String("sub", "", "the user id (JWT sub claim); required")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	topics := fs.String("topics", "", "comma-separated topics the user may stream (claim \"topics\"; * for all)")
 	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "HS256 secret (env TOCSIN_JWT_SECRET; default: the one generated in --data-dir)")
 	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir (env TOCSIN_DATA_DIR)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tocsin token --sub USER [--ttl 1h] [--jwt-secret S | --data-dir DIR]")
+		fmt.Fprintln(stderr, "Usage: tocsin token --sub USER [--ttl 1h] [--topics a,b] [--jwt-secret S | --data-dir DIR]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +47,13 @@ func token(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tocsin token: no secret: set --jwt-secret or TOCSIN_JWT_SECRET, or run tocsin serve once with --data-dir %s\n", *dataDir)
 		return 1
 	}
-	tok, err := auth.MintJWT([]byte(key), *sub, *ttl, time.Now())
+	var granted []string
+	for _, t := range strings.Split(*topics, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			granted = append(granted, t)
+		}
+	}
+	tok, err := auth.MintJWT([]byte(key), *sub, *ttl, time.Now(), granted...)
 	if err != nil {
 		fmt.Fprintf(stderr, "tocsin token: %v\n", err)
 		return 1
