@@ -16,14 +16,14 @@ func (s *Store) Publish(ctx context.Context, req *tocsin.PublishRequest) (tocsin
 		return tocsin.PublishResult{}, tocsin.Errorf(tocsin.EInvalid, "nothing to publish")
 	}
 	var res tocsin.PublishResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		res = tocsin.PublishResult{}
 		return publishTx(ctx, tx, req, &res)
 	})
 	return res, err
 }
 
-func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res *tocsin.PublishResult) error {
+func publishTx(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, res *tocsin.PublishResult) error {
 	now := req.Notifications[0].CreatedAt
 	if req.IdempotencyKey != "" {
 		var hash string
@@ -74,6 +74,9 @@ func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res 
 		if err := insertNotification(ctx, tx, &n); err != nil {
 			return err
 		}
+		if err := adjustUnread(ctx, tx, n.UserID, unreadDelta(false, n.Unread())); err != nil {
+			return err
+		}
 		ev, err := notificationEvent(tocsin.EventNotification, &n, now)
 		if err != nil {
 			return err
@@ -91,7 +94,7 @@ func publishTx(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, res 
 }
 
 // rememberIdempotency records the result of a publish with an Idempotency-Key.
-func rememberIdempotency(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
+func rememberIdempotency(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
 	if req.IdempotencyKey == "" {
 		return nil
 	}
@@ -107,7 +110,7 @@ func rememberIdempotency(ctx context.Context, tx *sql.Tx, req *tocsin.PublishReq
 }
 
 // publishTopic appends the request's one notification to the topic's stream.
-func publishTopic(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
+func publishTopic(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
 	n := req.Notifications[0]
 	n.Normalize()
 	ev, err := notificationEvent(tocsin.EventNotification, &n, now)
@@ -126,7 +129,7 @@ func publishTopic(ctx context.Context, tx *sql.Tx, req *tocsin.PublishRequest, n
 // if there is one: its count grows, its content becomes n's (the latest repeat) and
 // it is unseen again. It runs in the writer's transaction, so concurrent publishes of
 // one group fold one after another and no repeat is lost.
-func foldIntoGroup(ctx context.Context, tx *sql.Tx, n *tocsin.Notification, now time.Time) (tocsin.Notification, tocsin.Event, bool, error) {
+func foldIntoGroup(ctx context.Context, tx *wtx, n *tocsin.Notification, now time.Time) (tocsin.Notification, tocsin.Event, bool, error) {
 	row := tx.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications
 		WHERE user_id = ? AND group_key = ? AND read_at IS NULL AND archived_at IS NULL
 		AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1`, n.UserID, n.GroupKey, now.UnixMilli())
@@ -169,7 +172,7 @@ func foldIntoGroup(ctx context.Context, tx *sql.Tx, n *tocsin.Notification, now 
 // AppendCustom implements tocsin.Store.
 func (s *Store) AppendCustom(ctx context.Context, stream tocsin.StreamID, name string, data []byte, now time.Time) (tocsin.Event, error) {
 	ev := tocsin.Event{Stream: stream, Name: name, Type: name, Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
-	err := s.write(ctx, func(tx *sql.Tx) error { return appendEvent(ctx, tx, &ev) })
+	err := s.write(ctx, func(tx *wtx) error { return appendEvent(ctx, tx, &ev) })
 	return ev, err
 }
 
@@ -177,7 +180,7 @@ func (s *Store) AppendCustom(ctx context.Context, stream tocsin.StreamID, name s
 func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, now time.Time) (tocsin.Notification, []tocsin.Event, error) {
 	var n tocsin.Notification
 	var evs []tocsin.Event
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		evs = nil
 		var err error
 		if n, err = getNotification(ctx, tx, userID, id, now); err != nil {
@@ -187,12 +190,14 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 		if !p.Apply(&n, now) {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET seen_at = ?, read_at = ?, archived_at = ?
-			WHERE id = ?`, millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), n.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlUpdateReadState, millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), n.ID); err != nil {
 			return fmt.Errorf("update notification: %w", err)
 		}
 		ev, err := notificationEvent(tocsin.EventUpdated, &n, now)
 		if err != nil {
+			return err
+		}
+		if err := adjustUnread(ctx, tx, userID, unreadDelta(wasUnread, n.Unread())); err != nil {
 			return err
 		}
 		if err := appendChange(ctx, tx, &ev, userID, wasUnread != n.Unread(), now); err != nil {
@@ -207,7 +212,7 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 // Delete implements tocsin.Store.
 func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([]tocsin.Event, error) {
 	var evs []tocsin.Event
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		evs = nil
 		n, err := getNotification(ctx, tx, userID, id, now)
 		if err != nil {
@@ -219,6 +224,9 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 		data, _ := json.Marshal(map[string]string{"id": n.ID})
 		ev := tocsin.Event{Stream: tocsin.UserStream(userID), Name: tocsin.EventDeleted, Type: n.Type,
 			Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
+		if err := adjustUnread(ctx, tx, userID, unreadDelta(n.Unread(), false)); err != nil {
+			return err
+		}
 		if err := appendChange(ctx, tx, &ev, userID, n.Unread(), now); err != nil {
 			return err
 		}
@@ -231,7 +239,7 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 // ReadAll implements tocsin.Store.
 func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]tocsin.Event, error) {
 	var evs []tocsin.Event
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		evs = nil
 		rows, err := tx.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
 			WHERE user_id = ? AND read_at IS NULL AND archived_at IS NULL
@@ -250,6 +258,9 @@ func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]to
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := adjustUnread(ctx, tx, userID, -len(ns)); err != nil {
 			return err
 		}
 		read := true
@@ -278,7 +289,7 @@ func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]to
 
 // PutTicket implements tocsin.Store. It also sweeps expired tickets.
 func (s *Store) PutTicket(ctx context.Context, t tocsin.Ticket) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tickets WHERE expires_at <= ?`, time.Now().UnixMilli()); err != nil {
 			return err
 		}
@@ -291,7 +302,7 @@ func (s *Store) PutTicket(ctx context.Context, t tocsin.Ticket) error {
 // RedeemTicket implements tocsin.Store.
 func (s *Store) RedeemTicket(ctx context.Context, hash string, now time.Time) (string, error) {
 	var user string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		var exp int64
 		err := tx.QueryRowContext(ctx, `DELETE FROM tickets WHERE hash = ? RETURNING user_id, expires_at`, hash).Scan(&user, &exp)
 		if err == sql.ErrNoRows || (err == nil && exp <= now.UnixMilli()) {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -27,19 +26,22 @@ func (s *Store) Expire(ctx context.Context, now time.Time, limit int) ([]tocsin.
 		return nil, nil
 	}
 	var evs []tocsin.Event
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *wtx) error {
 		evs = nil
 		rows, err := tx.QueryContext(ctx, `DELETE FROM notifications WHERE id IN (
 			SELECT id FROM notifications WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?)
-			RETURNING id, user_id, type`, now.UnixMilli(), limit)
+			RETURNING id, user_id, type, read_at IS NULL AND archived_at IS NULL`, now.UnixMilli(), limit)
 		if err != nil {
 			return fmt.Errorf("delete expired: %w", err)
 		}
-		type gone struct{ id, user, typ string }
+		type gone struct {
+			id, user, typ string
+			unread        bool
+		}
 		var all []gone
 		for rows.Next() {
 			var g gone
-			if err := rows.Scan(&g.id, &g.user, &g.typ); err != nil {
+			if err := rows.Scan(&g.id, &g.user, &g.typ, &g.unread); err != nil {
 				rows.Close()
 				return err
 			}
@@ -49,6 +51,9 @@ func (s *Store) Expire(ctx context.Context, now time.Time, limit int) ([]tocsin.
 			return err
 		}
 		for _, g := range all {
+			if err := adjustUnread(ctx, tx, g.user, unreadDelta(g.unread, false)); err != nil {
+				return err
+			}
 			data, _ := json.Marshal(map[string]string{"id": g.id})
 			ev := tocsin.Event{Stream: tocsin.UserStream(g.user), Name: tocsin.EventDeleted, Type: g.typ,
 				Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
@@ -67,25 +72,46 @@ func (s *Store) Expire(ctx context.Context, now time.Time, limit int) ([]tocsin.
 // resume point honoured whose events are gone.
 func (s *Store) Prune(ctx context.Context, before time.Time, depth int) (int, int, error) {
 	cutoff := before.UnixMilli()
-	notifications, err := s.pruneLoop(ctx, func(tx *sql.Tx) (int, error) {
-		res, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (
-			SELECT id FROM notifications WHERE created_at < ? LIMIT ?)`, cutoff, pruneBatch)
+	notifications, err := s.pruneLoop(ctx, func(tx *wtx) (int, error) {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM notifications WHERE id IN (
+			SELECT id FROM notifications WHERE created_at < ? LIMIT ?)
+			RETURNING user_id, read_at IS NULL AND archived_at IS NULL`, cutoff, pruneBatch)
 		if err != nil {
 			return 0, fmt.Errorf("prune notifications: %w", err)
 		}
-		n, err := res.RowsAffected()
-		return int(n), err
+		n, unread := 0, map[string]int{}
+		for rows.Next() {
+			var user string
+			var isUnread bool
+			if err := rows.Scan(&user, &isUnread); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			n++
+			if isUnread {
+				unread[user]--
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return 0, err
+		}
+		for user, d := range unread {
+			if err := adjustUnread(ctx, tx, user, d); err != nil {
+				return 0, err
+			}
+		}
+		return n, nil
 	})
 	if err != nil {
 		return notifications, 0, err
 	}
-	events, err := s.pruneLoop(ctx, func(tx *sql.Tx) (int, error) {
+	events, err := s.pruneLoop(ctx, func(tx *wtx) (int, error) {
 		return deleteEvents(ctx, tx, `SELECT stream, seq FROM events WHERE created_at < ? LIMIT ?`, cutoff, pruneBatch)
 	})
 	if err != nil || depth <= 0 {
 		return notifications, events, err
 	}
-	deep, err := s.pruneLoop(ctx, func(tx *sql.Tx) (int, error) {
+	deep, err := s.pruneLoop(ctx, func(tx *wtx) (int, error) {
 		return deleteEvents(ctx, tx, `SELECT e.stream, e.seq FROM events e JOIN streams st ON st.stream = e.stream
 			WHERE e.seq <= st.head - ? LIMIT ?`, depth, pruneBatch)
 	})
@@ -94,11 +120,11 @@ func (s *Store) Prune(ctx context.Context, before time.Time, depth int) (int, in
 
 // pruneLoop runs batch in write transactions until a batch removes fewer than
 // pruneBatch rows, and returns the total removed.
-func (s *Store) pruneLoop(ctx context.Context, batch func(tx *sql.Tx) (int, error)) (int, error) {
+func (s *Store) pruneLoop(ctx context.Context, batch func(tx *wtx) (int, error)) (int, error) {
 	total := 0
 	for {
 		var n int
-		err := s.write(ctx, func(tx *sql.Tx) error {
+		err := s.write(ctx, func(tx *wtx) error {
 			var err error
 			n, err = batch(tx)
 			return err
@@ -115,7 +141,7 @@ func (s *Store) pruneLoop(ctx context.Context, batch func(tx *sql.Tx) (int, erro
 
 // deleteEvents deletes the events that selectQuery names and raises the first_seq
 // of their streams past the newest deleted one.
-func deleteEvents(ctx context.Context, tx *sql.Tx, selectQuery string, args ...any) (int, error) {
+func deleteEvents(ctx context.Context, tx *wtx, selectQuery string, args ...any) (int, error) {
 	rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE (stream, seq) IN (`+selectQuery+`)
 		RETURNING stream, seq`, args...)
 	if err != nil {

@@ -22,6 +22,30 @@ const notificationCols = `id, user_id, type, title, body, priority, tags, data, 
 
 type scanner interface{ Scan(dest ...any) error }
 
+// The statements every change runs; stmts.go prepares them once.
+const (
+	sqlSavepoint          = `SAVEPOINT change`
+	sqlRelease            = `RELEASE change`
+	sqlRollbackRelease    = `ROLLBACK TO change`
+	sqlInsertNotification = `INSERT INTO notifications (` + notificationCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlGetNotification = `SELECT ` + notificationCols + ` FROM notifications
+		WHERE id = ? AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)`
+	sqlUpdateReadState = `UPDATE notifications SET seen_at = ?, read_at = ?, archived_at = ? WHERE id = ?`
+	sqlAdvanceHead     = `INSERT INTO streams (stream, head) VALUES (?, 1)
+		ON CONFLICT (stream) DO UPDATE SET head = head + 1 RETURNING head`
+	sqlInsertEvent = `INSERT INTO events (stream, seq, name, type, data, unread, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// The kept counter, less the expired items the sweep has not removed yet (found
+	// through the expiry index: at most a second's worth).
+	sqlUnreadCount = `SELECT coalesce((SELECT n FROM unread_counts WHERE user_id = ?), 0) -
+		(SELECT count(*) FROM notifications INDEXED BY notifications_expires
+		 WHERE expires_at IS NOT NULL AND expires_at <= ?
+		 AND user_id = ? AND read_at IS NULL AND archived_at IS NULL)`
+	sqlAdjustUnread = `INSERT INTO unread_counts (user_id, n) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET n = n + excluded.n`
+)
+
 func scanNotification(sc scanner) (tocsin.Notification, error) {
 	var n tocsin.Notification
 	var tags, data string
@@ -66,8 +90,7 @@ func insertNotification(ctx context.Context, q querier, n *tocsin.Notification) 
 	if err != nil {
 		return err
 	}
-	_, err = q.ExecContext(ctx, `INSERT INTO notifications (`+notificationCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = q.ExecContext(ctx, sqlInsertNotification,
 		n.ID, n.UserID, n.Type, n.Title, n.Body, n.Priority, string(tags), string(n.Data),
 		n.ActorID, n.EntityType, n.EntityID, n.ActionURL, n.ImageURL, n.GroupKey, n.Count,
 		n.CreatedAt.UnixMilli(), millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), millis(n.ExpiresAt))
@@ -79,8 +102,7 @@ func insertNotification(ctx context.Context, q querier, n *tocsin.Notification) 
 
 // getNotification reads one of a user's notifications that has not expired.
 func getNotification(ctx context.Context, q querier, userID, id string, now time.Time) (tocsin.Notification, error) {
-	row := q.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications
-		WHERE id = ? AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)`, id, userID, now.UnixMilli())
+	row := q.QueryRowContext(ctx, sqlGetNotification, id, userID, now.UnixMilli())
 	n, err := scanNotification(row)
 	if err == sql.ErrNoRows {
 		return n, tocsin.Errorf(tocsin.ENotFound, "notification not found")
@@ -88,17 +110,39 @@ func getNotification(ctx context.Context, q querier, userID, id string, now time
 	return n, err
 }
 
-// unreadCount counts a user's notifications that are not read, not archived and not
-// expired at now.
+// unreadCount returns a user's count of notifications that are not read, not
+// archived and not expired at now: the kept counter, less the expired items the sweep
+// has not removed yet (found through the expiry index: at most a second's worth).
 func unreadCount(ctx context.Context, q querier, userID string, now time.Time) (int, error) {
 	var n int
-	err := q.QueryRowContext(ctx, `SELECT count(*) FROM notifications
-		WHERE user_id = ? AND read_at IS NULL AND archived_at IS NULL
-		AND (expires_at IS NULL OR expires_at > ?)`, userID, now.UnixMilli()).Scan(&n)
+	err := q.QueryRowContext(ctx, sqlUnreadCount, userID, now.UnixMilli(), userID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("unread count: %w", err)
 	}
 	return n, nil
+}
+
+// adjustUnread moves a user's unread counter by delta, in the change's transaction.
+func adjustUnread(ctx context.Context, q querier, userID string, delta int) error {
+	if delta == 0 {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, sqlAdjustUnread, userID, delta)
+	if err != nil {
+		return fmt.Errorf("unread counter: %w", err)
+	}
+	return nil
+}
+
+// unreadDelta is how a change from wasUnread to isUnread moves the counter.
+func unreadDelta(wasUnread, isUnread bool) int {
+	switch {
+	case wasUnread && !isUnread:
+		return -1
+	case !wasUnread && isUnread:
+		return 1
+	}
+	return 0
 }
 
 // appendChange appends ev for userID; when unreadChanged it first fills in the user's
@@ -117,13 +161,11 @@ func appendChange(ctx context.Context, q querier, ev *tocsin.Event, userID strin
 // appendEvent appends one event to stream, assigning the next sequence number in the
 // writer's transaction (the only writer, so sequences are gap-free in commit order).
 func appendEvent(ctx context.Context, q querier, ev *tocsin.Event) error {
-	err := q.QueryRowContext(ctx, `INSERT INTO streams (stream, head) VALUES (?, 1)
-		ON CONFLICT (stream) DO UPDATE SET head = head + 1 RETURNING head`, string(ev.Stream)).Scan(&ev.Seq)
+	err := q.QueryRowContext(ctx, sqlAdvanceHead, string(ev.Stream)).Scan(&ev.Seq)
 	if err != nil {
 		return fmt.Errorf("advance stream head: %w", err)
 	}
-	_, err = q.ExecContext(ctx, `INSERT INTO events (stream, seq, name, type, data, unread, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, string(ev.Stream), ev.Seq, ev.Name, ev.Type, []byte(ev.Data), ev.Unread, ev.Time.UnixMilli())
+	_, err = q.ExecContext(ctx, sqlInsertEvent, string(ev.Stream), ev.Seq, ev.Name, ev.Type, []byte(ev.Data), ev.Unread, ev.Time.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}

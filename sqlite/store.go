@@ -42,6 +42,8 @@ type Store struct {
 	log   *slog.Logger
 	max   int
 
+	prepared map[string]*sql.Stmt // the writer's hot statements (stmts.go)
+
 	mu     sync.RWMutex // guards closed and sends on queue
 	closed bool
 	queue  chan *change
@@ -87,6 +89,11 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	prepared, err := prepareHot(ctx, w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", dsn(path, o.Sync, true))
 	if err != nil {
 		w.Close()
@@ -95,7 +102,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	r.SetMaxOpenConns(o.Readers)
 	r.SetMaxIdleConns(o.Readers)
 	s := &Store{
-		w: w, r: r, epoch: epoch, log: o.Logger, max: o.MaxBatch,
+		w: w, r: r, epoch: epoch, log: o.Logger, max: o.MaxBatch, prepared: prepared,
 		queue: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
 	}
 	go s.writer()

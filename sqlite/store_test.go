@@ -120,6 +120,8 @@ func benchPublish(b *testing.B, parallel bool) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+	commits, changes := s.Stats()
+	b.ReportMetric(float64(changes)/float64(max(commits, 1)), "changes/commit")
 }
 
 // BenchmarkPublishSerial: one publisher, so one fsync (synchronous=FULL) per publish.

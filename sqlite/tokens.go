@@ -26,7 +26,7 @@ func scanToken(sc scanner) (tocsin.StreamToken, error) {
 
 // PutToken implements tocsin.Store.
 func (s *Store) PutToken(ctx context.Context, t tocsin.StreamToken) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO stream_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, NULL)`,
 			t.ID, t.Hash, string(t.Stream), t.Scope, t.CreatedAt.UnixMilli())
 		return err
@@ -66,7 +66,7 @@ func (s *Store) Tokens(ctx context.Context) ([]tocsin.StreamToken, error) {
 // RevokeToken implements tocsin.Store.
 func (s *Store) RevokeToken(ctx context.Context, idOrHash string, now time.Time) (tocsin.StreamToken, error) {
 	var t tocsin.StreamToken
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE stream_tokens SET revoked_at = ?
 			WHERE (id = ? OR hash = ?) AND revoked_at IS NULL`, now.UnixMilli(), idOrHash, idOrHash); err != nil {
 			return fmt.Errorf("revoke token: %w", err)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/tocsin/tocsin"
@@ -11,14 +10,14 @@ import (
 // change is one caller's unit of work: fn runs inside a savepoint of the writer's
 // transaction, so a change that fails rolls back alone while the others commit.
 type change struct {
-	fn   func(tx *sql.Tx) error
+	fn   func(tx *wtx) error
 	done chan error
 }
 
 // write queues fn for the writer and waits until its transaction has committed (and
 // synced, as configured). If ctx ends first, write returns ctx's error, but the
 // change may still commit: callers that must know use idempotency keys.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
 	c := &change{fn: fn, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
@@ -67,26 +66,30 @@ func (s *Store) commit(batch []*change) {
 			c.done <- err
 		}
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	sqltx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		fail(unavailable("begin", err))
 		return
 	}
+	tx := &wtx{Tx: sqltx, prepared: s.prepared}
 	ok := 0
 	for i, c := range batch {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT change"); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlSavepoint); err != nil {
 			tx.Rollback()
 			fail(unavailable("savepoint", err))
 			return
 		}
 		errs[i] = c.fn(tx)
-		release := "RELEASE change"
 		if errs[i] != nil {
-			release = "ROLLBACK TO change; RELEASE change"
+			if _, err := tx.ExecContext(ctx, sqlRollbackRelease); err != nil {
+				tx.Rollback()
+				fail(unavailable("rollback to savepoint", err))
+				return
+			}
 		} else {
 			ok++
 		}
-		if _, err := tx.ExecContext(ctx, release); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlRelease); err != nil {
 			tx.Rollback()
 			fail(unavailable("release", err))
 			return

@@ -462,10 +462,17 @@ func testExpirePrune(t *testing.T, s tocsin.Store) {
 	if evs, err := s.Expire(ctx, base, 100); err != nil || len(evs) != 0 {
 		t.Fatalf("Expire before the time: %+v %v", evs, err)
 	}
+	// Past its time but not yet swept: no longer counted, nor listed.
+	if p, err := s.List(ctx, "x1", tocsin.ListQuery{Now: soon}); err != nil || len(p.Notifications) != 1 {
+		t.Fatalf("List after expiry, before the sweep: %+v %v", p, err)
+	}
 	evs, err := s.Expire(ctx, soon, 100)
 	if err != nil || len(evs) != 1 || evs[0].Name != tocsin.EventDeleted || evs[0].Seq != 3 || evs[0].Unread != 1 ||
 		string(evs[0].Data) != `{"id":"`+exp.ID+`"}` {
 		t.Fatalf("Expire: %+v %v", evs, err)
+	}
+	if c, _ := s.UnreadCount(ctx, "x1"); c != 1 {
+		t.Fatalf("unread count %d after expiry, want 1", c)
 	}
 	if _, err := s.Get(ctx, "x1", keep.ID); err != nil {
 		t.Fatalf("the unexpiring item: %v", err)
@@ -487,6 +494,9 @@ func testExpirePrune(t *testing.T, s tocsin.Store) {
 	ns, _, err := s.Prune(ctx, base.Add(time.Hour), 0)
 	if err != nil || ns != 6 {
 		t.Fatalf("Prune by age removed %d notifications, %v; want 6", ns, err)
+	}
+	if c, err := s.UnreadCount(ctx, "x1"); err != nil || c != 0 {
+		t.Fatalf("unread count %d, %v after pruning every notification", c, err)
 	}
 	if head, _ := s.Head(ctx, tocsin.UserStream("x1")); head != 8 {
 		t.Fatalf("head %d after pruning, want 8 (positions are never reused)", head)
