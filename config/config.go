@@ -55,6 +55,8 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+	// DebugAddr, when set, serves Go's pprof profiles on that (loopback) address.
+	DebugAddr string
 
 	ConfigFile string
 }
@@ -190,6 +192,11 @@ func (c *Config) Validate() error {
 	oneOf("sqlite-sync", c.SQLiteSync, "full", "normal")
 	oneOf("log-level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf("log-format", c.LogFormat, "text", "json")
+	if a := c.DebugAddr; a != "" {
+		if host, _, err := net.SplitHostPort(a); err != nil || !(host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback()) {
+			bad("debug-addr", "want a loopback host:port such as 127.0.0.1:6060 (profiles must not be public)")
+		}
+	}
 	return errors.Join(errs...)
 }
 

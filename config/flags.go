@@ -22,7 +22,7 @@ var groups = []group{
 	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "trusted-user-header"}},
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
 	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect"}},
-	{"Logging", []string{"log-level", "log-format"}},
+	{"Logging and debugging", []string{"log-level", "log-format", "debug-addr"}},
 }
 
 // EnvName is the environment variable of a flag: --max-streams-per-user is
@@ -94,6 +94,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go's pprof profiles (/debug/pprof/) on this loopback address; off when empty")
 	return fs
 }
 

@@ -1,5 +1,5 @@
 // Command tocsin is the tocsin notification server and its command-line tools, in
-// one binary: tocsin serve | token | version.
+// one binary: tocsin serve | token | bench | version.
 package main
 
 import (
@@ -13,6 +13,7 @@ const usage = `tocsin — a self-hosted real-time notification server
 Usage:
   tocsin serve [flags]     run the server (tocsin serve --help lists every flag)
   tocsin token [flags]     mint a user JWT for development
+  tocsin bench SCENARIO    load a running server on this machine (publish, bulk, idle, broadcast, per-user)
   tocsin version           print the version
 
 Every serve flag --foo-bar may also be set as TOCSIN_FOO_BAR.
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return version(stdout)
 	case "help", "-h", "--help":

@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/tocsin/tocsin/bench"
+)
+
+// TestBenchSmoke runs each tocsin bench scenario for a moment with small counts
+// against a real server process, so the load generator cannot rot. It checks that
+// the tool works and reports what happened, never how fast: speed lives in
+// docs/benchmarks.md, not in tests.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	t.Parallel()
+	p := startProc(t, freeAddr(t), t.TempDir(), "--rate-connect", "0")
+	pid := strconv.Itoa(p.cmd.Process.Pid)
+	common := []string{"--url", p.URL, "--api-key", apiKey, "--jwt-secret", jwtSecret, "--server-pid", pid}
+	for _, tc := range []struct {
+		scenario string
+		args     []string
+		check    func(r bench.Result) bool
+	}{
+		{"publish", []string{"--publishers", "4", "--duration", "500ms"}, func(r bench.Result) bool { return r.Acked > 0 && r.LatencyMs.N > 0 }},
+		{"bulk", []string{"--user-ids", "200"}, func(r bench.Result) bool { return r.Acked == 1 }},
+		{"idle", []string{"--streams", "50", "--hold", "100ms"}, func(r bench.Result) bool { return r.Streams == 50 && r.ServerRSSKiB > 0 }},
+		{"broadcast", []string{"--streams", "20", "--rate", "10", "--duration", "500ms", "--publishers", "2"},
+			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
+		{"per-user", []string{"--streams", "20", "--rate", "20", "--duration", "500ms", "--publishers", "2"},
+			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "result.json")
+			args := append(append([]string{"bench", tc.scenario}, common...), append(tc.args, "--json", out)...)
+			if b, err := exec.Command(binary(t), args...).CombinedOutput(); err != nil {
+				t.Fatalf("tocsin bench %s: %v\n%s", tc.scenario, err, b)
+			}
+			var r bench.Result
+			b, _ := readFile(out)
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatalf("result: %v\n%s", err, b)
+			}
+			if r.Scenario != tc.scenario || r.Errors != 0 || !tc.check(r) {
+				t.Fatalf("result %+v", r)
+			}
+		})
+	}
+	if b, err := exec.Command(binary(t), "bench", "publish", "--url", "http://example.com").CombinedOutput(); err == nil {
+		t.Fatalf("bench against a non-loopback host ran: %s", b)
+	}
+}
+
+func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
