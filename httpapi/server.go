@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"runtime/debug"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -230,7 +231,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic in handler", "path", r.URL.Path, "panic", v)
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				s.writeError(w, r, tocsin.Errorf(tocsin.EInternal, "internal error"))
 			}
 		}()

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -67,9 +68,16 @@ type sseSink struct {
 	// streams frame events without names).
 	encode func(*hub.Delivery) []byte
 	slot   int
+
+	// raw, when set, is the taken-over connection the stream writes to (rawconn.go).
+	raw *rawStream
 }
 
 func (k *sseSink) write(b []byte) error {
+	if k.raw != nil {
+		k.started = true
+		return k.raw.write(b)
+	}
 	if !k.deadline {
 		if err := k.rc.SetWriteDeadline(time.Now().Add(k.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
@@ -100,6 +108,9 @@ func (k *sseSink) Event(d *hub.Delivery) error {
 }
 
 func (k *sseSink) Batch(ds []*hub.Delivery, unread int) error {
+	if k.raw != nil {
+		k.scratch = nil // the raw path keeps frames until Flush: no reuse
+	}
 	k.scratch = appendBatchData(k.scratch[:0], ds)
 	frame := sse.AppendEvent(nil, ds[len(ds)-1].ID, tocsin.EventBatch, k.scratch)
 	if unread != tocsin.UnreadUnchanged {
@@ -126,6 +137,9 @@ func appendBatchData(b []byte, ds []*hub.Delivery) []byte {
 }
 
 func (k *sseSink) Control(name, id string, data []byte) error {
+	if k.raw != nil {
+		return k.write(sse.AppendEvent(nil, id, name, data)) // kept until Flush
+	}
 	k.scratch = sse.AppendEvent(k.scratch[:0], id, name, data)
 	err := k.write(k.scratch)
 	if cap(k.scratch) > 4096 {
@@ -148,6 +162,9 @@ func (k *sseSink) Flush() error {
 			return err
 		}
 	}
+	if k.raw != nil {
+		return k.raw.flush()
+	}
 	k.deadline = false
 	return k.rc.Flush()
 }
@@ -169,6 +186,12 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Princ
 
 // runSSE runs the stream on sink until it ends.
 func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) error {
+	if conn, lines, ok := takeOver(sink.w, r, sink.rc); ok {
+		sink.w, sink.rc = nil, nil // net/http's writer is gone with the connection
+		sink.raw = &rawStream{conn: conn, timeout: sink.timeout, head: lines, first: sse.AppendRetry(nil, sink.retry)}
+		go s.runRawSSE(p, req, sink)
+		return nil
+	}
 	err := s.hub.Serve(r.Context(), req, sink)
 	if !sink.started {
 		if err == nil {
@@ -176,6 +199,45 @@ func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRe
 		}
 		return err
 	}
+	s.endStream(p, sink, err)
+	return nil
+}
+
+// runRawSSE runs a stream on a taken-over connection until it ends, then closes it.
+// Its context is its own (the request's ended with the handler): the client hanging
+// up, noticed by the shared watcher, cancels it.
+func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := watchHangUp(sink.raw.conn, cancel)
+	sink.raw.stop = stop
+	st, err := s.hub.Begin(ctx, req, sink)
+	if err != nil && !sink.raw.started {
+		cancel()
+		stop()
+		if tocsin.ErrorCodeOf(err) == tocsin.EInternal {
+			s.log.Error("stream failed", "user_id", p.UserID, "err", err)
+		}
+		writeRawError(sink.raw.conn, sink.raw.head, err)
+		_ = sink.raw.conn.Close()
+		return
+	}
+	if err != nil {
+		cancel()
+		s.endStream(p, sink, err)
+		sink.raw.close()
+		return
+	}
+	// The live phase on a fresh goroutine: this one's stack grew with the store
+	// reads and encoding of the start, and an idle stream should not keep it.
+	go func() {
+		defer cancel()
+		s.endStream(p, sink, st.Live(ctx))
+		sink.raw.close()
+	}()
+}
+
+// endStream tells a stream's client how it ended (a reconnect hint on shutdown).
+func (s *Server) endStream(p tocsin.Principal, sink *sseSink, err error) {
 	switch {
 	case errors.Is(err, hub.ErrShutdown):
 		// Come back soon, spread over a few seconds so a whole node's clients do not
@@ -186,7 +248,6 @@ func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRe
 	case err != nil && !errors.Is(err, hub.ErrSlowConsumer) && !errors.Is(err, hub.ErrReplaced) && !errors.Is(err, hub.ErrRevoked):
 		s.log.Debug("stream ended", "user_id", p.UserID, "err", err)
 	}
-	return nil
 }
 
 // subscribeRequest reads what a stream request asks for: the resume point

@@ -65,19 +65,33 @@ type SubscribeRequest struct {
 // replayPage is how many stored events one store read returns during replay.
 const replayPage = 500
 
-// Serve runs one stream until ctx ends, the hub kicks it, or the sink fails. It
-// registers the connection before reading the store, so no event committed after the
-// read can be missed: such events wait in the queue and are written after the replay,
-// each exactly once (by sequence).
+// Serve runs one stream until ctx ends, the hub kicks it, or the sink fails: Begin,
+// then Live on the same goroutine.
+func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error {
+	st, err := h.Begin(ctx, req, sink)
+	if err != nil {
+		return err
+	}
+	return st.Live(ctx)
+}
+
+// Stream is a stream that has begun: registered, caught up, flushed.
+type Stream struct{ c *conn }
+
+// Begin registers the connection, then writes what it starts with (the replay after
+// its resume point, or init) and flushes. It registers before reading the store, so
+// no event committed after the read can be missed: such events wait in the queue and
+// Live writes them after the replay, each exactly once (by sequence).
 //
 // Errors before anything was written (too many streams, shutting down, store down)
-// are *tocsin.Error, so the transport can still answer with a status. A kick ends
-// with ErrSlowConsumer, ErrShutdown or ErrReplaced; a client going away ends with nil.
-func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error {
+// are *tocsin.Error, so the transport can still answer with a status. A transport
+// may run Live on a fresh goroutine, so the long-lived one does not keep the stack
+// that the store reads and encoding grew.
+func (h *Hub) Begin(ctx context.Context, req SubscribeRequest, sink Sink) (*Stream, error) {
 	stream := req.Stream
 	if stream == "" {
 		if err := tocsin.ValidateUserID(req.UserID); err != nil {
-			return err
+			return nil, err
 		}
 		stream = tocsin.UserStream(req.UserID)
 	}
@@ -92,17 +106,26 @@ func (h *Hub) Serve(ctx context.Context, req SubscribeRequest, sink Sink) error 
 		ready: make(chan struct{}, 1), done: make(chan struct{}), max: h.cfg.QueueSize,
 	}
 	if err := h.register(s); err != nil {
-		return err
+		return nil, err
 	}
-	defer h.unregister(s)
-
 	c := &conn{h: h, s: s, sink: sink}
-	if err := c.begin(ctx, req.LastEventID); err != nil {
-		return c.ended(err)
+	err := c.begin(ctx, req.LastEventID)
+	if err == nil {
+		err = sink.Flush()
 	}
-	if err := sink.Flush(); err != nil {
-		return c.ended(err)
+	if err != nil {
+		h.unregister(s)
+		return nil, c.ended(err)
 	}
+	return &Stream{c: c}, nil
+}
+
+// Live writes live events until ctx ends, the hub kicks the stream, or the sink
+// fails, then unregisters it. A kick ends with ErrSlowConsumer, ErrShutdown,
+// ErrReplaced or ErrRevoked; a client going away ends with nil.
+func (st *Stream) Live(ctx context.Context) error {
+	c := st.c
+	defer c.h.unregister(c.s)
 	return c.ended(c.live(ctx))
 }
 
