@@ -5,9 +5,9 @@ package httpapi
 
 import (
 	"context"
-	"runtime/debug"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
