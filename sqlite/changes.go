@@ -56,6 +56,12 @@ func publishTx(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, res *to
 		}
 		return rememberIdempotency(ctx, tx, req, now, res)
 	}
+	if len(req.Notifications) >= bulkMin && req.Notifications[0].GroupKey == "" && distinctUsers(req.Notifications) {
+		if err := publishBulk(ctx, tx, req.Notifications, now, res); err != nil {
+			return err
+		}
+		return rememberIdempotency(ctx, tx, req, now, res)
+	}
 	res.Notifications = make([]tocsin.Notification, len(req.Notifications))
 	res.Events = make([]tocsin.Event, 0, len(req.Notifications))
 	for i := range req.Notifications {

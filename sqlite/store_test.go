@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -129,3 +130,19 @@ func BenchmarkPublishSerial(b *testing.B) { benchPublish(b, false) }
 
 // BenchmarkPublishParallel: 32×GOMAXPROCS publishers share commits (group commit).
 func BenchmarkPublishParallel(b *testing.B) { benchPublish(b, true) }
+
+// BenchmarkPublishBulk: one publish to 10,000 users (the bulk path).
+func BenchmarkPublishBulk(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "tocsin.db"))
+	defer s.Close()
+	b.ReportAllocs()
+	for i := range b.N {
+		ns := make([]tocsin.Notification, 10000)
+		for j := range ns {
+			ns[j] = note(fmt.Sprintf("bulk-%d-%d", i%2, j))
+		}
+		if _, err := s.Publish(context.Background(), &tocsin.PublishRequest{Notifications: ns}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

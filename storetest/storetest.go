@@ -150,7 +150,8 @@ func testPublishMany(t *testing.T, s tocsin.Store) {
 		if i == 7 {
 			want = 2
 		}
-		if ev.Stream != tocsin.UserStream(fmt.Sprint("m", i)) || ev.Seq != want || res.Notifications[i].UserID != fmt.Sprint("m", i) {
+		if ev.Stream != tocsin.UserStream(fmt.Sprint("m", i)) || ev.Seq != want || res.Notifications[i].UserID != fmt.Sprint("m", i) ||
+			ev.Unread != int(want) || mustID(t, ev) != res.Notifications[i].ID {
 			t.Fatalf("recipient %d: event %+v, want seq %d in request order", i, ev, want)
 		}
 	}
