@@ -1,0 +1,225 @@
+// Package client is the Go client of a tocsin server: publish with the application's
+// API key, read and change a user's inbox with the user's token, and Subscribe to a
+// stream with reconnects, exponential backoff with jitter, exact resume by
+// Last-Event-ID and de-duplication by event id.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Client talks to one tocsin server. The zero value is not usable; use New.
+type Client struct {
+	base   string
+	apiKey string
+	token  string
+	http   *http.Client
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithAPIKey sets the application's API key (publishing, admin views).
+func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
+
+// WithToken sets a user's JWT (the user's inbox and stream).
+func WithToken(jwt string) Option { return func(c *Client) { c.token = jwt } }
+
+// WithHTTPClient sets the HTTP client (default: one without an overall timeout, as
+// streams are long-lived; give requests deadlines through their contexts).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// New returns a client of the server at baseURL (e.g. "http://127.0.0.1:8080", with
+// the --base-path prefix if the server has one).
+func New(baseURL string, opts ...Option) *Client {
+	c := &Client{base: strings.TrimSuffix(baseURL, "/"), http: &http.Client{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Error is an error answer of the server.
+type Error struct {
+	Status  int    // HTTP status
+	Code    string // e.g. "invalid_request", "unauthorized"
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("tocsin: %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Final reports whether retrying cannot help (credentials refused, bad request).
+func (e *Error) Final() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden ||
+		e.Status == http.StatusBadRequest || e.Status == http.StatusNotFound
+}
+
+func (c *Client) do(ctx context.Context, method, path, credential string, body any, out any, headers ...string) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return resp, err
+	}
+	if resp.StatusCode >= 300 {
+		return resp, decodeError(resp.StatusCode, data)
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp, fmt.Errorf("tocsin: decode %s %s: %w", method, path, err)
+		}
+	}
+	return resp, nil
+}
+
+func decodeError(status int, data []byte) error {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(data, &e)
+	if e.Error.Code == "" {
+		e.Error.Code, e.Error.Message = "http_error", strings.TrimSpace(string(data))
+	}
+	return &Error{Status: status, Code: e.Error.Code, Message: e.Error.Message}
+}
+
+// PublishOptions are the optional parts of a publish.
+type PublishOptions struct {
+	// IdempotencyKey makes a repeat of the same publish within 24 h return the first
+	// result and create nothing.
+	IdempotencyKey string
+}
+
+// Publish stores a notification for in's recipients (UserID, UserIDs or Topic) and
+// returns the stored notifications, in recipient order, once they are durable.
+func (c *Client) Publish(ctx context.Context, in tocsin.PublishInput, o PublishOptions) ([]tocsin.Notification, error) {
+	if in.UserIDs != nil {
+		var out struct{ Notifications []tocsin.Notification }
+		_, err := c.do(ctx, "POST", "/api/notifications", c.apiKey, in, &out, "Idempotency-Key", o.IdempotencyKey)
+		return out.Notifications, err
+	}
+	var n tocsin.Notification
+	_, err := c.do(ctx, "POST", "/api/notifications", c.apiKey, in, &n, "Idempotency-Key", o.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	return []tocsin.Notification{n}, nil
+}
+
+// PublishEvent appends a custom event (not an inbox item) to a user's stream.
+func (c *Client) PublishEvent(ctx context.Context, userID, typ string, body any) error {
+	_, err := c.do(ctx, "POST", "/api/users/"+url.PathEscape(userID)+"/events", c.apiKey,
+		map[string]any{"type": typ, "body": body}, nil)
+	return err
+}
+
+// ListOptions selects a page of the inbox.
+type ListOptions struct {
+	Status string // "all" (default), "unread", "read", "archived"
+	Types  []string
+	Tag    string
+	Limit  int
+	Cursor string // Page.NextCursor of the previous page
+}
+
+// Page is one page of the inbox, newest first.
+type Page struct {
+	Notifications []tocsin.Notification `json:"notifications"`
+	NextCursor    string                `json:"nextCursor"`
+	UnreadCount   int                   `json:"unreadCount"`
+}
+
+// List returns a page of the user's inbox.
+func (c *Client) List(ctx context.Context, o ListOptions) (Page, error) {
+	q := url.Values{}
+	if o.Status != "" {
+		q.Set("status", o.Status)
+	}
+	if len(o.Types) > 0 {
+		q.Set("type", strings.Join(o.Types, ","))
+	}
+	if o.Tag != "" {
+		q.Set("tag", o.Tag)
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Cursor != "" {
+		q.Set("cursor", o.Cursor)
+	}
+	var p Page
+	_, err := c.do(ctx, "GET", "/api/notifications?"+q.Encode(), c.token, nil, &p)
+	return p, err
+}
+
+// UnreadCount returns the user's unread count.
+func (c *Client) UnreadCount(ctx context.Context) (int, error) {
+	var out struct{ UnreadCount int }
+	_, err := c.do(ctx, "GET", "/api/notifications/unread-count", c.token, nil, &out)
+	return out.UnreadCount, err
+}
+
+// MarkRead marks one of the user's notifications read.
+func (c *Client) MarkRead(ctx context.Context, id string) (tocsin.Notification, error) {
+	return c.Patch(ctx, id, tocsin.Patch{Read: ptr(true)})
+}
+
+// Patch changes the read, seen and archived state of one of the user's notifications.
+func (c *Client) Patch(ctx context.Context, id string, p tocsin.Patch) (tocsin.Notification, error) {
+	var n tocsin.Notification
+	_, err := c.do(ctx, "PATCH", "/api/notifications/"+url.PathEscape(id), c.token, p, &n)
+	return n, err
+}
+
+// ReadAll marks every unread notification of the user read and returns how many.
+func (c *Client) ReadAll(ctx context.Context) (int, error) {
+	var out struct{ Updated int }
+	_, err := c.do(ctx, "POST", "/api/notifications/read-all", c.token, nil, &out)
+	return out.Updated, err
+}
+
+// Delete deletes one of the user's notifications.
+func (c *Client) Delete(ctx context.Context, id string) error {
+	_, err := c.do(ctx, "DELETE", "/api/notifications/"+url.PathEscape(id), c.token, nil, nil)
+	return err
+}
+
+func ptr[T any](v T) *T { return &v }
