@@ -124,7 +124,8 @@ func decodeError(status int, data []byte) error {
 // PublishOptions are the optional parts of a publish.
 type PublishOptions struct {
 	// IdempotencyKey makes a repeat of the same publish within 24 h return the first
-	// result and create nothing.
+	// result and create nothing. Set it: it also lets net/http retry the request
+	// by itself when a pooled connection turns out closed (a restarted server).
 	IdempotencyKey string
 }
 

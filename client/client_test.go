@@ -167,7 +167,9 @@ func TestSubscribeResumesAcrossARestart(t *testing.T) {
 	<-inits
 	publish := func(title string) {
 		t.Helper()
-		if _, err := app.Publish(ctx, tocsin.PublishInput{UserID: "grace", Title: title}, client.PublishOptions{}); err != nil {
+		// An Idempotency-Key also lets net/http retry the request on a pooled
+		// connection that the restarted server had closed.
+		if _, err := app.Publish(ctx, tocsin.PublishInput{UserID: "grace", Title: title}, client.PublishOptions{IdempotencyKey: title}); err != nil {
 			t.Fatal(err)
 		}
 	}
