@@ -1,5 +1,5 @@
 // Command tocsin is the tocsin notification server and its command-line tools, in
-// one binary: tocsin serve | token | bench | version.
+// one binary: tocsin serve | token | publish | listen | bench | version.
 package main
 
 import (
@@ -13,6 +13,8 @@ const usage = `tocsin — a self-hosted real-time notification server
 Usage:
   tocsin serve [flags]     run the server (tocsin serve --help lists every flag)
   tocsin token [flags]     mint a user JWT for development
+  tocsin publish [flags]   send a notification (flags, or --json on stdin)
+  tocsin listen [flags]    tail a user's or a topic's stream, reconnecting by itself
   tocsin bench SCENARIO    load a running server on this machine (publish, bulk, idle, broadcast, per-user)
   tocsin version           print the version
 
@@ -33,6 +35,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "publish":
+		return publishCmd(args[1:], os.Stdin, stdout, stderr)
+	case "listen":
+		return listenCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/tocsin/tocsin/auth"
+	"github.com/tocsin/tocsin/client"
+	"github.com/tocsin/tocsin/internal/app"
+)
+
+// listenCmd: tocsin listen — tail a user's or a topic's stream, reconnecting and
+// resuming by itself.
+func listenCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", envOr("TOCSIN_URL", "http://127.0.0.1:8080"), "the server (env TOCSIN_URL)")
+	user := fs.String("user", "", "the user whose stream to tail (a token is minted with the JWT secret)")
+	topic := fs.String("topic", "", "a topic to tail (a token granting it is minted with the JWT secret)")
+	tok := fs.String("token", "", "a user JWT to use instead of minting one")
+	streamToken := fs.String("stream-token", "", "a capability (subscribe) token: tail /api/stream/<token>")
+	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "JWT secret for minting (env TOCSIN_JWT_SECRET; default: the one in --data-dir)")
+	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated JWT secret")
+	last := fs.String("last-event-id", "", "resume after this event id")
+	asJSON := fs.Bool("json", false, "print one JSON object per event: {\"id\",\"event\",\"data\"}")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: tocsin listen --user 42 | --topic deploys | --stream-token tks_... [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	opts := client.SubscribeOptions{LastEventID: *last, OnDisconnect: func(err error, wait time.Duration) {
+		fmt.Fprintf(stderr, "tocsin listen: disconnected (%v); reconnecting in %v\n", err, wait.Round(time.Millisecond))
+	}}
+	var c *client.Client
+	switch {
+	case *streamToken != "":
+		opts.Path = "/api/stream/" + *streamToken
+		c = client.New(*url)
+	case *user != "" || *topic != "" || *tok != "":
+		jwt := *tok
+		if jwt == "" {
+			if *secret == "" {
+				*secret = app.ReadSecret(*dataDir, "jwt-secret")
+			}
+			sub, topics := *user, []string(nil)
+			if sub == "" {
+				sub = "tocsin-listen"
+			}
+			if *topic != "" {
+				topics = []string{*topic}
+			}
+			var err error
+			if jwt, err = auth.MintJWT([]byte(*secret), sub, 24*time.Hour, time.Now(), topics...); err != nil {
+				fmt.Fprintln(stderr, "tocsin listen:", err)
+				return 1
+			}
+		}
+		if *topic != "" {
+			opts.Path = "/api/topics/" + *topic + "/stream"
+		}
+		c = client.New(*url, client.WithToken(jwt))
+	default:
+		fs.Usage()
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	enc := json.NewEncoder(stdout)
+	err := c.Subscribe(ctx, opts, func(ev client.Event) error {
+		if *asJSON {
+			return enc.Encode(map[string]any{"id": ev.ID, "event": ev.Name, "data": ev.Data})
+		}
+		_, err := fmt.Fprintf(stdout, "%-22s %-22s %s\n", ev.ID, ev.Name, ev.Data)
+		return err
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "tocsin listen:", err)
+		return 1
+	}
+	return 0
+}
