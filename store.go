@@ -55,6 +55,15 @@ type StreamToken struct {
 	RevokedAt *time.Time
 }
 
+// APIKeyRecord is an API key created with tocsin keys: only its hash is stored.
+type APIKeyRecord struct {
+	ID        string
+	Hash      string // hex SHA-256 of the key
+	Name      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
 const IdempotencyWindow = 24 * time.Hour
 
@@ -129,6 +138,14 @@ type Store interface {
 	// RevokeToken marks the token with that id or hash revoked (once) and returns it;
 	// an unknown one is ENotFound.
 	RevokeToken(ctx context.Context, idOrHash string, now time.Time) (StreamToken, error)
+
+	// PutAPIKey stores a new API key; APIKey finds one by hash (revoked or not; an
+	// unknown hash is ENotFound); APIKeys lists them, newest first; RevokeAPIKey marks
+	// the key with that id revoked (once) and returns it.
+	PutAPIKey(ctx context.Context, k APIKeyRecord) error
+	APIKey(ctx context.Context, hash string) (APIKeyRecord, error)
+	APIKeys(ctx context.Context) ([]APIKeyRecord, error)
+	RevokeAPIKey(ctx context.Context, id string, now time.Time) (APIKeyRecord, error)
 
 	// PutTicket stores a new ticket.
 	PutTicket(ctx context.Context, t Ticket) error

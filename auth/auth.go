@@ -47,6 +47,12 @@ type Authenticator struct {
 	mu   sync.RWMutex
 	keys map[[32]byte]string // digest → key id
 
+	// lookup finds keys created with tocsin keys (in the store); answers are cached
+	// for keyCacheTTL, so a revocation takes effect within that time.
+	lookup  func(hash string) (id string, ok bool, err error)
+	cacheMu sync.Mutex
+	cache   map[[32]byte]cachedKey
+
 	method  jwt.SigningMethod
 	key     any
 	parser  *jwt.Parser
@@ -123,10 +129,56 @@ func (a *Authenticator) APIKey(key string) (tocsin.Principal, bool) {
 			found = id
 		}
 	}
+	if found == "" && a.lookup != nil {
+		found = a.lookupKey(d)
+	}
 	if found == "" {
 		return tocsin.Principal{}, false
 	}
 	return tocsin.Principal{Kind: tocsin.PrincipalApp, KeyID: found}, true
+}
+
+// keyCacheTTL bounds how long a stored key's answer (valid, unknown or revoked) is
+// reused before the store is asked again.
+const keyCacheTTL = 10 * time.Second
+
+type cachedKey struct {
+	id      string // "" when the key is unknown or revoked
+	expires time.Time
+}
+
+// SetKeyLookup lets APIKey also accept keys kept in the store (tocsin keys):
+// lookup gets the hex SHA-256 of a presented key and says whether it is a live key
+// and its id. The map key is the digest, never the key.
+func (a *Authenticator) SetKeyLookup(lookup func(hash string) (id string, ok bool, err error)) {
+	a.mu.Lock()
+	a.lookup = lookup
+	a.cache = map[[32]byte]cachedKey{}
+	a.mu.Unlock()
+}
+
+func (a *Authenticator) lookupKey(d [32]byte) string {
+	now := time.Now()
+	a.cacheMu.Lock()
+	c, ok := a.cache[d]
+	a.cacheMu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.id
+	}
+	id, live, err := a.lookup(hex.EncodeToString(d[:]))
+	if err != nil {
+		return "" // the store is unreachable: refuse now, ask again next time
+	}
+	if !live {
+		id = ""
+	}
+	a.cacheMu.Lock()
+	if len(a.cache) > 10000 {
+		clear(a.cache) // bounded: unknown keys sent by anyone must not grow it
+	}
+	a.cache[d] = cachedKey{id: id, expires: now.Add(keyCacheTTL)}
+	a.cacheMu.Unlock()
+	return id
 }
 
 // Claims are the JWT claims tocsin reads.

@@ -164,3 +164,33 @@ func TestTicketsAndShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestStoredKeyLookup(t *testing.T) {
+	a, err := New(Config{APIKeys: []string{"tk_configured_key_1234"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	stored := HashTicket("tk_stored_key_5678")
+	a.SetKeyLookup(func(hash string) (string, bool, error) {
+		calls++
+		return "key_s", hash == stored, nil
+	})
+	if p, ok := a.APIKey("tk_configured_key_1234"); !ok || p.KeyID == "key_s" {
+		t.Fatalf("configured key: %+v %v", p, ok)
+	}
+	if calls != 0 {
+		t.Fatal("a configured key reached the store")
+	}
+	for range 3 {
+		if p, ok := a.APIKey("tk_stored_key_5678"); !ok || p.KeyID != "key_s" {
+			t.Fatalf("stored key: %+v %v", p, ok)
+		}
+	}
+	if _, ok := a.APIKey("tk_unknown_key_0000"); ok {
+		t.Fatal("an unknown key was accepted")
+	}
+	if calls != 2 {
+		t.Fatalf("%d store lookups, want 2 (answers are cached)", calls)
+	}
+}

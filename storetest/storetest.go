@@ -41,6 +41,7 @@ func Run(t *testing.T, open Open) {
 		{"ExpireAndPrune", testExpirePrune},
 		{"TopicPublish", testTopicPublish},
 		{"StreamTokens", testTokens},
+		{"APIKeys", testAPIKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -556,5 +557,32 @@ func testTokens(t *testing.T, s tocsin.Store) {
 		t.Fatal("revocation not stored")
 	}
 	_, err = s.RevokeToken(ctx, "tok_none", base)
+	wantCode(t, err, tocsin.ENotFound)
+}
+
+func testAPIKeys(t *testing.T, s tocsin.Store) {
+	k := tocsin.APIKeyRecord{ID: "key_1", Hash: "hk1", Name: "ci", CreatedAt: base}
+	if err := s.PutAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAPIKey(ctx, tocsin.APIKeyRecord{ID: "key_2", Hash: "hk2", CreatedAt: base.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.APIKey(ctx, "hk1")
+	if err != nil || got.ID != "key_1" || got.Name != "ci" || got.RevokedAt != nil {
+		t.Fatalf("APIKey = %+v, %v", got, err)
+	}
+	_, err = s.APIKey(ctx, "nope")
+	wantCode(t, err, tocsin.ENotFound)
+	if all, err := s.APIKeys(ctx); err != nil || len(all) != 2 || all[0].ID != "key_2" {
+		t.Fatalf("APIKeys = %+v, %v", all, err)
+	}
+	if r, err := s.RevokeAPIKey(ctx, "key_1", base.Add(time.Minute)); err != nil || r.RevokedAt == nil {
+		t.Fatalf("RevokeAPIKey: %+v %v", r, err)
+	}
+	if got, _ := s.APIKey(ctx, "hk1"); got.RevokedAt == nil {
+		t.Fatal("revocation not stored")
+	}
+	_, err = s.RevokeAPIKey(ctx, "key_none", base)
 	wantCode(t, err, tocsin.ENotFound)
 }

@@ -15,6 +15,7 @@ Usage:
   tocsin token [flags]     mint a user JWT for development
   tocsin publish [flags]   send a notification (flags, or --json on stdin)
   tocsin listen [flags]    tail a user's or a topic's stream, reconnecting by itself
+  tocsin keys VERB         create, list or revoke API keys kept in the store
   tocsin bench SCENARIO    load a running server on this machine (publish, bulk, idle, broadcast, per-user)
   tocsin version           print the version
 
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return publishCmd(args[1:], os.Stdin, stdout, stderr)
 	case "listen":
 		return listenCmd(args[1:], stdout, stderr)
+	case "keys":
+		return keysCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

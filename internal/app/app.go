@@ -63,6 +63,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.store = store
+	authn.SetKeyLookup(func(hash string) (string, bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		k, err := store.APIKey(ctx, hash)
+		if tocsin.ErrorCodeOf(err) == tocsin.ENotFound {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		return k.ID, k.RevokedAt == nil, nil
+	})
 	bus, err := openBus(ctx, a.cfg, log)
 	if err != nil {
 		_ = store.Close()
@@ -173,6 +185,11 @@ func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
 		ac.JWTSecret = []byte(cfg.JWTSecret)
 	}
 	return auth.New(ac)
+}
+
+// OpenStore opens the store cfg names (for tools such as tocsin keys).
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin.Store, error) {
+	return openStore(ctx, cfg, log)
 }
 
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin.Store, error) {
