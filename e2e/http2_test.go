@@ -136,3 +136,49 @@ func nextNamed(dec *sse.Decoder) (sse.Event, error) {
 type unexpected struct{ name string }
 
 func (u *unexpected) Error() string { return "unexpected event " + u.name }
+
+// TestTLSHTTP1Stream: an HTTP/1.1 client over TLS gets the taken-over stream (the
+// connection is a tls.Conn, watched for hang-ups by a small reader).
+func TestTLSHTTP1Stream(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := selfSigned(t)
+	n := startNode(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	n.client = &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // no HTTP/2
+	}}
+	s := n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "t1"))
+	if s.resp.ProtoMajor != 1 {
+		t.Fatalf("proto %s, want HTTP/1.1", s.resp.Proto)
+	}
+	s.expect("init")
+	pub := n.publish("t1", nil)
+	if got := decode[notification](t, s.expect("notification").Data); got.ID != pub.ID {
+		t.Fatalf("got %s", got.ID)
+	}
+	s.close()
+	// The hang-up is noticed: the slot frees up.
+	for deadline := time.Now().Add(5 * time.Second); n.app.Hub().OpenStreams() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams still open after the client left", n.app.Hub().OpenStreams())
+		}
+	}
+}
+
+// TestHangUpFreesTheSlot: a plain HTTP/1.1 client leaving is noticed at once (the
+// shared epoll watcher), not at the next heartbeat.
+func TestHangUpFreesTheSlot(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--heartbeat", "1h")
+	s := n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "h1"))
+	s.expect("init")
+	if n.app.Hub().OpenStreams() != 1 {
+		t.Fatalf("open streams %d", n.app.Hub().OpenStreams())
+	}
+	s.close()
+	for deadline := time.Now().Add(5 * time.Second); n.app.Hub().OpenStreams() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream stayed registered after the client hung up")
+		}
+	}
+}
