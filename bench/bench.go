@@ -55,7 +55,12 @@ type Result struct {
 	RSSPerStreamKiB float64 `json:"rssPerStreamKiB,omitempty"`
 	// CPUSecondsPer10k is the server's CPU time per 10,000 deliveries (or publishes).
 	CPUSecondsPer10k float64 `json:"cpuSecondsPer10k,omitempty"`
-	FirstError       string  `json:"firstError,omitempty"`
+	// AllConnectedMs and AllCaughtUpMs (reconnect-storm): from the moment every
+	// client reconnects at once until all are connected, and until all have every
+	// event they missed.
+	AllConnectedMs float64 `json:"allConnectedMs,omitempty"`
+	AllCaughtUpMs  float64 `json:"allCaughtUpMs,omitempty"`
+	FirstError     string  `json:"firstError,omitempty"`
 }
 
 // Latency summarises a sample in milliseconds.

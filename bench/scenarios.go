@@ -18,6 +18,8 @@ var Scenarios = map[string]func(ctx context.Context, cfg Config) (Result, error)
 	"idle":      Idle,
 	"broadcast": Broadcast,
 	"per-user":  PerUser,
+	// reconnect-storm: every stream dropped and resumed at once.
+	"reconnect-storm": Storm,
 }
 
 // Publish: cfg.Publishers concurrent publishers, each to its own users, for

@@ -35,6 +35,8 @@ func TestBenchSmoke(t *testing.T) {
 			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
 		{"per-user", []string{"--streams", "20", "--rate", "20", "--duration", "500ms", "--publishers", "2"},
 			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
+		{"reconnect-storm", []string{"--streams", "30", "--rate", "40", "--duration", "500ms", "--publishers", "2"},
+			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected && r.AllCaughtUpMs > 0 }},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "result.json")

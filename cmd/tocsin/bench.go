@@ -41,7 +41,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	publishers := fs.Int("publishers", 50, "concurrent publishers")
 	duration := fs.Duration("duration", 10*time.Second, "how long the load runs (at most 10m)")
 	streams := fs.Int("streams", 1000, "open streams (at most 19,000 per bench process)")
-	rate := fs.Float64("rate", 100, "publishes per second (broadcast, per-user)")
+	rate := fs.Float64("rate", 100, "publishes per second (broadcast, per-user, reconnect-storm while away)")
 	userIDs := fs.Int("user-ids", 10000, "recipients of the bulk publish (at most 10,000)")
 	hold := fs.Duration("hold", 5*time.Second, "how long idle streams are held before the server is measured")
 	out := fs.String("json", "", "also write the result as JSON to this file")

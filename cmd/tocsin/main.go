@@ -16,7 +16,7 @@ Usage:
   tocsin publish [flags]   send a notification (flags, or --json on stdin)
   tocsin listen [flags]    tail a user's or a topic's stream, reconnecting by itself
   tocsin keys VERB         create, list or revoke API keys kept in the store
-  tocsin bench SCENARIO    load a running server on this machine (publish, bulk, idle, broadcast, per-user)
+  tocsin bench SCENARIO    load a running server on this machine (publish, bulk, idle, broadcast, per-user, reconnect-storm)
   tocsin version           print the version
 
 Every serve flag --foo-bar may also be set as TOCSIN_FOO_BAR.

@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// follower reads one user's stream and remembers the positions of the notification
+// events it got, to check a resume lost and repeated nothing.
+type follower struct {
+	user, token string
+
+	mu   sync.Mutex
+	last string   // the last event id seen (resume point)
+	seqs []uint64 // positions of notification events, in arrival order
+	got  chan struct{}
+}
+
+// run reads the stream once (from f.last) until ctx ends or the connection does; it
+// signals ready when the response has started.
+func (f *follower) run(ctx context.Context, c *http.Client, url string, ready func()) error {
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	f.mu.Lock()
+	if f.last != "" {
+		req.Header.Set("Last-Event-ID", f.last)
+	}
+	f.mu.Unlock()
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("stream: %s", resp.Status)
+	}
+	ready()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 4096), 1<<20)
+	var id, name string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			name = line[7:]
+		case line == "":
+			if id != "" {
+				f.mu.Lock()
+				f.last = id
+				if name == "notification" {
+					if i := strings.LastIndexByte(id, '-'); i > 0 {
+						seq, _ := strconv.ParseUint(id[i+1:], 10, 64)
+						f.seqs = append(f.seqs, seq)
+					}
+					select {
+					case f.got <- struct{}{}:
+					default:
+					}
+				}
+				f.mu.Unlock()
+			}
+			id, name = "", ""
+		}
+	}
+	return nil
+}
+
+// Storm: cfg.Streams users each streaming; every connection is dropped at once,
+// cfg.Rate×cfg.Duration notifications are published while they are away, and all of
+// them reconnect at once with Last-Event-ID. It reports how long until every stream
+// was back and caught up, and checks that no stream lost or repeated an event.
+func Storm(ctx context.Context, cfg Config) (Result, error) {
+	if err := checkLoopback(cfg.URL); err != nil {
+		return Result{}, err
+	}
+	run := rand.Uint32()
+	c := client(cfg.Streams)
+	url := cfg.URL + "/api/notifications/stream"
+	fs := make([]*follower, cfg.Streams)
+	for i := range fs {
+		tok, err := cfg.Token(fmt.Sprintf("storm-%d-%d", run, i))
+		if err != nil {
+			return Result{}, err
+		}
+		fs[i] = &follower{user: fmt.Sprintf("storm-%d-%d", run, i), token: tok, got: make(chan struct{}, 1)}
+	}
+	rec := &recorder{}
+	connect := func(ctx context.Context) time.Duration {
+		start := time.Now()
+		var ready sync.WaitGroup
+		ready.Add(len(fs))
+		sem := make(chan struct{}, 256)
+		for _, f := range fs {
+			go func() {
+				sem <- struct{}{}
+				once := sync.OnceFunc(func() { <-sem; ready.Done() })
+				if err := f.run(ctx, c, url, once); err != nil && ctx.Err() == nil {
+					rec.fail(err)
+				}
+				once()
+			}()
+		}
+		ready.Wait()
+		return time.Since(start)
+	}
+	ctx1, drop := context.WithCancel(ctx)
+	connect(ctx1)
+	drop() // every connection at once
+	time.Sleep(200 * time.Millisecond)
+
+	// Publish while everyone is away.
+	n := int(cfg.Rate * cfg.Duration.Seconds())
+	expected := make([]int, len(fs))
+	pc := client(cfg.Publishers)
+	pub := &recorder{}
+	var wg sync.WaitGroup
+	jobs := make(chan int, 256)
+	for range max(cfg.Publishers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				publish(ctx, pc, &cfg, sentBody(`"userId":"`+fs[i].user+`"`), pub)
+			}
+		}()
+	}
+	for range n {
+		i := rand.IntN(len(fs))
+		expected[i]++
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	// Everyone comes back at once.
+	ctx2, stop := context.WithCancel(ctx)
+	defer stop()
+	start := time.Now()
+	reconnected := connect(ctx2)
+	var total int64
+	for i := range fs {
+		total += int64(expected[i])
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var delivered int64
+	for {
+		delivered = 0
+		for _, f := range fs {
+			f.mu.Lock()
+			delivered += int64(len(f.seqs))
+			f.mu.Unlock()
+		}
+		if delivered >= total || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	caughtUp := time.Since(start)
+	res := rec.result("reconnect-storm", caughtUp, int64(len(fs)))
+	res.Streams, res.Sent, res.Acked, res.Delivered, res.Expected = len(fs), pub.sent.Load(), pub.acked.Load(), delivered, total
+	res.Errors += pub.errors.Load()
+	res.AllConnectedMs = float64(reconnected.Microseconds()) / 1000
+	res.AllCaughtUpMs = float64(caughtUp.Microseconds()) / 1000
+	for i, f := range fs {
+		f.mu.Lock()
+		for k := 1; k < len(f.seqs); k++ {
+			if f.seqs[k] != f.seqs[k-1]+1 {
+				res.Errors++
+				rec.fail(fmt.Errorf("stream %d: position %d after %d: a gap or a repeat", i, f.seqs[k], f.seqs[k-1]))
+			}
+		}
+		if len(f.seqs) != expected[i] {
+			res.Errors++
+			rec.fail(fmt.Errorf("stream %d: %d events, want %d", i, len(f.seqs), expected[i]))
+		}
+		f.mu.Unlock()
+	}
+	if e, ok := rec.firstErr.Load().(string); ok {
+		res.FirstError = e
+	}
+	return res, nil
+}
