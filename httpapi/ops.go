@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/web"
 )
 
 //go:embed openapi.json
@@ -53,5 +54,14 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ tocsin.Princi
 func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, err := w.Write(openapiJSON)
+	return err
+}
+
+// clientJS: GET /client.js, the JavaScript client (an ES module).
+func (s *Server) clientJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*") // a public file: any page may import it
+	_, err := w.Write(web.ClientJS)
 	return err
 }

@@ -90,6 +90,7 @@ func (s *Server) routes() []route {
 		{"GET", "/readyz", authNone, s.readyz, limitNone},
 		{"GET", "/metrics", authNone, s.metrics, limitNone},
 		{"GET", "/api/openapi.json", authNone, s.openapi, limitNone},
+		{"GET", "/client.js", authNone, s.clientJS, limitNone},
 
 		{"POST", "/api/notifications", authApp, s.publish, limitPublish},
 		{"POST", "/api/users/{userId}/events", authApp, s.publishCustom, limitPublish},

@@ -1,0 +1,10 @@
+// Package web holds what tocsin serves to browsers: the JavaScript client
+// (/client.js). It is embedded in the binary.
+package web
+
+import _ "embed"
+
+// ClientJS is the JavaScript client, an ES module (client.js in this directory).
+//
+//go:embed client.js
+var ClientJS []byte
