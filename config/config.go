@@ -53,6 +53,10 @@ type Config struct {
 	RateUser    float64 // inbox requests per user
 	RateConnect float64 // new streams per user
 
+	// DevTokens lets POST /api/dev/token mint user tokens (the dashboard's development
+	// sign-in). Never in production.
+	DevTokens bool
+
 	LogLevel  string
 	LogFormat string
 	// DebugAddr, when set, serves Go's pprof profiles on that (loopback) address.

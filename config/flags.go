@@ -19,7 +19,7 @@ type group struct {
 var groups = []group{
 	{"Server", []string{"addr", "base-path", "tls-cert", "tls-key", "cors-origins", "config"}},
 	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval"}},
-	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "trusted-user-header"}},
+	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "trusted-user-header", "dev-tokens"}},
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
 	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect"}},
 	{"Logging and debugging", []string{"log-level", "log-format", "debug-addr"}},
@@ -75,6 +75,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", c.JWTPublicKey, "PEM file of an RSA (RS256) or ECDSA P-256 (ES256) public key verifying user JWTs")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required iss claim of user JWTs, when set")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required aud claim of user JWTs, when set")
+	fs.BoolVar(&c.DevTokens, "dev-tokens", c.DevTokens, "let anyone mint user tokens at POST /api/dev/token, for the dashboard's development sign-in (never in production)")
 	fs.StringVar(&c.TrustedUserHeader, "trusted-user-header", c.TrustedUserHeader, "header naming the user, set by a trusted gateway (e.g. Member-ID); off when empty")
 
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "idle time after which a stream gets a heartbeat comment")

@@ -39,6 +39,12 @@ type Config struct {
 	// Token-bucket rates per second (0: no limit): publishes per API key, inbox
 	// requests per user, new streams per user.
 	RatePublish, RateUser, RateConnect float64
+	// DevToken, when set, mints a user token for GET/POST /api/dev/token (the
+	// dashboard's development sign-in, --dev-tokens).
+	DevToken func(userID string) (string, error)
+	// Totals reports the events published and delivered by this node (the
+	// dashboard's live figures).
+	Totals func() (published, delivered int64)
 	WriteTimeout                       time.Duration // deadline of each write to a stream (10s)
 	CORSOrigins                        []string      // allowed cross-origin callers; "*" allows any
 	// TrustedUserHeader, when set, names the header a trusted gateway sets to the
@@ -91,6 +97,10 @@ func (s *Server) routes() []route {
 		{"GET", "/metrics", authNone, s.metrics, limitNone},
 		{"GET", "/api/openapi.json", authNone, s.openapi, limitNone},
 		{"GET", "/client.js", authNone, s.clientJS, limitNone},
+		{"GET", "/{$}", authNone, s.dashboard, limitNone},
+		{"GET", "/app.js", authNone, s.dashboardJS, limitNone},
+		{"POST", "/api/dev/token", authNone, s.devToken, limitConnect},
+		{"GET", "/api/stats", authApp, s.stats, limitNone},
 
 		{"POST", "/api/notifications", authApp, s.publish, limitPublish},
 		{"POST", "/api/users/{userId}/events", authApp, s.publishCustom, limitPublish},

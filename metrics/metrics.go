@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,14 @@ type Metrics struct {
 	publishLatency  prometheus.Histogram
 	slowDisconnects prometheus.Counter
 	HTTPRequests    *prometheus.CounterVec
+
+	// Totals kept beside the collectors for the dashboard's live figures.
+	totalPublished, totalDelivered atomic.Int64
+}
+
+// Totals returns the events published and delivered by this node since it started.
+func (m *Metrics) Totals() (published, delivered int64) {
+	return m.totalPublished.Load(), m.totalDelivered.Load()
 }
 
 var _ hub.Observer = (*Metrics)(nil)
@@ -65,7 +74,13 @@ func (m *Metrics) StreamOpened(t string) {
 	m.streamsTotal.WithLabelValues(t).Inc()
 }
 func (m *Metrics) StreamClosed(t string)          { m.streamsOpen.WithLabelValues(t).Dec() }
-func (m *Metrics) EventsPublished(n int)          { m.published.Add(float64(n)) }
-func (m *Metrics) EventsDelivered(n int)          { m.delivered.Add(float64(n)) }
+func (m *Metrics) EventsPublished(n int) {
+	m.published.Add(float64(n))
+	m.totalPublished.Add(int64(n))
+}
+func (m *Metrics) EventsDelivered(n int) {
+	m.delivered.Add(float64(n))
+	m.totalDelivered.Add(int64(n))
+}
 func (m *Metrics) PublishLatency(d time.Duration) { m.publishLatency.Observe(d.Seconds()) }
 func (m *Metrics) SlowConsumer()                  { m.slowDisconnects.Inc() }

@@ -8,3 +8,11 @@ import _ "embed"
 //
 //go:embed client.js
 var ClientJS []byte
+
+// IndexHTML and AppJS are the dashboard (index.html and app.js here).
+//
+//go:embed index.html
+var IndexHTML []byte
+
+//go:embed app.js
+var AppJS []byte

@@ -100,9 +100,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Retry: a.cfg.Retry, WriteTimeout: a.cfg.WriteTimeout,
 		CORSOrigins: a.cfg.CORSOrigins, BasePath: a.cfg.BasePath, Version: Version,
 		TrustedUserHeader: a.cfg.TrustedUserHeader, Batch: a.cfg.Batch,
+		Totals:      m.Totals,
 		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
+		DevToken: a.devToken(),
 	})
 	return a, nil
+}
+
+// devToken mints development tokens for the dashboard's sign-in when the server runs
+// with --dev-tokens and an HS256 secret; nil otherwise.
+func (a *App) devToken() func(string) (string, error) {
+	if !a.cfg.DevTokens || a.cfg.JWTSecret == "" {
+		return nil
+	}
+	if a.log != nil {
+		a.log.Warn("--dev-tokens: anyone who can reach this server can sign in as any user; never use it in production")
+	}
+	secret := []byte(a.cfg.JWTSecret)
+	return func(user string) (string, error) {
+		return auth.MintJWT(secret, user, time.Hour, time.Now())
+	}
 }
 
 // Handler is the node's HTTP handler.
