@@ -44,9 +44,9 @@ type Config struct {
 	DevToken func(userID string) (string, error)
 	// Totals reports the events published and delivered by this node (the
 	// dashboard's live figures).
-	Totals func() (published, delivered int64)
-	WriteTimeout                       time.Duration // deadline of each write to a stream (10s)
-	CORSOrigins                        []string      // allowed cross-origin callers; "*" allows any
+	Totals       func() (published, delivered int64)
+	WriteTimeout time.Duration // deadline of each write to a stream (10s)
+	CORSOrigins  []string      // allowed cross-origin callers; "*" allows any
 	// TrustedUserHeader, when set, names the header a trusted gateway sets to the
 	// user's id (e.g. Member-ID); requests carrying it are that user's.
 	TrustedUserHeader string

@@ -73,7 +73,7 @@ func (m *Metrics) StreamOpened(t string) {
 	m.streamsOpen.WithLabelValues(t).Inc()
 	m.streamsTotal.WithLabelValues(t).Inc()
 }
-func (m *Metrics) StreamClosed(t string)          { m.streamsOpen.WithLabelValues(t).Dec() }
+func (m *Metrics) StreamClosed(t string) { m.streamsOpen.WithLabelValues(t).Dec() }
 func (m *Metrics) EventsPublished(n int) {
 	m.published.Add(float64(n))
 	m.totalPublished.Add(int64(n))
