@@ -3,11 +3,14 @@ package httpapi
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -93,8 +96,15 @@ func writeRawError(conn net.Conn, lines []byte, err error) {
 // rawStream writes chunked SSE frames to a taken-over connection. Frames of one write
 // cycle are kept as references (the shared encodings are immutable) and sent in one
 // writev at flush.
+//
+// With rc set (a plain TCP connection on Linux) the stream is driven by the hub's
+// workers, and flush never waits: it writes what the socket takes at once, and when
+// the socket buffer is full, a goroutine of its own writes the rest with a deadline
+// and then wakes the stream. Only a stream whose client is slow has that goroutine,
+// and only while it is behind. Without rc, flush writes with a deadline.
 type rawStream struct {
 	conn    net.Conn
+	rc      syscall.RawConn
 	timeout time.Duration
 	// head holds the response's header lines until the first write sends the head;
 	// first is the first chunk (the retry hint).
@@ -105,10 +115,24 @@ type rawStream struct {
 	hdrs    []byte      // backing store of this cycle's chunk headers
 	pending int
 	stop    func()
+
+	// The background write of a flush the socket did not take whole.
+	mu      sync.Mutex
+	blocked bool
+	werr    error
+	wake    func()
+	bgDone  chan struct{} // closed when the background write ends
 }
 
 // flushAt bounds what one cycle keeps before writing (a long replay).
 const flushAt = 64 << 10
+
+// maxBehind bounds what a driven stream keeps while its background write goes on
+// (a catch-up from the store writes without the queue's bound); past it the client
+// is too slow, and resumes by Last-Event-ID.
+const maxBehind = 1 << 20
+
+var errTooSlow = errors.New("client reads too slowly")
 
 func (s *rawStream) write(b []byte) error {
 	if !s.started {
@@ -141,25 +165,119 @@ func (s *rawStream) flush() error {
 	if len(s.bufs) == 0 {
 		return nil
 	}
+	if s.rc != nil {
+		return s.flushNow()
+	}
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
 		return err
 	}
 	v := s.bufs
 	_, err := v.WriteTo(s.conn)
+	s.reset()
+	return err
+}
+
+// reset empties the cycle's buffers for reuse.
+func (s *rawStream) reset() {
 	clear(s.bufs)
 	s.bufs, s.hdrs, s.pending = s.bufs[:0], s.hdrs[:0], 0
 	if cap(s.bufs) > 48 {
 		s.bufs, s.hdrs = nil, nil // give back what a burst grew
 	}
-	return err
 }
 
-// close ends the response (the last chunk) and the connection.
+// flushNow writes what the socket takes at once and leaves the rest to a background
+// write. While one runs, nothing more is written (the hub waits for Blocked to turn
+// false; what is written meanwhile at the stream's end is dropped with the
+// connection).
+func (s *rawStream) flushNow() error {
+	s.mu.Lock()
+	blocked, err, wake, bg := s.blocked, s.werr, s.wake, s.bgDone
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		return err
+	case blocked && wake == nil:
+		// Still beginning (a long replay), on the stream's own goroutine: wait.
+		<-bg
+		if _, err := s.Blocked(); err != nil {
+			return err
+		}
+	case blocked && s.pending > maxBehind:
+		return errTooSlow
+	case blocked:
+		return nil // kept until the background write is over
+	}
+	n, err := writeNow(s.rc, s.bufs)
+	if err != nil {
+		s.reset()
+		return err
+	}
+	rest := s.bufs
+	for len(rest) > 0 && n >= len(rest[0]) {
+		n -= len(rest[0])
+		rest = rest[1:]
+	}
+	if len(rest) == 0 {
+		s.reset()
+		return nil
+	}
+	// The rest refers to this cycle's buffers: hand them over and start afresh.
+	rest = append(net.Buffers{rest[0][n:]}, rest[1:]...)
+	s.bufs, s.hdrs, s.pending = nil, nil, 0
+	s.mu.Lock()
+	s.blocked, s.bgDone = true, make(chan struct{})
+	s.mu.Unlock()
+	go s.finish(rest)
+	return nil
+}
+
+// finish writes what the socket did not take, with a deadline, then wakes the stream.
+func (s *rawStream) finish(rest net.Buffers) {
+	err := s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
+	if err == nil {
+		_, err = rest.WriteTo(s.conn)
+	}
+	s.mu.Lock()
+	s.blocked, s.werr = false, err
+	wake := s.wake
+	close(s.bgDone)
+	s.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
+}
+
+// Blocked reports whether a background write is going on, and how the last one
+// failed.
+func (s *rawStream) Blocked() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.blocked, s.werr
+}
+
+func (s *rawStream) setWake(wake func()) {
+	s.mu.Lock()
+	s.wake = wake
+	s.mu.Unlock()
+}
+
+// lastChunk ends a chunked response.
+var lastChunk = []byte("0\r\n\r\n")
+
+// close ends the response (the last chunk) and the connection. A driven stream's
+// close never waits: the last chunk goes only if the socket takes it at once.
 func (s *rawStream) close() {
 	if s.stop != nil {
 		s.stop()
 	}
-	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = s.conn.Write([]byte("0\r\n\r\n"))
+	if s.rc != nil {
+		if blocked, err := s.Blocked(); !blocked && err == nil {
+			_, _ = writeNow(s.rc, append(s.bufs, lastChunk))
+		}
+	} else {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = s.conn.Write(lastChunk)
+	}
 	_ = s.conn.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -169,6 +170,15 @@ func (k *sseSink) Flush() error {
 	return k.rc.Flush()
 }
 
+// Blocked reports whether a driven stream's background write is going on
+// (hub.AsyncSink).
+func (k *sseSink) Blocked() (bool, error) {
+	if k.raw == nil {
+		return false, nil
+	}
+	return k.raw.Blocked()
+}
+
 // stream: GET /api/notifications/stream, the user's stream over SSE.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
 	req, err := s.subscribeRequest(r, p, "sse")
@@ -205,26 +215,43 @@ func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRe
 
 // runRawSSE runs a stream on a taken-over connection until it ends, then closes it.
 // Its context is its own (the request's ended with the handler): the client hanging
-// up, noticed by the shared watcher, cancels it.
+// up, noticed by the shared watcher, cancels it. On a plain TCP connection on Linux
+// the live phase is driven by the hub's workers (no goroutine per stream); elsewhere
+// (TLS) it runs on a goroutine of its own.
 func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) {
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := watchHangUp(sink.raw.conn, cancel)
-	sink.raw.stop = stop
-	st, err := s.hub.Begin(ctx, req, sink)
-	if err != nil && !sink.raw.started {
+	var driven atomic.Pointer[hub.DrivenStream]
+	stop := watchHangUp(sink.raw.conn, func() {
 		cancel()
-		stop()
-		if tocsin.ErrorCodeOf(err) == tocsin.EInternal {
-			s.log.Error("stream failed", "user_id", p.UserID, "err", err)
+		if st := driven.Load(); st != nil {
+			st.Stop()
 		}
-		writeRawError(sink.raw.conn, sink.raw.head, err)
-		_ = sink.raw.conn.Close()
+	})
+	sink.raw.stop = stop
+	if rc, ok := rawWriter(sink.raw.conn); ok {
+		sink.raw.rc = rc
+		st, err := s.hub.BeginDriven(ctx, req, sink)
+		if err != nil {
+			cancel()
+			s.failRawSSE(p, sink, err)
+			return
+		}
+		sink.raw.setWake(st.Wake)
+		driven.Store(st)
+		if ctx.Err() != nil {
+			st.Stop() // the client left while the stream began
+		}
+		st.Go(func(err error) {
+			cancel()
+			s.endStream(p, sink, err)
+			sink.raw.close()
+		})
 		return
 	}
+	st, err := s.hub.Begin(ctx, req, sink)
 	if err != nil {
 		cancel()
-		s.endStream(p, sink, err)
-		sink.raw.close()
+		s.failRawSSE(p, sink, err)
 		return
 	}
 	// The live phase on a fresh goroutine: this one's stack grew with the store
@@ -234,6 +261,22 @@ func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *s
 		s.endStream(p, sink, st.Live(ctx))
 		sink.raw.close()
 	}()
+}
+
+// failRawSSE ends a taken-over stream that failed to begin: a JSON error answer when
+// nothing was written yet.
+func (s *Server) failRawSSE(p tocsin.Principal, sink *sseSink, err error) {
+	if sink.raw.started {
+		s.endStream(p, sink, err)
+		sink.raw.close()
+		return
+	}
+	sink.raw.stop()
+	if tocsin.ErrorCodeOf(err) == tocsin.EInternal {
+		s.log.Error("stream failed", "user_id", p.UserID, "err", err)
+	}
+	writeRawError(sink.raw.conn, sink.raw.head, err)
+	_ = sink.raw.conn.Close()
 }
 
 // endStream tells a stream's client how it ended (a reconnect hint on shutdown).

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +78,11 @@ type Hub struct {
 	stop    context.CancelFunc // ends housekeeping
 
 	busFailing atomic.Bool // the last bus publish failed (logged once per outage)
+
+	// Driven streams (driven.go): their run queue, whose workers and heartbeat sweep
+	// start with the first such stream.
+	runq      runQueue
+	driveOnce sync.Once
 }
 
 // New returns a hub; call Start before serving.
@@ -124,6 +130,7 @@ func New(cfg Config) *Hub {
 		cfg: cfg, store: cfg.Store, bus: cfg.Bus, log: cfg.Logger, obs: cfg.Observer,
 		epoch: cfg.Store.Epoch(), seed: maphash.MakeSeed(),
 	}
+	h.runq.cond.L = &h.runq.mu
 	for i := range h.shards {
 		h.shards[i].streams = make(map[tocsin.StreamID]*streamEntry)
 		h.shards[i].interest = make(map[tocsin.StreamID]bool)

@@ -127,16 +127,42 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	return &fixture{h: h, store: st}
 }
 
+// drivenMode makes the fixture serve streams as driven streams (BeginDriven, Go)
+// instead of on goroutines of their own (Serve): TestDrivenStreams runs the stream
+// tests again in that mode.
+var drivenMode bool
+
+// asyncSink makes a Sink an AsyncSink whose writes always complete at once.
+type asyncSink struct{ Sink }
+
+func (asyncSink) Blocked() (bool, error) { return false, nil }
+
 // serve runs a stream in the background; the returned channel yields Serve's result.
 func (f *fixture) serve(t *testing.T, req SubscribeRequest, sink Sink) (context.CancelFunc, <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	finished := make(chan struct{})
-	go func() {
-		done <- f.h.Serve(ctx, req, sink)
-		close(finished)
-	}()
+	if drivenMode {
+		go func() {
+			st, err := f.h.BeginDriven(ctx, req, asyncSink{sink})
+			if err != nil {
+				done <- err
+				close(finished)
+				return
+			}
+			context.AfterFunc(ctx, st.Stop)
+			st.Go(func(err error) {
+				done <- err
+				close(finished)
+			})
+		}()
+	} else {
+		go func() {
+			done <- f.h.Serve(ctx, req, sink)
+			close(finished)
+		}()
+	}
 	t.Cleanup(func() {
 		cancel()
 		<-finished

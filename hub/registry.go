@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -61,8 +62,12 @@ type subscriber struct {
 	tokenID   string
 	check     func(ctx context.Context) error
 
-	ready chan struct{} // signalled (cap 1) when the queue becomes non-empty
-	done  chan struct{} // closed when kicked
+	// A stream served on its own goroutine (Live) waits on these: ready is signalled
+	// (cap 1) when the queue becomes non-empty, done is closed when kicked. A driven
+	// stream has neither: enqueue and kick schedule drv on the hub's workers.
+	ready chan struct{}
+	done  chan struct{}
+	drv   atomic.Pointer[drivenConn]
 
 	mu     sync.Mutex
 	queue  []*Delivery
@@ -83,11 +88,20 @@ func (s *subscriber) enqueue(d *Delivery) bool {
 	}
 	s.queue = append(s.queue, d)
 	s.mu.Unlock()
+	s.wake()
+	return true
+}
+
+// wake tells the stream's writer that there is something to do.
+func (s *subscriber) wake() {
+	if d := s.drv.Load(); d != nil {
+		d.schedule()
+		return
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // take moves the queued deliveries into buf (reused between calls) and returns it.
@@ -113,7 +127,12 @@ func (s *subscriber) kick(reason error) {
 	}
 	s.reason = reason
 	s.queue = nil
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
+	if d := s.drv.Load(); d != nil {
+		d.schedule()
+	}
 }
 
 func (s *subscriber) err() error {

@@ -88,10 +88,20 @@ type Stream struct{ c *conn }
 // may run Live on a fresh goroutine, so the long-lived one does not keep the stack
 // that the store reads and encoding grew.
 func (h *Hub) Begin(ctx context.Context, req SubscribeRequest, sink Sink) (*Stream, error) {
+	c := &conn{h: h, sink: sink}
+	if err := h.begin(ctx, req, c, true); err != nil {
+		return nil, err
+	}
+	return &Stream{c: c}, nil
+}
+
+// begin registers c's subscriber and writes what the stream starts with. withChans
+// gives the subscriber the channels a stream on its own goroutine waits on.
+func (h *Hub) begin(ctx context.Context, req SubscribeRequest, c *conn, withChans bool) error {
 	stream := req.Stream
 	if stream == "" {
 		if err := tocsin.ValidateUserID(req.UserID); err != nil {
-			return nil, err
+			return err
 		}
 		stream = tocsin.UserStream(req.UserID)
 	}
@@ -102,22 +112,24 @@ func (h *Hub) Begin(ctx context.Context, req SubscribeRequest, sink Sink) (*Stre
 		stream: stream, userID: req.UserID, types: req.Types, names: req.Names, tokenID: req.TokenID,
 		check:    req.Check,
 		deviceID: req.DeviceID, transport: req.Transport, since: h.now(), noInit: req.NoInit,
-		batch: req.Batch,
-		ready: make(chan struct{}, 1), done: make(chan struct{}), max: h.cfg.QueueSize,
+		batch: req.Batch, max: h.cfg.QueueSize,
+	}
+	if withChans {
+		s.ready, s.done = make(chan struct{}, 1), make(chan struct{})
 	}
 	if err := h.register(s); err != nil {
-		return nil, err
+		return err
 	}
-	c := &conn{h: h, s: s, sink: sink}
+	c.s = s
 	err := c.begin(ctx, req.LastEventID)
 	if err == nil {
-		err = sink.Flush()
+		err = c.sink.Flush()
 	}
 	if err != nil {
 		h.unregister(s)
-		return nil, c.ended(err)
+		return c.ended(err)
 	}
-	return &Stream{c: c}, nil
+	return nil
 }
 
 // Live writes live events until ctx ends, the hub kicks the stream, or the sink
@@ -285,9 +297,8 @@ func (c *conn) write(d *Delivery) error {
 	return nil
 }
 
-// live writes queued events as they arrive, in sequence order: a duplicate (seq
-// already handled) is dropped, a gap (an event the bus lost or reordered) is filled
-// from the store. It writes a heartbeat after each idle period.
+// live writes queued events as they arrive (handle) on the stream's own goroutine,
+// and a heartbeat after each idle period.
 func (c *conn) live(ctx context.Context) error {
 	hb := time.NewTimer(c.h.cfg.Heartbeat)
 	defer hb.Stop()
@@ -331,40 +342,17 @@ func (c *conn) live(ctx context.Context) error {
 			}
 			hb.Reset(c.h.cfg.Heartbeat)
 		case <-c.s.ready:
-			batch = c.s.take(batch)
-			for _, d := range batch {
-				var err error
-				switch seq := d.Event.Seq; {
-				case seq <= c.last:
-					continue
-				case d.poke:
-					err = c.catchUp(ctx, seq)
-					if tocsin.ErrorCodeOf(err) == tocsin.EGone {
-						err = c.restart(ctx, "events were removed before this connection read them")
-					}
-				case seq == c.last+1:
-					err = c.write(d)
-				default:
-					err = c.catchUp(ctx, seq)
-					if tocsin.ErrorCodeOf(err) == tocsin.EGone {
-						err = c.restart(ctx, "events were removed before this connection read them")
-					}
-				}
-				if err != nil {
-					return err
-				}
+			var err error
+			batch, err = c.handle(ctx, batch)
+			if err != nil {
+				return err
 			}
-			clear(batch)
 			if c.batching {
-				if windowC == nil && (len(c.pending) > 0 || c.pendingUnread != tocsin.UnreadUnchanged) {
+				if windowC == nil && c.windowWanted() {
 					window.Reset(c.s.batch)
 					windowC = window.C
 				}
 				continue
-			}
-			if c.n > 0 {
-				c.h.obs.EventsDelivered(c.n)
-				c.n = 0
 			}
 			if err := c.sink.Flush(); err != nil {
 				return err
@@ -372,6 +360,48 @@ func (c *conn) live(ctx context.Context) error {
 			hb.Reset(c.h.cfg.Heartbeat)
 		}
 	}
+}
+
+// handle takes what is queued and writes it in sequence order: a duplicate (seq
+// already handled) is dropped, a gap (an event the bus lost or reordered) is filled
+// from the store. batch is a buffer reused between calls. While batching, the events
+// are held for the window instead; otherwise the caller flushes.
+func (c *conn) handle(ctx context.Context, batch []*Delivery) ([]*Delivery, error) {
+	batch = c.s.take(batch)
+	defer clear(batch)
+	for _, d := range batch {
+		var err error
+		switch seq := d.Event.Seq; {
+		case seq <= c.last:
+			continue
+		case d.poke:
+			err = c.catchUp(ctx, seq)
+			if tocsin.ErrorCodeOf(err) == tocsin.EGone {
+				err = c.restart(ctx, "events were removed before this connection read them")
+			}
+		case seq == c.last+1:
+			err = c.write(d)
+		default:
+			err = c.catchUp(ctx, seq)
+			if tocsin.ErrorCodeOf(err) == tocsin.EGone {
+				err = c.restart(ctx, "events were removed before this connection read them")
+			}
+		}
+		if err != nil {
+			return batch, err
+		}
+	}
+	if !c.batching && c.n > 0 {
+		c.h.obs.EventsDelivered(c.n)
+		c.n = 0
+	}
+	return batch, nil
+}
+
+// windowWanted reports whether a batching window should open: events or an unread
+// count are held.
+func (c *conn) windowWanted() bool {
+	return len(c.pending) > 0 || c.pendingUnread != tocsin.UnreadUnchanged
 }
 
 // flushWindow writes the events held during a batching window: a lone event as

@@ -1,0 +1,293 @@
+package hub
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Driven streams: the live phase without a goroutine per stream.
+//
+// A stream served by Live parks a goroutine for its whole life, with a stack, two
+// channels and two timers: most of what an idle stream costs. A driven stream has
+// none of them. Whenever it has something to do (events queued, a kick, a heartbeat
+// or batching window due, a blocked write finished) it is put on the hub's run queue,
+// and one of a few shared workers runs one step of it: take the queue, write, flush,
+// return. Heartbeats come from one sweep over all streams instead of a timer each.
+// The step is the same code as Live's loop (handle, flushWindow), so the two modes
+// write the same frames in the same order.
+//
+// A worker must never wait for a slow client, so a driven stream's sink is an
+// AsyncSink: its Flush writes what the connection takes at once and hands the rest
+// to the background, and the stream takes nothing more from its queue until that
+// write is done (its queue fills meanwhile, and a full queue is a slow consumer, as
+// for any stream).
+
+// AsyncSink is the Sink of a driven stream. Flush must not block on the peer: what
+// the connection does not take at once it writes in the background (with a
+// deadline), reporting Blocked until then, and then calls the stream's Wake.
+type AsyncSink interface {
+	Sink
+	// Blocked reports whether a write from an earlier Flush is still going on, and
+	// the error that ended one that failed.
+	Blocked() (bool, error)
+}
+
+// DrivenStream is a stream that has begun (BeginDriven) and is served by the hub's
+// workers once Go is called.
+type DrivenStream struct{ d *drivenConn }
+
+// drivenConn is a driven stream's conn and its scheduling state. Only one worker
+// runs a stream's step at a time (state), so the conn needs no lock of its own.
+type drivenConn struct {
+	conn
+	async   AsyncSink
+	state   atomic.Int32
+	started atomic.Bool
+	// hbDue and windowDue are set by the sweep and the window timer before they
+	// schedule the stream; lastWrite is when it last flushed (unix ns).
+	hbDue, windowDue atomic.Bool
+	lastWrite        atomic.Int64
+	windowOpen       bool
+	window           *time.Timer
+	batch            []*Delivery
+	done             func(error)
+}
+
+// Scheduling states of a driven stream.
+const (
+	idle     int32 = iota // nothing to do
+	queued                // on the run queue
+	running               // a worker runs its step
+	again                 // running, and scheduled again meanwhile: runs once more
+	finished              // ended; never scheduled again
+)
+
+// BeginDriven is Begin for a stream whose live phase the hub's workers drive (Go),
+// instead of a goroutine of the caller's.
+func (h *Hub) BeginDriven(ctx context.Context, req SubscribeRequest, sink AsyncSink) (*DrivenStream, error) {
+	d := &drivenConn{async: sink}
+	d.conn = conn{h: h, sink: sink}
+	if err := h.begin(ctx, req, &d.conn, false); err != nil {
+		return nil, err
+	}
+	return &DrivenStream{d: d}, nil
+}
+
+// Go hands the stream to the hub's workers. done is called once, on a worker, when
+// the stream ends, with what Live would return; the stream is unregistered by then.
+func (st *DrivenStream) Go(done func(error)) {
+	d := st.d
+	d.done = done
+	if d.s.batch > 0 {
+		d.batching, d.pendingUnread = true, tocsin.UnreadUnchanged
+	}
+	d.lastWrite.Store(time.Now().UnixNano())
+	d.h.startDriving()
+	d.s.drv.Store(d)
+	d.started.Store(true)
+	d.schedule() // what arrived since Begin, or a kick that came before Go
+}
+
+// Stop ends the stream as a client hanging up does (done gets nil).
+func (st *DrivenStream) Stop() { st.d.s.kick(context.Canceled) }
+
+// Wake tells the stream that its sink's background write is over.
+func (st *DrivenStream) Wake() { st.d.schedule() }
+
+// schedule puts the stream on the run queue unless it is there already; a stream
+// being run is run once more afterwards.
+func (d *drivenConn) schedule() {
+	if !d.started.Load() {
+		return
+	}
+	for {
+		switch d.state.Load() {
+		case idle:
+			if d.state.CompareAndSwap(idle, queued) {
+				d.h.runq.push(d)
+				return
+			}
+		case running:
+			if d.state.CompareAndSwap(running, again) {
+				return
+			}
+		default: // queued, again, finished
+			return
+		}
+	}
+}
+
+// run is a worker running the stream's step.
+func (d *drivenConn) run() {
+	d.state.Store(running)
+	end, err := d.step()
+	if end {
+		d.finish(err)
+		return
+	}
+	if !d.state.CompareAndSwap(running, idle) {
+		// Scheduled while it ran: queue it again (behind the others, not in a loop
+		// that could starve them).
+		d.state.Store(queued)
+		d.h.runq.push(d)
+	}
+}
+
+// step does what the stream has to do now. It reports whether the stream ended.
+func (d *drivenConn) step() (bool, error) {
+	if d.s.err() != nil {
+		return true, nil // ended reports the kick's reason
+	}
+	if blocked, err := d.async.Blocked(); err != nil {
+		return true, err
+	} else if blocked {
+		return false, nil // Wake comes when the write is over
+	}
+	ctx := context.Background() // store reads: the store's own timeouts bound them
+	wrote := false
+	if d.windowDue.Swap(false) {
+		d.windowOpen = false
+		if err := d.flushWindow(); err != nil {
+			return true, err
+		}
+		wrote = true
+	}
+	var err error
+	if d.batch, err = d.handle(ctx, d.batch); err != nil {
+		return true, err
+	}
+	took := len(d.batch) > 0
+	if cap(d.batch) > 64 {
+		d.batch = nil
+	}
+	if d.batching {
+		if !d.windowOpen && d.windowWanted() {
+			d.openWindow()
+		}
+	} else if took {
+		wrote = true
+	}
+	if d.hbDue.Swap(false) && !wrote {
+		if d.s.check != nil {
+			if err := d.s.check(ctx); err != nil {
+				return true, err
+			}
+		}
+		if err := d.sink.Heartbeat(); err != nil {
+			return true, err
+		}
+		wrote = true
+	}
+	if wrote {
+		if err := d.sink.Flush(); err != nil {
+			return true, err
+		}
+		d.lastWrite.Store(time.Now().UnixNano())
+	}
+	return false, nil
+}
+
+func (d *drivenConn) openWindow() {
+	d.windowOpen = true
+	if d.window == nil {
+		d.window = time.AfterFunc(d.s.batch, func() {
+			d.windowDue.Store(true)
+			d.schedule()
+		})
+		return
+	}
+	d.window.Reset(d.s.batch)
+}
+
+// finish ends the stream: unregistered, then done.
+func (d *drivenConn) finish(err error) {
+	d.state.Store(finished)
+	if d.window != nil {
+		d.window.Stop()
+	}
+	d.h.unregister(d.s)
+	d.done(d.ended(err))
+}
+
+// startDriving starts the workers and the heartbeat sweep, once per hub.
+func (h *Hub) startDriving() {
+	h.driveOnce.Do(func() {
+		for range max(8, 4*runtime.GOMAXPROCS(0)) {
+			go h.runq.work()
+		}
+		go h.sweep()
+	})
+}
+
+// sweep schedules a heartbeat for every driven stream idle for Heartbeat, checking
+// a few times per period (so a heartbeat comes Heartbeat to 1.25×Heartbeat after the
+// last write).
+func (h *Hub) sweep() {
+	every := min(max(h.cfg.Heartbeat/4, 5*time.Millisecond), time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var due []*drivenConn
+	for range t.C {
+		cutoff := time.Now().UnixNano() - int64(h.cfg.Heartbeat)
+		for i := range h.shards {
+			sh := &h.shards[i]
+			sh.mu.RLock()
+			for _, e := range sh.streams {
+				for _, s := range e.subs {
+					if d := s.drv.Load(); d != nil && d.lastWrite.Load() <= cutoff && !d.hbDue.Load() {
+						due = append(due, d)
+					}
+				}
+			}
+			sh.mu.RUnlock()
+		}
+		for _, d := range due {
+			d.hbDue.Store(true)
+			d.schedule()
+		}
+		clear(due)
+		due = due[:0]
+	}
+}
+
+// runQueue is the FIFO of driven streams with something to do, and its workers.
+type runQueue struct {
+	mu    sync.Mutex
+	cond  sync.Cond
+	items []*drivenConn
+	head  int // items[head:] are waiting
+}
+
+func (q *runQueue) push(d *drivenConn) {
+	q.mu.Lock()
+	q.items = append(q.items, d)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// work runs streams from the queue forever, one at a time: a worker held up by one
+// stream (a store read while catching up) holds up no other.
+func (q *runQueue) work() {
+	for {
+		q.mu.Lock()
+		for q.head == len(q.items) {
+			q.cond.Wait()
+		}
+		d := q.items[q.head]
+		q.items[q.head] = nil
+		q.head++
+		if q.head == len(q.items) {
+			q.items, q.head = q.items[:0], 0
+			if cap(q.items) > 1<<16 {
+				q.items = nil // give back what a broadcast grew
+			}
+		}
+		q.mu.Unlock()
+		d.run()
+	}
+}
