@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -42,7 +43,10 @@ type App struct {
 	bus     tocsin.Bus
 	hub     *hub.Hub
 	handler *httpapi.Server
+
+	srvMu   sync.Mutex
 	srv     *http.Server
+	stopped bool // Shutdown ran: a later Serve returns at once
 }
 
 // New opens the store and bus and builds the handler. Close releases them.
@@ -142,19 +146,29 @@ func (a *App) ready(ctx context.Context) ([]string, error) {
 
 // Serve serves on ln until Shutdown. It returns nil after a graceful shutdown.
 func (a *App) Serve(ln net.Listener) error {
-	a.srv = &http.Server{
+	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
+	if a.cfg.TLSCert != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	}
+	// Shutdown may run on another goroutine before or while Serve starts.
+	a.srvMu.Lock()
+	if a.stopped {
+		a.srvMu.Unlock()
+		return nil
+	}
+	a.srv = srv
+	a.srvMu.Unlock()
 	var err error
 	if a.cfg.TLSCert != "" {
-		a.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
-		err = a.srv.ServeTLS(ln, a.cfg.TLSCert, a.cfg.TLSKey)
+		err = srv.ServeTLS(ln, a.cfg.TLSCert, a.cfg.TLSKey)
 	} else {
-		err = a.srv.Serve(ln)
+		err = srv.Serve(ln)
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -167,11 +181,15 @@ func (a *App) Serve(ln net.Listener) error {
 // to finish, then closes the bus and flushes the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.hub.Shutdown()
+	a.srvMu.Lock()
+	srv := a.srv
+	a.stopped = true
+	a.srvMu.Unlock()
 	var err error
-	if a.srv != nil {
-		err = a.srv.Shutdown(ctx)
+	if srv != nil {
+		err = srv.Shutdown(ctx)
 		if err != nil {
-			_ = a.srv.Close()
+			_ = srv.Close()
 		}
 	}
 	a.Close()
