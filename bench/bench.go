@@ -7,7 +7,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,10 +24,13 @@ import (
 
 // Config is one run.
 type Config struct {
-	URL       string // the server, e.g. http://127.0.0.1:8080
-	APIKey    string
-	Token     func(user string) (string, error) // mints a user JWT
-	ServerPID int                               // for RSS and CPU; 0: not measured
+	URL string // the server, e.g. http://127.0.0.1:8080
+	// PublishURL, when set, receives the publishes while streams stay on URL: two
+	// nodes of a cluster, the events crossing the bus.
+	PublishURL string
+	APIKey     string
+	Token      func(user string) (string, error) // mints a user JWT
+	ServerPID  int                               // for RSS and CPU; 0: not measured
 
 	Publishers int           // concurrent publishers (publish, per-user)
 	Duration   time.Duration // how long the load runs
@@ -123,24 +125,24 @@ func summarise(lat []time.Duration) Latency {
 	return Latency{P50: q(.5), P90: q(.9), P99: q(.99), Max: q(1), N: len(lat)}
 }
 
-// client returns an HTTP client whose connections come from 127.0.0.x source
-// addresses in turn, so tens of thousands of streams do not exhaust one address's
-// ephemeral ports. Loopback targets only.
+// client returns an HTTP client (for publishes and tokens) whose connections come
+// from 127.0.0.x source addresses in turn (dialLoopback). Loopback targets only.
 func client(streams int) *http.Client {
-	var next atomic.Uint32
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, _ := net.SplitHostPort(addr)
-		d := net.Dialer{Timeout: 10 * time.Second}
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && ip.To4() != nil {
-			n := next.Add(1)
-			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, byte(n/250%250), byte(1+n%250))}
-		}
-		return d.DialContext(ctx, network, addr)
-	}
 	return &http.Client{Transport: &http.Transport{
-		DialContext: dial, MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0,
+		DialContext: dialLoopback, MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0,
 		DisableCompression: true, ForceAttemptHTTP2: false,
 	}}
+}
+
+// checkTargets refuses any target but this machine.
+func checkTargets(cfg Config) error {
+	if err := checkLoopback(cfg.URL); err != nil {
+		return err
+	}
+	if cfg.PublishURL != "" {
+		return checkLoopback(cfg.PublishURL)
+	}
+	return nil
 }
 
 // checkLoopback refuses any target but this machine.
@@ -161,7 +163,11 @@ func checkLoopback(raw string) error {
 
 // publish sends one notification and records its latency.
 func publish(ctx context.Context, c *http.Client, cfg *Config, body string, rec *recorder) (string, bool) {
-	req, _ := http.NewRequestWithContext(ctx, "POST", cfg.URL+"/api/notifications", strings.NewReader(body))
+	target := cfg.URL
+	if cfg.PublishURL != "" {
+		target = cfg.PublishURL
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", target+"/api/notifications", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
@@ -189,42 +195,26 @@ func sentBody(recipient string) string {
 	return fmt.Sprintf(`{%s,"type":"bench","title":"bench","data":{"sentNs":%d}}`, recipient, time.Now().UnixNano())
 }
 
-// stream is one open SSE connection that counts notification events and records
-// their latency from the embedded send time.
-func openStream(ctx context.Context, c *http.Client, url, token string, rec *recorder, ready *sync.WaitGroup) error {
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
+// openStream opens one SSE stream (a rawStream: one goroutine, no net/http) that
+// counts the notifications it gets and records their latency from the embedded send
+// time; ready is done once the server answered 200.
+func openStream(ctx context.Context, url, token string, rec *recorder, ready *sync.WaitGroup) error {
+	s, err := dialStream(ctx, url, token)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return fmt.Errorf("stream: %s", resp.Status)
-	}
 	ready.Done()
 	go func() {
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 4096), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			if len(line) < 6 || string(line[:6]) != "data: " {
-				continue
-			}
-			i := strings.Index(string(line), `"sentNs":`)
-			if i < 0 {
-				continue
-			}
-			rest := string(line[i+9:])
-			if j := strings.IndexAny(rest, ",}"); j > 0 {
-				if ns, err := strconv.ParseInt(rest[:j], 10, 64); err == nil {
-					rec.latency(time.Since(time.Unix(0, ns)))
-					rec.delivered.Add(1)
-				}
-			}
+		err := s.read(func(data []byte, now time.Time) int {
+			return scanSent(data, func(ns int64) {
+				rec.latency(now.Sub(time.Unix(0, ns)))
+				rec.delivered.Add(1)
+			})
+		})
+		// A stream that just ends (the run is over, or the server cut a slow
+		// consumer off) is not an error; a response the reader cannot parse is.
+		if err != nil && ctx.Err() == nil {
+			rec.fail(err)
 		}
 	}()
 	return nil

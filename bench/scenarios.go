@@ -25,7 +25,7 @@ var Scenarios = map[string]func(ctx context.Context, cfg Config) (Result, error)
 // Publish: cfg.Publishers concurrent publishers, each to its own users, for
 // cfg.Duration; every acknowledgement is a durable notification.
 func Publish(ctx context.Context, cfg Config) (Result, error) {
-	if err := checkLoopback(cfg.URL); err != nil {
+	if err := checkTargets(cfg); err != nil {
 		return Result{}, err
 	}
 	c := client(cfg.Publishers)
@@ -63,7 +63,7 @@ func (r *Result) cpu(pid int, cpu0 float64, count int64) {
 
 // Bulk: one publish to cfg.UserIDs recipients.
 func Bulk(ctx context.Context, cfg Config) (Result, error) {
-	if err := checkLoopback(cfg.URL); err != nil {
+	if err := checkTargets(cfg); err != nil {
 		return Result{}, err
 	}
 	ids := make([]string, cfg.UserIDs)
@@ -81,7 +81,6 @@ func Bulk(ctx context.Context, cfg Config) (Result, error) {
 // openStreams opens n streams, the i-th on url(i) with token(i), and waits until all
 // answered 200.
 func openStreams(ctx context.Context, cfg *Config, n int, url func(i int) string, user func(i int) string, rec *recorder) error {
-	c := client(n)
 	var ready sync.WaitGroup
 	ready.Add(n)
 	sem := make(chan struct{}, 64) // open at most 64 at once
@@ -99,7 +98,7 @@ func openStreams(ctx context.Context, cfg *Config, n int, url func(i int) string
 					return
 				}
 			}
-			if err := openStream(ctx, c, url(i), tok, rec, &ready); err != nil {
+			if err := openStream(ctx, url(i), tok, rec, &ready); err != nil {
 				errs <- err
 				ready.Done()
 			}
@@ -118,7 +117,7 @@ func openStreams(ctx context.Context, cfg *Config, n int, url func(i int) string
 
 // Idle: cfg.Streams user streams held open, then the server's RSS growth per stream.
 func Idle(ctx context.Context, cfg Config) (Result, error) {
-	if err := checkLoopback(cfg.URL); err != nil {
+	if err := checkTargets(cfg); err != nil {
 		return Result{}, err
 	}
 	rss0, _ := proc(cfg.ServerPID)
@@ -146,7 +145,7 @@ func Idle(ctx context.Context, cfg Config) (Result, error) {
 // Broadcast: cfg.Streams subscribers of one topic's capability URL, cfg.Rate
 // publishes per second to the topic for cfg.Duration.
 func Broadcast(ctx context.Context, cfg Config) (Result, error) {
-	if err := checkLoopback(cfg.URL); err != nil {
+	if err := checkTargets(cfg); err != nil {
 		return Result{}, err
 	}
 	topic := fmt.Sprintf("bench-%d", rand.Uint32())
@@ -168,7 +167,7 @@ func Broadcast(ctx context.Context, cfg Config) (Result, error) {
 // PerUser: cfg.Streams users each with their own stream; cfg.Rate publishes per
 // second, each to a random one of them, for cfg.Duration.
 func PerUser(ctx context.Context, cfg Config) (Result, error) {
-	if err := checkLoopback(cfg.URL); err != nil {
+	if err := checkTargets(cfg); err != nil {
 		return Result{}, err
 	}
 	run := rand.Uint32()

@@ -1,11 +1,10 @@
 package bench
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,54 +23,53 @@ type follower struct {
 }
 
 // run reads the stream once (from f.last) until ctx ends or the connection does; it
-// signals ready when the response has started.
-func (f *follower) run(ctx context.Context, c *http.Client, url string, ready func()) error {
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+f.token)
+// signals ready when the response has started. It reads a rawStream (raw.go), whole
+// frames at a time, so it can follow ids exactly.
+func (f *follower) run(ctx context.Context, url string, ready func()) error {
+	var extra []string
 	f.mu.Lock()
 	if f.last != "" {
-		req.Header.Set("Last-Event-ID", f.last)
+		extra = append(extra, "Last-Event-ID: "+f.last)
 	}
 	f.mu.Unlock()
-	resp, err := c.Do(req)
+	s, err := dialStream(ctx, url, f.token, extra...)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("stream: %s", resp.Status)
-	}
 	ready()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 4096), 1<<20)
+	return s.read(func(data []byte, _ time.Time) int {
+		return scanFrames(data, f.frame)
+	})
+}
+
+// frame takes one SSE frame: a notification event's id is its stream position.
+func (f *follower) frame(b []byte) {
 	var id, name string
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "id: "):
-			id = line[4:]
-		case strings.HasPrefix(line, "event: "):
-			name = line[7:]
-		case line == "":
-			if id != "" {
-				f.mu.Lock()
-				f.last = id
-				if name == "notification" {
-					if i := strings.LastIndexByte(id, '-'); i > 0 {
-						seq, _ := strconv.ParseUint(id[i+1:], 10, 64)
-						f.seqs = append(f.seqs, seq)
-					}
-					select {
-					case f.got <- struct{}{}:
-					default:
-					}
-				}
-				f.mu.Unlock()
-			}
-			id, name = "", ""
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte("\n"))
+		if v, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
+			id = string(v)
+		} else if v, ok := bytes.CutPrefix(line, []byte("event: ")); ok {
+			name = string(v)
 		}
 	}
-	return nil
+	if id == "" {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last = id
+	if name == "notification" {
+		if i := strings.LastIndexByte(id, '-'); i > 0 {
+			seq, _ := strconv.ParseUint(id[i+1:], 10, 64)
+			f.seqs = append(f.seqs, seq)
+		}
+		select {
+		case f.got <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Storm: cfg.Streams users each streaming; every connection is dropped at once,
@@ -79,11 +77,10 @@ func (f *follower) run(ctx context.Context, c *http.Client, url string, ready fu
 // them reconnect at once with Last-Event-ID. It reports how long until every stream
 // was back and caught up, and checks that no stream lost or repeated an event.
 func Storm(ctx context.Context, cfg Config) (Result, error) {
-	if err := checkLoopback(cfg.URL); err != nil {
+	if err := checkTargets(cfg); err != nil {
 		return Result{}, err
 	}
 	run := rand.Uint32()
-	c := client(cfg.Streams)
 	url := cfg.URL + "/api/notifications/stream"
 	fs := make([]*follower, cfg.Streams)
 	for i := range fs {
@@ -103,7 +100,7 @@ func Storm(ctx context.Context, cfg Config) (Result, error) {
 			go func() {
 				sem <- struct{}{}
 				once := sync.OnceFunc(func() { <-sem; ready.Done() })
-				if err := f.run(ctx, c, url, once); err != nil && ctx.Err() == nil {
+				if err := f.run(ctx, url, once); err != nil && ctx.Err() == nil {
 					rec.fail(err)
 				}
 				once()

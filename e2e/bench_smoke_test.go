@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -37,8 +38,19 @@ func TestBenchSmoke(t *testing.T) {
 			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
 		{"reconnect-storm", []string{"--streams", "30", "--rate", "40", "--duration", "500ms", "--publishers", "2"},
 			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected && r.AllCaughtUpMs > 0 }},
+		// --publish-url sends the publishes to a second node of a cluster; the same
+		// server here, so the flag's path runs without one (scripts/bench-cluster.sh
+		// runs it on two nodes).
+		{"per-user", []string{"--streams", "20", "--rate", "20", "--duration", "500ms", "--publishers", "2", "--publish-url", p.URL},
+			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
+		{"broadcast", []string{"--streams", "20", "--rate", "10", "--duration", "500ms", "--publishers", "2", "--publish-url", p.URL},
+			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
 	} {
-		t.Run(tc.scenario, func(t *testing.T) {
+		name := tc.scenario
+		if slices.Contains(tc.args, "--publish-url") {
+			name += "/publish-url"
+		}
+		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "result.json")
 			args := append(append([]string{"bench", tc.scenario}, common...), append(tc.args, "--json", out)...)
 			if b, err := exec.Command(binary(t), args...).CombinedOutput(); err != nil {
@@ -54,8 +66,13 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		})
 	}
-	if b, err := exec.Command(binary(t), "bench", "publish", "--url", "http://example.com").CombinedOutput(); err == nil {
-		t.Fatalf("bench against a non-loopback host ran: %s", b)
+	for _, args := range [][]string{
+		{"--url", "http://example.com"},
+		{"--url", p.URL, "--publish-url", "http://example.com"},
+	} {
+		if b, err := exec.Command(binary(t), append([]string{"bench", "publish"}, args...)...).CombinedOutput(); err == nil {
+			t.Fatalf("bench %v against a non-loopback host ran: %s", args, b)
+		}
 	}
 }
 

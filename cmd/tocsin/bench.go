@@ -34,6 +34,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8080", "the server (loopback only)")
+	publishURL := fs.String("publish-url", "", "send publishes to this node instead (a cluster: streams on --url, publishes here)")
 	key := fs.String("api-key", os.Getenv("TOCSIN_API_KEY"), "API key (env TOCSIN_API_KEY; default: the one in --data-dir)")
 	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "JWT secret for user streams (env TOCSIN_JWT_SECRET; default: the one in --data-dir)")
 	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated key and secret")
@@ -59,7 +60,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		*secret = app.ReadSecret(*dataDir, "jwt-secret")
 	}
 	cfg := bench.Config{
-		URL: strings.TrimSuffix(*url, "/"), APIKey: *key, ServerPID: *pid, Publishers: *publishers,
+		URL: strings.TrimSuffix(*url, "/"), PublishURL: strings.TrimSuffix(*publishURL, "/"), APIKey: *key, ServerPID: *pid, Publishers: *publishers,
 		Duration: *duration, Streams: *streams, Rate: *rate, UserIDs: *userIDs, Hold: *hold,
 		Token: func(user string) (string, error) {
 			return auth.MintJWT([]byte(*secret), user, time.Hour, time.Now())
