@@ -21,7 +21,14 @@ type shard struct {
 }
 
 type streamEntry struct {
-	subs []*subscriber // oldest first; never mutated in place
+	subs []*subscriber // oldest first; never mutated in place; guarded by shard.mu
+
+	// Ordering (order.go): deliver hands the stream's events to its connections in
+	// sequence order, holding one that arrives early for a moment.
+	omu   sync.Mutex
+	next  uint64         // the seq expected next; 0: none yet
+	held  []tocsin.Event // arrived ahead of next, sorted by seq
+	timer *time.Timer    // gives up waiting for next
 }
 
 // Delivery is one committed event on its way to this node's connections. It is
@@ -153,29 +160,6 @@ func (s *subscriber) accepts(ev *tocsin.Event) bool {
 // wantsUnread reports whether the stream takes unread counts.
 func (s *subscriber) wantsUnread() bool {
 	return len(s.names) == 0 || slices.Contains(s.names, tocsin.EventUnread)
-}
-
-// deliver is the bus handler: it fans ev out to this node's subscribers of its stream.
-// It never blocks; a subscriber whose queue is full is closed (it resumes by id).
-func (h *Hub) deliver(ev tocsin.Event) {
-	sh := h.shard(ev.Stream)
-	sh.mu.RLock()
-	var subs []*subscriber
-	if e := sh.streams[ev.Stream]; e != nil {
-		subs = e.subs
-	}
-	sh.mu.RUnlock()
-	if len(subs) == 0 {
-		return
-	}
-	d := &Delivery{Event: ev, ID: h.EventID(ev.Seq)}
-	for _, s := range subs {
-		if !s.enqueue(d) {
-			h.obs.SlowConsumer()
-			h.log.Info("slow consumer disconnected", "stream", string(s.stream), "device_id", s.deviceID)
-			s.kick(ErrSlowConsumer)
-		}
-	}
 }
 
 // register adds s to its stream, enforcing the per-user and per-node caps.

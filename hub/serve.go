@@ -129,6 +129,7 @@ func (h *Hub) begin(ctx context.Context, req SubscribeRequest, c *conn, withChan
 		h.unregister(s)
 		return c.ended(err)
 	}
+	h.noteHead(s.stream, c.last)
 	return nil
 }
 
