@@ -5,8 +5,10 @@
 //
 // It knows nothing of HTTP: transports (SSE, WebSocket) plug in through Sink.
 //
-// Lock order: shard.mu, then subscriber.mu. shard.interestMu is taken alone (never
-// with shard.mu held) and serialises this node's bus Subscribe/Unsubscribe calls.
+// Lock order: streamEntry.omu (a stream's delivery order), then shard.mu, then
+// subscriber.mu. shard.interestMu is taken alone (never with shard.mu held) and
+// serialises this node's bus Subscribe/Unsubscribe calls; the run queue's lock is
+// taken alone.
 // No lock is ever held while writing to a connection or calling the store.
 package hub
 
