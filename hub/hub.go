@@ -8,7 +8,7 @@
 // Lock order: streamEntry.omu (a stream's delivery order), then shard.mu, then
 // subscriber.mu. shard.interestMu is taken alone (never with shard.mu held) and
 // serialises this node's bus Subscribe/Unsubscribe calls; the run queue's lock is
-// taken alone.
+// a leaf (nothing is taken while it is held).
 // No lock is ever held while writing to a connection or calling the store.
 package hub
 
