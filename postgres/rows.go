@@ -108,10 +108,7 @@ func reserve(ctx context.Context, tx pgx.Tx, want []tocsin.StreamID) (map[tocsin
 	for i, s := range names {
 		ns[i] = counts[tocsin.StreamID(s)]
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO streams AS st (stream, head)
-		SELECT s, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(s, n, i) ORDER BY i
-		ON CONFLICT (stream) DO UPDATE SET head = st.head + EXCLUDED.head
-		RETURNING stream, head`, names, ns)
+	rows, err := tx.Query(ctx, sqlReserve, names, ns)
 	if err != nil {
 		return nil, fmt.Errorf("advance stream heads: %w", err)
 	}
@@ -128,6 +125,14 @@ func reserve(ctx context.Context, tx pgx.Tx, want []tocsin.StreamID) (map[tocsin
 	}
 	return first, nil
 }
+
+// sqlReserve adds $2[i] to the head of stream $1[i] (creating it), row by row in the
+// order given, which callers sort: every transaction locks streams in one order, so
+// none waits in a cycle. It returns each stream's new head.
+const sqlReserve = `INSERT INTO streams AS st (stream, head)
+	SELECT s, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(s, n, i) ORDER BY i
+	ON CONFLICT (stream) DO UPDATE SET head = st.head + EXCLUDED.head
+	RETURNING stream, head`
 
 // appendEvents inserts evs (their Seq set) in one statement.
 func appendEvents(ctx context.Context, tx pgx.Tx, evs []tocsin.Event) error {

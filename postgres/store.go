@@ -1,8 +1,10 @@
 // Package postgres is the tocsin.Store on PostgreSQL (pgx), shared by every node of a
-// cluster. Each change is one transaction. Sequences are taken by locking the
-// affected streams' rows in a fixed order, so commits of one stream are serialised
-// (a reader never sees seq N+1 before seq N) while changes to different streams run
-// in parallel; PostgreSQL's own group commit batches their WAL flushes.
+// cluster. Publishes are committed in groups: a few writers each run whatever
+// publishes are queued as one transaction of multi-row statements, sent in one
+// round trip, with one WAL flush (writer.go); every other change is a transaction of
+// its own. Sequences are taken by locking the affected streams' rows in a fixed
+// order, so commits of one stream are serialised (a reader never sees seq N+1 before
+// seq N) while changes to different streams run in parallel.
 package postgres
 
 import (
@@ -10,8 +12,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +32,18 @@ type Store struct {
 	pool  *pgxpool.Pool
 	epoch string
 	log   *slog.Logger
+
+	// The publish queue and its writers (writer.go). mu guards closed against
+	// sends on a closed queue.
+	mu          sync.RWMutex
+	closed      bool
+	queued      chan *pubJob
+	turn        chan struct{} // the token of the writer that may take a batch
+	writersDone sync.WaitGroup
+	batchTime   atomic.Int64 // moving average of batch durations, ns
+	commits     atomic.Int64
+	published   atomic.Int64
+	fallbacks   atomic.Int64 // batches run again one publish per savepoint
 }
 
 var _ tocsin.Store = (*Store)(nil)
@@ -57,6 +74,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.startWriters()
 	return s, nil
 }
 
@@ -141,8 +159,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements tocsin.Store.
+// Close implements tocsin.Store: queued publishes are committed first.
 func (s *Store) Close() error {
+	s.stopWriters()
 	s.pool.Close()
 	return nil
 }
@@ -176,7 +195,8 @@ func classify(err error) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded) || isConnectError(err) {
+	if errors.As(err, &ne) || pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded) || isConnectError(err) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) { // the server went away mid-reply
 		return unavailable(err)
 	}
 	return fmt.Errorf("postgres: %w", err)

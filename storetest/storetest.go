@@ -38,6 +38,7 @@ func Run(t *testing.T, open Open) {
 		{"UserIsolation", testIsolation},
 		{"Grouping", testGrouping},
 		{"ConcurrentPublishesAreGapFree", testConcurrent},
+		{"ConcurrentBadPublishFailsAlone", testConcurrentBad},
 		{"ExpireAndPrune", testExpirePrune},
 		{"TopicPublish", testTopicPublish},
 		{"StreamTokens", testTokens},
