@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,58 +17,45 @@ func (s *Store) Publish(ctx context.Context, req *tocsin.PublishRequest) (tocsin
 		return tocsin.PublishResult{}, tocsin.Errorf(tocsin.EInvalid, "nothing to publish")
 	}
 	var res tocsin.PublishResult
-	err := s.write(ctx, func(tx *wtx) error {
+	job, err := newPubJob(req, &res)
+	if err != nil {
+		return res, err
+	}
+	c := &change{pub: job, fn: func(tx *wtx) error {
 		res = tocsin.PublishResult{}
-		return publishTx(ctx, tx, req, &res)
-	})
-	return res, err
+		return publishTx(tx, req, job, &res)
+	}}
+	if err := s.queue(ctx, c); err != nil {
+		return tocsin.PublishResult{}, err
+	}
+	return res, nil
 }
 
-func publishTx(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, res *tocsin.PublishResult) error {
+// publishTx is a publish on its own (not merged with others): one with a topic or a
+// group key, or one the writer could not merge.
+func publishTx(tx *wtx, req *tocsin.PublishRequest, job *pubJob, res *tocsin.PublishResult) error {
 	now := req.Notifications[0].CreatedAt
 	if req.IdempotencyKey != "" {
-		var hash string
-		var result []byte
-		var created int64
-		err := tx.QueryRowContext(ctx, `SELECT request_hash, result, created_at FROM idempotency
-			WHERE scope = ? AND key = ?`, req.IdempotencyScope, req.IdempotencyKey).Scan(&hash, &result, &created)
-		switch {
-		case err == sql.ErrNoRows:
-		case err != nil:
-			return fmt.Errorf("read idempotency key: %w", err)
-		case now.Sub(fromMillis(created)) >= tocsin.IdempotencyWindow:
-			if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE scope = ? AND key = ?`,
-				req.IdempotencyScope, req.IdempotencyKey); err != nil {
-				return err
-			}
-		case hash != req.RequestHash:
-			return tocsin.Errorf(tocsin.EConflict, "Idempotency-Key was already used with a different request")
-		default:
-			if err := json.Unmarshal(result, &res.Notifications); err != nil {
-				return fmt.Errorf("idempotency result: %w", err)
-			}
-			res.Replayed = true
-			return nil
+		replayed, err := checkIdempotency(tx, req, now, res, true)
+		if err != nil || replayed {
+			return err
 		}
+	}
+	if job != nil {
+		return publishRows(tx, []*pubJob{job})
 	}
 	if req.Topic != "" {
-		if err := publishTopic(ctx, tx, req, now, res); err != nil {
+		if err := publishTopic(bg, tx, req, now, res); err != nil {
 			return err
 		}
-		return rememberIdempotency(ctx, tx, req, now, res)
-	}
-	if len(req.Notifications) >= bulkMin && req.Notifications[0].GroupKey == "" && distinctUsers(req.Notifications) {
-		if err := publishBulk(ctx, tx, req.Notifications, now, res); err != nil {
-			return err
-		}
-		return rememberIdempotency(ctx, tx, req, now, res)
+		return rememberIdempotency(bg, tx, req, now, res)
 	}
 	res.Notifications = make([]tocsin.Notification, len(req.Notifications))
 	res.Events = make([]tocsin.Event, 0, len(req.Notifications))
 	for i := range req.Notifications {
 		n := req.Notifications[i]
 		if n.GroupKey != "" {
-			grouped, ev, ok, err := foldIntoGroup(ctx, tx, &n, now)
+			grouped, ev, ok, err := foldIntoGroup(bg, tx, &n, now)
 			if err != nil {
 				return err
 			}
@@ -77,26 +65,63 @@ func publishTx(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, res *to
 				continue
 			}
 		}
-		if err := insertNotification(ctx, tx, &n); err != nil {
+		if err := insertNotification(bg, tx, &n); err != nil {
 			return err
 		}
-		if err := adjustUnread(ctx, tx, n.UserID, unreadDelta(false, n.Unread())); err != nil {
+		if err := adjustUnread(bg, tx, n.UserID, unreadDelta(false, n.Unread())); err != nil {
 			return err
 		}
 		ev, err := notificationEvent(tocsin.EventNotification, &n, now)
 		if err != nil {
 			return err
 		}
-		if ev.Unread, err = unreadCount(ctx, tx, n.UserID, now); err != nil {
+		if ev.Unread, err = unreadCount(bg, tx, n.UserID, now); err != nil {
 			return err
 		}
-		if err := appendEvent(ctx, tx, &ev); err != nil {
+		if err := appendEvent(bg, tx, &ev); err != nil {
 			return err
 		}
 		res.Notifications[i] = n
 		res.Events = append(res.Events, ev)
 	}
-	return rememberIdempotency(ctx, tx, req, now, res)
+	return rememberIdempotency(bg, tx, req, now, res)
+}
+
+// errKeyExpired: the request's Idempotency-Key was used more than the window ago;
+// the old record must go before the key is used again.
+var errKeyExpired = errors.New("idempotency key expired")
+
+// checkIdempotency looks req's key up. A repeat of the same request fills res with
+// the first result (replayed); a different request with the key is EConflict. A key
+// older than the window is deleted when del is set, else errKeyExpired.
+func checkIdempotency(tx *wtx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult, del bool) (bool, error) {
+	var hash string
+	var result []byte
+	var created int64
+	err := tx.QueryRowContext(bg, sqlIdempotencyGet, req.IdempotencyScope, req.IdempotencyKey).Scan(&hash, &result, &created)
+	switch {
+	case err == sql.ErrNoRows:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read idempotency key: %w", err)
+	case now.Sub(fromMillis(created)) >= tocsin.IdempotencyWindow:
+		if !del {
+			return false, errKeyExpired
+		}
+		if _, err := tx.ExecContext(bg, `DELETE FROM idempotency WHERE scope = ? AND key = ?`,
+			req.IdempotencyScope, req.IdempotencyKey); err != nil {
+			return false, err
+		}
+		return false, nil
+	case hash != req.RequestHash:
+		return false, tocsin.Errorf(tocsin.EConflict, "Idempotency-Key was already used with a different request")
+	default:
+		if err := json.Unmarshal(result, &res.Notifications); err != nil {
+			return false, fmt.Errorf("idempotency result: %w", err)
+		}
+		res.Replayed = true
+		return true, nil
+	}
 }
 
 // rememberIdempotency records the result of a publish with an Idempotency-Key.
@@ -108,8 +133,7 @@ func rememberIdempotency(ctx context.Context, tx *wtx, req *tocsin.PublishReques
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency (scope, key, request_hash, result, created_at)
-		VALUES (?, ?, ?, ?, ?)`, req.IdempotencyScope, req.IdempotencyKey, req.RequestHash, result, now.UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlIdempotencyPut, req.IdempotencyScope, req.IdempotencyKey, req.RequestHash, result, now.UnixMilli()); err != nil {
 		return fmt.Errorf("store idempotency key: %w", err)
 	}
 	return nil

@@ -38,12 +38,22 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// The kept counter, less the expired items the sweep has not removed yet (found
 	// through the expiry index: at most a second's worth).
-	sqlUnreadCount = `SELECT coalesce((SELECT n FROM unread_counts WHERE user_id = ?), 0) -
+	sqlUnreadCount = `SELECT coalesce((SELECT unread FROM streams WHERE stream = 'user:' || ?), 0) -
 		(SELECT count(*) FROM notifications INDEXED BY notifications_expires
 		 WHERE expires_at IS NOT NULL AND expires_at <= ?
 		 AND user_id = ? AND read_at IS NULL AND archived_at IS NULL)`
-	sqlAdjustUnread = `INSERT INTO unread_counts (user_id, n) VALUES (?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET n = n + excluded.n`
+	// The counter lives in the user's stream row (a new row has no events: head 0).
+	sqlAdjustUnread = `INSERT INTO streams (stream, head, unread) VALUES ('user:' || ?, 0, ?)
+		ON CONFLICT (stream) DO UPDATE SET unread = unread + excluded.unread`
+	sqlIdempotencyGet = `SELECT request_hash, result, created_at FROM idempotency WHERE scope = ? AND key = ?`
+	sqlIdempotencyPut = `INSERT INTO idempotency (scope, key, request_hash, result, created_at)
+		VALUES (?, ?, ?, ?, ?)`
+	// Whether any unread item has expired and not been swept yet (rare: the sweep
+	// runs every second by default), and how many of one user's.
+	sqlAnyExpiredUnread = `SELECT EXISTS (SELECT 1 FROM notifications INDEXED BY notifications_expires
+		WHERE expires_at IS NOT NULL AND expires_at <= ? AND read_at IS NULL AND archived_at IS NULL)`
+	sqlExpiredUnread = `SELECT count(*) FROM notifications INDEXED BY notifications_expires
+		WHERE expires_at IS NOT NULL AND expires_at <= ? AND user_id = ? AND read_at IS NULL AND archived_at IS NULL`
 )
 
 func scanNotification(sc scanner) (tocsin.Notification, error) {

@@ -38,16 +38,22 @@ type Options struct {
 // Store is a tocsin.Store on one SQLite file.
 type Store struct {
 	w, r  *sql.DB // w: the writer's single connection; r: read-only pool
+	c     *sql.DB // the checkpointer's connection (checkpoint.go)
 	epoch string
 	log   *slog.Logger
 	max   int
 
-	prepared map[string]*sql.Stmt // the writer's hot statements (stmts.go)
+	st *stmts // the writer's prepared statements (stmts.go)
 
-	mu     sync.RWMutex // guards closed and sends on queue
+	mu     sync.RWMutex // guards closed and sends on queued
 	closed bool
-	queue  chan *change
+	queued chan *change
 	done   chan struct{}
+
+	ckptKick   chan struct{} // the writer asks the checkpointer to copy
+	ckptDone   chan struct{} // closed when the checkpointer has stopped
+	ckptFinish atomic.Bool   // the checkpointer copied: the writer finishes the job
+	ckptCount  int           // rows written since the last kick (writer only)
 
 	commits atomic.Int64 // transactions committed, for tests and metrics
 	changes atomic.Int64 // changes committed
@@ -72,7 +78,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	w, err := sql.Open("sqlite", dsn(path, o.Sync, false))
+	w, err := sql.Open("sqlite", dsn(path, o.Sync, roleWriter))
 	if err != nil {
 		return nil, err
 	}
@@ -89,36 +95,66 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	prepared, err := prepareHot(ctx, w)
+	st, err := prepareStmts(ctx, w)
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(path, o.Sync, true))
+	r, err := sql.Open("sqlite", dsn(path, o.Sync, roleReader))
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(o.Readers)
 	r.SetMaxIdleConns(o.Readers)
-	s := &Store{
-		w: w, r: r, epoch: epoch, log: o.Logger, max: o.MaxBatch, prepared: prepared,
-		queue: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
+	c, err := sql.Open("sqlite", dsn(path, o.Sync, roleCheckpointer))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
 	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
+	c.SetConnMaxLifetime(0)
+	c.SetConnMaxIdleTime(0)
+	s := &Store{
+		w: w, r: r, c: c, epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st,
+		queued: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
+		ckptKick: make(chan struct{}, 1), ckptDone: make(chan struct{}),
+	}
+	go s.checkpointer()
 	go s.writer()
 	return s, nil
 }
 
-func dsn(path, sync string, readOnly bool) string {
+// The connections of a Store.
+const (
+	roleWriter       = iota // the one writer
+	roleReader              // the pool of readers
+	roleCheckpointer        // copies the WAL into the database (checkpoint.go)
+)
+
+func dsn(path, sync string, role int) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+strings.ToUpper(sync)+")")
 	q.Add("_pragma", "foreign_keys(ON)")
-	if readOnly {
+	switch role {
+	case roleReader:
 		q.Add("_pragma", "query_only(ON)")
-	} else {
+	case roleWriter:
 		q.Add("_txlock", "immediate")
+		// The writer's savepoints journal every page a change touches; in memory
+		// that is a copy, in a temporary file it was two pwrite(2)s per page.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		// A bulk publish dirties thousands of pages in one transaction; with the
+		// default 2 MiB cache they spill to the WAL before the commit, twice over.
+		q.Add("_pragma", "cache_size(-32768)")
+		// The checkpointer copies the WAL into the database (checkpoint.go); the
+		// writer does it itself only if the WAL reaches this many pages (64 MiB),
+		// as a backstop.
+		q.Add("_pragma", "wal_autocheckpoint(16384)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -225,8 +261,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.queue)
+	close(s.queued)
 	s.mu.Unlock()
 	<-s.done
-	return errors.Join(s.r.Close(), s.w.Close())
+	close(s.ckptKick)
+	<-s.ckptDone
+	return errors.Join(s.c.Close(), s.r.Close(), s.w.Close())
 }

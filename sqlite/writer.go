@@ -10,7 +10,10 @@ import (
 // change is one caller's unit of work: fn runs inside a savepoint of the writer's
 // transaction, so a change that fails rolls back alone while the others commit.
 type change struct {
-	fn   func(tx *wtx) error
+	fn func(tx *wtx) error
+	// pub, when set, is a publish the writer may run together with the other such
+	// publishes of its transaction (publishRows) instead of calling fn.
+	pub  *pubJob
 	done chan error
 }
 
@@ -18,13 +21,18 @@ type change struct {
 // synced, as configured). If ctx ends first, write returns ctx's error, but the
 // change may still commit: callers that must know use idempotency keys.
 func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
-	c := &change{fn: fn, done: make(chan error, 1)}
+	return s.queue(ctx, &change{fn: fn})
+}
+
+// queue hands c to the writer and waits for its outcome (see write).
+func (s *Store) queue(ctx context.Context, c *change) error {
+	c.done = make(chan error, 1)
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
 		return errClosed
 	}
-	s.queue <- c
+	s.queued <- c
 	s.mu.RUnlock()
 	select {
 	case err := <-c.done:
@@ -39,13 +47,12 @@ func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
 // no timer: while one commit syncs, the next batch gathers by itself.
 func (s *Store) writer() {
 	defer close(s.done)
-	batch := make([]*change, 0, s.max)
-	for first := range s.queue {
-		batch = append(batch[:0], first)
+	for first := range s.queued {
+		batch := []*change{first}
 	fill:
 		for len(batch) < s.max {
 			select {
-			case c, ok := <-s.queue:
+			case c, ok := <-s.queued:
 				if !ok {
 					break fill
 				}
@@ -54,56 +61,180 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
-		s.commit(batch)
+		s.beforeBegin()
+		t := &txn{s: s, batch: batch}
+		if err := t.begin(); err != nil {
+			t.abort(err)
+			continue
+		}
+		if err := t.run(batch); err != nil {
+			t.abort(err)
+			continue
+		}
+		t.commit()
 	}
 }
 
-func (s *Store) commit(batch []*change) {
-	ctx := context.Background()
-	errs := make([]error, len(batch))
-	fail := func(err error) {
-		for _, c := range batch {
-			c.done <- err
-		}
-	}
-	sqltx, err := s.w.BeginTx(ctx, nil)
+// txn is one transaction of the writer and the changes it holds.
+type txn struct {
+	s     *Store
+	tx    *wtx
+	batch []*change
+	errs  []error
+	ok    int // changes that succeeded
+}
+
+func (t *txn) begin() error {
+	sqltx, err := t.s.w.BeginTx(bg, nil)
 	if err != nil {
-		fail(unavailable("begin", err))
-		return
+		return unavailable("begin", err)
 	}
-	tx := &wtx{Tx: sqltx, prepared: s.prepared}
-	ok := 0
+	t.tx = &wtx{Tx: sqltx, st: t.s.st}
+	return nil
+}
+
+// run runs batch in the transaction: its plain publishes merged into one run of
+// multi-row statements, the rest one by one. If the merged run fails, the
+// transaction starts over with every change one by one (a rare fault: a duplicate
+// id, a full disk), so that each succeeds or fails on its own. An error means the
+// transaction is lost.
+func (t *txn) run(batch []*change) error {
+	t.batch, t.errs = batch, make([]error, len(batch))
+	handled := make([]bool, len(batch))
+	done, err := t.s.mergePublishes(t.tx, batch, t.errs, handled)
+	if err != nil {
+		t.s.log.Warn("merged publishes failed; running them one by one", "err", err)
+		return t.restart()
+	}
+	t.ok = done
 	for i, c := range batch {
-		if _, err := tx.ExecContext(ctx, sqlSavepoint); err != nil {
-			tx.Rollback()
-			fail(unavailable("savepoint", err))
-			return
-		}
-		errs[i] = c.fn(tx)
-		if errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, sqlRollbackRelease); err != nil {
-				tx.Rollback()
-				fail(unavailable("rollback to savepoint", err))
-				return
+		if !handled[i] {
+			if err := t.one(i, c); err != nil {
+				return err
 			}
-		} else {
-			ok++
-		}
-		if _, err := tx.ExecContext(ctx, sqlRelease); err != nil {
-			tx.Rollback()
-			fail(unavailable("release", err))
-			return
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		fail(unavailable("commit", err))
+	return nil
+}
+
+// one runs change i in its own savepoint.
+func (t *txn) one(i int, c *change) error {
+	if _, err := t.tx.ExecContext(bg, sqlSavepoint); err != nil {
+		return unavailable("savepoint", err)
+	}
+	t.errs[i] = c.fn(t.tx)
+	if t.errs[i] != nil {
+		if _, err := t.tx.ExecContext(bg, sqlRollbackRelease); err != nil {
+			return unavailable("rollback to savepoint", err)
+		}
+	} else {
+		t.ok++
+	}
+	if _, err := t.tx.ExecContext(bg, sqlRelease); err != nil {
+		return unavailable("release", err)
+	}
+	return nil
+}
+
+// restart rolls the transaction back and runs every change it held again, one by
+// one (each change's fn starts from scratch, so running it again is safe).
+func (t *txn) restart() error {
+	t.tx.Rollback()
+	if err := t.begin(); err != nil {
+		return err
+	}
+	t.ok = 0
+	clear(t.errs)
+	for i, c := range t.batch {
+		if c.pub != nil {
+			*c.pub.res = tocsin.PublishResult{}
+		}
+		if err := t.one(i, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abort answers every change with err: nothing of the transaction commits.
+func (t *txn) abort(err error) {
+	if t.tx != nil {
+		t.tx.Rollback()
+	}
+	for _, c := range t.batch {
+		c.done <- err
+	}
+}
+
+// commit commits the transaction (synced as configured) and answers its changes.
+func (t *txn) commit() {
+	if err := t.tx.Commit(); err != nil {
+		t.tx = nil
+		t.abort(unavailable("commit", err))
 		return
 	}
-	s.commits.Add(1)
-	s.changes.Add(int64(ok))
-	for i, c := range batch {
-		c.done <- errs[i]
+	t.s.commits.Add(1)
+	t.s.changes.Add(int64(t.ok))
+	for i, c := range t.batch {
+		c.done <- t.errs[i]
 	}
+	t.s.afterCommit(t.batch)
+}
+
+// mergePublishes runs the batch's plain publishes (pubJob) as one publishRows, the
+// transaction's first write, and marks them handled with their outcome in errs.
+// Those it cannot merge stay unhandled for the one-by-one path, which runs after: a
+// repeat of an Idempotency-Key used earlier in the batch (it must find the first
+// one's result) and a key past its window (its old record goes first). It returns
+// how many changes it completed, or the error of the merged run, after which the
+// transaction must start over: no savepoint guards the run, which spares SQLite
+// journaling every page it touches.
+func (s *Store) mergePublishes(tx *wtx, batch []*change, errs []error, handled []bool) (int, error) {
+	var jobs []*pubJob
+	var idx []int
+	var keys map[[2]string]bool
+	replays := 0
+	for i, c := range batch {
+		j := c.pub
+		if j == nil {
+			continue
+		}
+		if req := j.req; req.IdempotencyKey != "" {
+			k := [2]string{req.IdempotencyScope, req.IdempotencyKey}
+			if keys[k] {
+				continue
+			}
+			if keys == nil {
+				keys = map[[2]string]bool{}
+			}
+			keys[k] = true
+			replayed, err := checkIdempotency(tx, req, j.now, j.res, false)
+			switch {
+			case err == errKeyExpired:
+				continue
+			case tocsin.ErrorCodeOf(err) == tocsin.EConflict:
+				errs[i], handled[i] = err, true
+				continue
+			case err != nil:
+				continue // the one-by-one path reports it
+			case replayed:
+				handled[i] = true
+				replays++
+				continue
+			}
+		}
+		jobs, idx = append(jobs, j), append(idx, i)
+	}
+	if len(jobs) == 0 {
+		return replays, nil
+	}
+	if err := publishRows(tx, jobs); err != nil {
+		return 0, err
+	}
+	for _, i := range idx {
+		handled[i] = true
+	}
+	return replays + len(jobs), nil
 }
 
 // unavailable wraps a database failure as EUnavailable (503 for clients: the
