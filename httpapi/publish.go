@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -23,7 +24,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p tocsin.Princi
 		return err
 	}
 	var in tocsin.PublishInput
-	if err := decodeJSON(body, &in); err != nil {
+	if err := decodePublish(body, &in); err != nil {
 		return err
 	}
 	if in.UserIDs == nil && len(body) > maxBody {
@@ -32,25 +33,83 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p tocsin.Princi
 	if err := in.Validate(s.hubNow()); err != nil {
 		return err
 	}
-	sum := sha256.Sum256(body)
-	res, err := s.hub.Publish(r.Context(), &in, hub.Idempotency{
-		Scope: p.KeyID, Key: idemKey, RequestHash: hex.EncodeToString(sum[:]),
-	})
+	idem := hub.Idempotency{Scope: p.KeyID, Key: idemKey}
+	if idemKey != "" {
+		sum := sha256.Sum256(body)
+		idem.RequestHash = hex.EncodeToString(sum[:])
+	}
+	res, err := s.hub.Publish(r.Context(), &in, idem)
 	if err != nil {
 		return err
 	}
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
+	if in.UserIDs == nil && len(res.Notifications) != 1 {
+		return tocsin.Errorf(tocsin.EInternal, "publish stored %d notifications for one recipient", len(res.Notifications))
+	}
+	if b := encodedResult(&res, in.UserIDs != nil); b != nil {
+		writeJSONBytes(w, http.StatusCreated, b)
+		return nil
+	}
 	if in.UserIDs != nil {
 		writeJSON(w, http.StatusCreated, map[string]any{"notifications": res.Notifications})
 		return nil
 	}
-	if len(res.Notifications) != 1 {
-		return tocsin.Errorf(tocsin.EInternal, "publish stored %d notifications for one recipient", len(res.Notifications))
-	}
 	writeJSON(w, http.StatusCreated, res.Notifications[0])
 	return nil
+}
+
+// encodedResult builds the response body of a publish from its events' data, which
+// is each notification's JSON as REST renders it (json.Marshal of the Notification):
+// the notifications are encoded once, for the stream and the response alike. It is
+// the same bytes writeJSON would produce. It returns nil when the events do not
+// match the notifications one to one (a replay has no events), and the caller
+// encodes them itself.
+func encodedResult(res *tocsin.PublishResult, list bool) []byte {
+	if len(res.Events) != len(res.Notifications) || len(res.Events) == 0 {
+		return nil
+	}
+	size := len(`{"notifications":[]}`) + 1
+	for i := range res.Events {
+		d := res.Events[i].Data
+		if !encodes(d, &res.Notifications[i]) {
+			return nil
+		}
+		size += len(d) + 1
+	}
+	if !list {
+		return append(append(make([]byte, 0, size), res.Events[0].Data...), '\n')
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"notifications":[`...)
+	for i := range res.Events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, res.Events[i].Data...)
+	}
+	return append(b, "]}\n"...)
+}
+
+// encodes reports whether data is the JSON of n: an object that opens with n's id
+// (data is json.Marshal of a Notification, whose first field is the id; a store
+// whose events carried anything else would fail this check and be encoded anew).
+func encodes(data []byte, n *tocsin.Notification) bool {
+	const open = `{"id":"`
+	return len(data) > len(open)+len(n.ID) && string(data[:len(open)]) == open &&
+		string(data[len(open):len(open)+len(n.ID)]) == n.ID && data[len(open)+len(n.ID)] == '"' &&
+		data[len(data)-1] == '}'
+}
+
+// writeJSONBytes is writeJSON for a body already encoded (with its newline).
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // publishCustom: POST /api/users/{userId}/events.

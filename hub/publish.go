@@ -20,11 +20,13 @@ func (h *Hub) Publish(ctx context.Context, in *tocsin.PublishInput, idem Idempot
 	recipients := in.Recipients()
 	now := h.now()
 	tmpl := in.Template()
-	var ns []tocsin.Notification
+	// Sized once: grown append by append, a publish to 10,000 users copied its
+	// notifications about five times over.
+	ns := make([]tocsin.Notification, 0, len(recipients)+1)
 	if in.Topic != "" {
 		n := tmpl
 		n.ID, n.Topic, n.CreatedAt = h.ids.New(now), in.Topic, now
-		ns = []tocsin.Notification{n}
+		ns = append(ns, n)
 	}
 	for _, u := range recipients {
 		n := tmpl // Tags and Data are shared read-only between the copies
