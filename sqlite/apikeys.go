@@ -34,7 +34,7 @@ func (s *Store) PutAPIKey(ctx context.Context, k tocsin.APIKeyRecord) error {
 
 // APIKey implements tocsin.Store.
 func (s *Store) APIKey(ctx context.Context, hash string) (tocsin.APIKeyRecord, error) {
-	k, err := scanAPIKey(s.r.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanAPIKey(s.rs.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, tocsin.Errorf(tocsin.ENotFound, "no such API key")
 	}

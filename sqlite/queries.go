@@ -11,17 +11,17 @@ import (
 
 // Get implements tocsin.Store.
 func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification, error) {
-	return getNotification(ctx, s.r, userID, id, timeNow())
+	return getNotification(ctx, s.rs, userID, id, timeNow())
 }
 
 // UnreadCount implements tocsin.Store.
 func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
-	return unreadCount(ctx, s.r, userID, timeNow())
+	return unreadCount(ctx, s.rs, userID, timeNow())
 }
 
 // List implements tocsin.Store.
 func (s *Store) List(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
-	return list(ctx, s.r, userID, q)
+	return list(ctx, s.rs, userID, q)
 }
 
 func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
@@ -92,11 +92,12 @@ func (s *Store) Snapshot(ctx context.Context, userID string, q tocsin.ListQuery)
 		return tocsin.Snapshot{}, unavailable("begin read", err)
 	}
 	defer tx.Rollback()
-	page, err := list(ctx, tx, userID, q)
+	q2 := s.rs.in(tx)
+	page, err := list(ctx, q2, userID, q)
 	if err != nil {
 		return tocsin.Snapshot{}, err
 	}
-	head, _, err := streamBounds(ctx, tx, tocsin.UserStream(userID))
+	head, _, err := streamBounds(ctx, q2, tocsin.UserStream(userID))
 	if err != nil {
 		return tocsin.Snapshot{}, err
 	}
@@ -118,7 +119,7 @@ func streamBounds(ctx context.Context, q querier, stream tocsin.StreamID) (head,
 
 // Head implements tocsin.Store.
 func (s *Store) Head(ctx context.Context, stream tocsin.StreamID) (uint64, error) {
-	head, _, err := streamBounds(ctx, s.r, stream)
+	head, _, err := streamBounds(ctx, s.rs, stream)
 	return head, err
 }
 
@@ -129,7 +130,8 @@ func (s *Store) Events(ctx context.Context, stream tocsin.StreamID, after uint64
 		return nil, unavailable("begin read", err)
 	}
 	defer tx.Rollback()
-	head, first, err := streamBounds(ctx, tx, stream)
+	q := s.rs.in(tx)
+	head, first, err := streamBounds(ctx, q, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +141,7 @@ func (s *Store) Events(ctx context.Context, stream tocsin.StreamID, after uint64
 	if after == head {
 		return nil, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT seq, name, type, data, unread, created_at FROM events
+	rows, err := q.QueryContext(ctx, `SELECT seq, name, type, data, unread, created_at FROM events
 		WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?`, string(stream), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)

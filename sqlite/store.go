@@ -39,6 +39,7 @@ type Options struct {
 type Store struct {
 	w, r  *sql.DB // w: the writer's single connection; r: read-only pool
 	c     *sql.DB // the checkpointer's connection (checkpoint.go)
+	rs    *reads  // the read pool's kept statements (reads.go)
 	epoch string
 	log   *slog.Logger
 	max   int
@@ -118,7 +119,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
 	s := &Store{
-		w: w, r: r, c: c, epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st,
+		w: w, r: r, c: c, rs: newReads(r), epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st,
 		queued: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
 		ckptKick: make(chan struct{}, 1), ckptDone: make(chan struct{}),
 	}
@@ -266,5 +267,6 @@ func (s *Store) Close() error {
 	<-s.done
 	close(s.ckptKick)
 	<-s.ckptDone
+	s.rs.close()
 	return errors.Join(s.c.Close(), s.r.Close(), s.w.Close())
 }

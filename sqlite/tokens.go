@@ -35,7 +35,7 @@ func (s *Store) PutToken(ctx context.Context, t tocsin.StreamToken) error {
 
 // Token implements tocsin.Store.
 func (s *Store) Token(ctx context.Context, hash string) (tocsin.StreamToken, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM stream_tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.rs.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM stream_tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, tocsin.Errorf(tocsin.ENotFound, "no such token")
 	}
