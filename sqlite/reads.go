@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // reads is the read pool with its statements prepared once per connection.
@@ -14,35 +15,54 @@ import (
 // sqlite3Prepare. So reads go through statements kept by their text, which
 // database/sql prepares once on each pooled connection (and reuses inside read
 // transactions, through Tx.StmtContext). The texts are a small set (the list query
-// varies only by its filters); past maxReadStmts, a text is run unprepared.
+// varies only by its filters); past maxReadStmts, a text is run unprepared, as is
+// each text until its statement is ready.
 type reads struct {
-	db    *sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	db        *sql.DB
+	mu        sync.Mutex
+	stmts     map[string]*sql.Stmt // nil once closed
+	preparing map[string]bool
 }
 
 const maxReadStmts = 256
 
-func newReads(db *sql.DB) *reads { return &reads{db: db, stmts: map[string]*sql.Stmt{}} }
+func newReads(db *sql.DB) *reads {
+	return &reads{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}}
+}
 
-// stmt returns the kept statement of query, preparing it the first time; nil when
-// the cache is full or the prepare failed (the caller runs the text directly, and
-// gets the error there).
-func (r *reads) stmt(ctx context.Context, query string) *sql.Stmt {
+// stmt returns the kept statement of query, or nil when there is none (yet): the
+// caller then runs the text directly. A miss prepares the statement in the
+// background, never while the caller waits: a read transaction holds its pool
+// connection, and a prepare that waited for a free one while every connection
+// was held by such transactions waiting for this cache would never end.
+func (r *reads) stmt(query string) *sql.Stmt {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st, ok := r.stmts[query]; ok {
 		return st
 	}
-	if len(r.stmts) >= maxReadStmts {
-		return nil
+	if r.stmts != nil && !r.preparing[query] && len(r.stmts)+len(r.preparing) < maxReadStmts {
+		r.preparing[query] = true
+		go r.prepare(query)
 	}
+	return nil
+}
+
+func (r *reads) prepare(query string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	st, err := r.db.PrepareContext(ctx, query)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.preparing, query)
 	if err != nil {
-		return nil
+		return // run unprepared; tried again on a later miss
+	}
+	if r.stmts == nil { // closed meanwhile
+		_ = st.Close()
+		return
 	}
 	r.stmts[query] = st
-	return st
 }
 
 func (r *reads) close() {
@@ -59,14 +79,14 @@ func (r *reads) ExecContext(ctx context.Context, query string, args ...any) (sql
 }
 
 func (r *reads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := r.stmt(ctx, query); st != nil {
+	if st := r.stmt(query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return r.db.QueryContext(ctx, query, args...)
 }
 
 func (r *reads) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := r.stmt(ctx, query); st != nil {
+	if st := r.stmt(query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return r.db.QueryRowContext(ctx, query, args...)
@@ -85,14 +105,14 @@ func (t txReads) ExecContext(ctx context.Context, query string, args ...any) (sq
 }
 
 func (t txReads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.r.stmt(ctx, query); st != nil {
+	if st := t.r.stmt(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
 func (t txReads) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.r.stmt(ctx, query); st != nil {
+	if st := t.r.stmt(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
