@@ -224,16 +224,18 @@ func (h *Hub) startDriving() {
 	})
 }
 
-// sweep schedules a heartbeat for every driven stream idle for Heartbeat, checking
-// a few times per period (so a heartbeat comes Heartbeat to 1.25×Heartbeat after the
-// last write).
+// sweep schedules the heartbeats of driven streams, checking several times per
+// period. A stream is due once it has been idle for Heartbeat less one check
+// interval, so its heartbeat comes no later than Heartbeat after its last write
+// (and no sooner than 7/8 of it): proxies that close a connection idle for longer
+// than the configured period never see one.
 func (h *Hub) sweep() {
-	every := min(max(h.cfg.Heartbeat/4, 5*time.Millisecond), time.Second)
+	every := min(max(h.cfg.Heartbeat/8, 5*time.Millisecond), time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var due []*drivenConn
 	for range t.C {
-		cutoff := time.Now().UnixNano() - int64(h.cfg.Heartbeat)
+		cutoff := time.Now().UnixNano() - int64(h.cfg.Heartbeat-every)
 		for i := range h.shards {
 			sh := &h.shards[i]
 			sh.mu.RLock()
