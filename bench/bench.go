@@ -42,17 +42,20 @@ type Config struct {
 
 // Result is what a run measured; it is written as JSON.
 type Result struct {
-	Scenario     string  `json:"scenario"`
-	Streams      int     `json:"streams,omitempty"`
-	Sent         int64   `json:"sent"`
-	Acked        int64   `json:"acked"`
-	Delivered    int64   `json:"delivered"`
-	Expected     int64   `json:"expected,omitempty"`
-	Errors       int64   `json:"errors"`
-	Seconds      float64 `json:"seconds"`
-	PerSecond    float64 `json:"perSecond"`
-	LatencyMs    Latency `json:"latencyMs"`
-	ServerRSSKiB int64   `json:"serverRssKiB,omitempty"`
+	Scenario  string  `json:"scenario"`
+	Streams   int     `json:"streams,omitempty"`
+	Sent      int64   `json:"sent"`
+	Acked     int64   `json:"acked"`
+	Delivered int64   `json:"delivered"`
+	Expected  int64   `json:"expected,omitempty"`
+	Errors    int64   `json:"errors"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"perSecond"`
+	LatencyMs Latency `json:"latencyMs"`
+	// PublishLatencyMs (broadcast, per-user): how long the publishes took to be
+	// acknowledged (durable), the first part of LatencyMs.
+	PublishLatencyMs *Latency `json:"publishLatencyMs,omitempty"`
+	ServerRSSKiB     int64    `json:"serverRssKiB,omitempty"`
 	// RSSPerStreamKiB is the server's RSS growth divided by the streams opened.
 	RSSPerStreamKiB float64 `json:"rssPerStreamKiB,omitempty"`
 	// CPUSecondsPer10k is the server's CPU time per 10,000 deliveries (or publishes).

@@ -225,6 +225,8 @@ func drain(rec, pub *recorder, name string, cfg Config, expected int64, elapsed 
 	res := rec.result(name, elapsed, rec.delivered.Load())
 	res.Streams, res.Expected = cfg.Streams, expected
 	res.Sent, res.Acked = pub.sent.Load(), pub.acked.Load()
+	pl := pub.result("", elapsed, 0).LatencyMs
+	res.PublishLatencyMs = &pl
 	res.Errors += pub.errors.Load()
 	if e, ok := pub.firstErr.Load().(string); ok && res.FirstError == "" {
 		res.FirstError = e
