@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"github.com/tocsin/tocsin/internal/cputime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ func benchPublish(b *testing.B, publishers, users, rate int) {
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for range publishers {
@@ -85,7 +86,7 @@ func benchPublish(b *testing.B, publishers, users, rate int) {
 	b.StopTimer()
 	// CPU per publish holds still on a shared machine where wall time does not
 	// (PostgreSQL's own CPU is not in it).
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
 	if commits, publishes := s.Stats(); commits > 0 {
 		b.ReportMetric(float64(publishes)/float64(commits), "publishes/commit")
@@ -118,7 +119,7 @@ func BenchmarkPublishBulk(b *testing.B) {
 	s := openBench(b)
 	var ids tocsin.IDGen
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for i := range b.N {
 		ns := make([]tocsin.Notification, 10000)
 		for j := range ns {
@@ -128,5 +129,5 @@ func BenchmarkPublishBulk(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
