@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"github.com/tocsin/tocsin/internal/cputime"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/tocsin/tocsin/auth"
 	"github.com/tocsin/tocsin/httpapi"
 	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/internal/cputime"
 	"github.com/tocsin/tocsin/membus"
 	"github.com/tocsin/tocsin/sqlite"
 )

@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
-	"github.com/tocsin/tocsin/internal/cputime"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/internal/cputime"
 	"github.com/tocsin/tocsin/sqlite"
 	"github.com/tocsin/tocsin/storetest"
 )
