@@ -141,6 +141,10 @@ func dsn(path, sync string, role int) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+strings.ToUpper(sync)+")")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// A WAL that a burst (back-to-back bulk publishes) grew is reused from its start
+	// after a checkpoint, never shrunk: past 64 MiB it is truncated back to that
+	// when it is reset, so the disk space comes back.
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	switch role {
 	case roleReader:
 		q.Add("_pragma", "query_only(ON)")
