@@ -58,6 +58,9 @@ type drivenConn struct {
 	done             func(error)
 }
 
+// checkTimeout bounds a driven stream's heartbeat check (a store read).
+const checkTimeout = 3 * time.Second
+
 // Scheduling states of a driven stream.
 const (
 	idle     int32 = iota // nothing to do
@@ -174,7 +177,12 @@ func (d *drivenConn) step() (bool, error) {
 	}
 	if d.hbDue.Swap(false) && !wrote {
 		if d.s.check != nil {
-			if err := d.s.check(ctx); err != nil {
+			// Bounded: a store that hangs must not hold a worker that other streams
+			// wait on for long.
+			cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			err := d.s.check(cctx)
+			cancel()
+			if err != nil {
 				return true, err
 			}
 		}
