@@ -58,8 +58,13 @@ type drivenConn struct {
 	done             func(error)
 }
 
-// checkTimeout bounds a driven stream's heartbeat check (a store read).
-const checkTimeout = 3 * time.Second
+// checkTimeout bounds a driven stream's heartbeat check (a store read), and
+// fillTimeout its reads of a gap: both run on a worker other streams wait on, and a
+// store that hangs must not hold it for long (the stream ends; its client resumes).
+const (
+	checkTimeout = 3 * time.Second
+	fillTimeout  = 10 * time.Second
+)
 
 // Scheduling states of a driven stream.
 const (
@@ -74,7 +79,7 @@ const (
 // instead of a goroutine of the caller's.
 func (h *Hub) BeginDriven(ctx context.Context, req SubscribeRequest, sink AsyncSink) (*DrivenStream, error) {
 	d := &drivenConn{async: sink}
-	d.conn = conn{h: h, sink: sink}
+	d.conn = conn{h: h, sink: sink, storeTimeout: fillTimeout}
 	if err := h.begin(ctx, req, &d.conn, false); err != nil {
 		return nil, err
 	}
@@ -177,8 +182,6 @@ func (d *drivenConn) step() (bool, error) {
 	}
 	if d.hbDue.Swap(false) && !wrote {
 		if d.s.check != nil {
-			// Bounded: a store that hangs must not hold a worker that other streams
-			// wait on for long.
 			cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 			err := d.s.check(cctx)
 			cancel()

@@ -148,7 +148,9 @@ type conn struct {
 	s    *subscriber
 	sink Sink
 	last uint64 // seq of the last event handled (written or filtered out)
-	n    int    // events written since the last report to the observer
+	// storeTimeout, when set, bounds the store reads of a live gap fill.
+	storeTimeout time.Duration
+	n            int // events written since the last report to the observer
 
 	// Batching (live events only): pending holds the window's events; pendingUnread
 	// the newest unread count among them (UnreadUnchanged when none changed it).
@@ -375,18 +377,10 @@ func (c *conn) handle(ctx context.Context, batch []*Delivery) ([]*Delivery, erro
 		switch seq := d.Event.Seq; {
 		case seq <= c.last:
 			continue
-		case d.poke:
-			err = c.catchUp(ctx, seq)
-			if tocsin.ErrorCodeOf(err) == tocsin.EGone {
-				err = c.restart(ctx, "events were removed before this connection read them")
-			}
-		case seq == c.last+1:
+		case seq == c.last+1 && !d.poke:
 			err = c.write(d)
-		default:
-			err = c.catchUp(ctx, seq)
-			if tocsin.ErrorCodeOf(err) == tocsin.EGone {
-				err = c.restart(ctx, "events were removed before this connection read them")
-			}
+		default: // a poke, or a gap before d: read the store up to it
+			err = c.fill(ctx, seq)
 		}
 		if err != nil {
 			return batch, err
@@ -397,6 +391,22 @@ func (c *conn) handle(ctx context.Context, batch []*Delivery) ([]*Delivery, erro
 		c.n = 0
 	}
 	return batch, nil
+}
+
+// fill writes the stored events up to seq (a gap, or a poke's head), or a reset
+// and init when they were removed. A driven stream bounds it by storeTimeout: it
+// runs on a worker that other streams wait on.
+func (c *conn) fill(ctx context.Context, seq uint64) error {
+	if c.storeTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.storeTimeout)
+		defer cancel()
+	}
+	err := c.catchUp(ctx, seq)
+	if tocsin.ErrorCodeOf(err) == tocsin.EGone {
+		err = c.restart(ctx, "events were removed before this connection read them")
+	}
+	return err
 }
 
 // windowWanted reports whether a batching window should open: events or an unread
