@@ -61,6 +61,12 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
 	}
+	// Without a connect_timeout in the URL a connection attempt to a host that
+	// drops packets waits for TCP to give up (minutes), holding the request, or a
+	// worker of the hub, that needed it; 5 s, unless the URL says otherwise.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
