@@ -9,6 +9,7 @@ import (
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/internal/jsonarray"
 )
 
 func (s *Server) hubNow() time.Time { return time.Now().UTC() }
@@ -70,26 +71,17 @@ func encodedResult(res *tocsin.PublishResult, list bool) []byte {
 	if len(res.Events) != len(res.Notifications) || len(res.Events) == 0 {
 		return nil
 	}
-	size := len(`{"notifications":[]}`) + 1
+	items := make([][]byte, len(res.Events))
 	for i := range res.Events {
-		d := res.Events[i].Data
-		if !encodes(d, &res.Notifications[i]) {
+		if items[i] = res.Events[i].Data; !encodes(items[i], &res.Notifications[i]) {
 			return nil
 		}
-		size += len(d) + 1
 	}
 	if !list {
-		return append(append(make([]byte, 0, size), res.Events[0].Data...), '\n')
+		return append(append(make([]byte, 0, len(items[0])+1), items[0]...), '\n')
 	}
-	b := make([]byte, 0, size)
-	b = append(b, `{"notifications":[`...)
-	for i := range res.Events {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, res.Events[i].Data...)
-	}
-	return append(b, "]}\n"...)
+	b := jsonarray.Append([]byte(`{"notifications":`), items)
+	return append(b, "}\n"...)
 }
 
 // encodes reports whether data is the JSON of n: an object that opens with n's id

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/internal/jsonarray"
 )
 
 // pubJob is one Publish on its way through a writer.
@@ -80,20 +81,7 @@ func (j *pubJob) reset() {
 
 // result is what an Idempotency-Key remembers: the notifications as a JSON array,
 // joined from their encodings.
-func (j *pubJob) result() []byte {
-	size := 2
-	for _, d := range j.data {
-		size += len(d) + 1
-	}
-	b := append(make([]byte, 0, size), '[')
-	for i, d := range j.data {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, d...)
-	}
-	return append(b, ']')
-}
+func (j *pubJob) result() []byte { return jsonarray.Append(nil, j.data) }
 
 // plan is the multi-row statements of merged publishes: every notification of every
 // job is a row, in job order, and takes the next sequence of its stream in that

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/internal/jsonarray"
 )
 
 // pubJob is a publish of inbox items (no topic, no group key, all unread), the common
@@ -114,21 +115,7 @@ func appendHead(b []byte, n *tocsin.Notification) ([]byte, bool) {
 
 // result is the job's notifications as a JSON array (what an Idempotency-Key
 // remembers), joined from their encodings.
-func (j *pubJob) result() []byte {
-	size := 2
-	for _, d := range j.data {
-		size += len(d) + 1
-	}
-	b := make([]byte, 0, size)
-	b = append(b, '[')
-	for i, d := range j.data {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, d...)
-	}
-	return append(b, ']')
-}
+func (j *pubJob) result() []byte { return jsonarray.Append(nil, j.data) }
 
 // pubRow is one notification of a job.
 type pubRow struct {
