@@ -231,11 +231,5 @@ func (h *Hub) poke(stream tocsin.StreamID, head uint64) {
 		subs = e.subs
 	}
 	sh.mu.RUnlock()
-	d := &Delivery{Event: tocsin.Event{Stream: stream, Seq: head}, poke: true}
-	for _, s := range subs {
-		if !s.enqueue(d) {
-			h.obs.SlowConsumer()
-			s.kick(ErrSlowConsumer)
-		}
-	}
+	h.enqueueAll(subs, &Delivery{Event: tocsin.Event{Stream: stream, Seq: head}, poke: true})
 }

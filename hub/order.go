@@ -93,7 +93,12 @@ func (h *Hub) fanOut(sh *shard, e *streamEntry, ev tocsin.Event) {
 	if len(subs) == 0 {
 		return
 	}
-	d := &Delivery{Event: ev, ID: h.EventID(ev.Seq)}
+	h.enqueueAll(subs, &Delivery{Event: ev, ID: h.EventID(ev.Seq)})
+}
+
+// enqueueAll hands d to each subscriber's queue without blocking; one whose queue is
+// full is closed as a slow consumer (it resumes by id).
+func (h *Hub) enqueueAll(subs []*subscriber, d *Delivery) {
 	for _, s := range subs {
 		if !s.enqueue(d) {
 			h.obs.SlowConsumer()
