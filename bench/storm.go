@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/sse"
 )
 
 // follower reads one user's stream and remembers the positions of the notification
@@ -42,28 +45,19 @@ func (f *follower) run(ctx context.Context, url string, ready func()) error {
 	})
 }
 
-// frame takes one SSE frame: a notification event's id is its stream position.
+// frame takes one SSE frame (without its blank line): a notification event's id is
+// its stream position.
 func (f *follower) frame(b []byte) {
-	var id, name string
-	for len(b) > 0 {
-		var line []byte
-		line, b, _ = bytes.Cut(b, []byte("\n"))
-		if v, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
-			id = string(v)
-		} else if v, ok := bytes.CutPrefix(line, []byte("event: ")); ok {
-			name = string(v)
-		}
-	}
-	if id == "" {
+	ev, err := sse.NewDecoder(io.MultiReader(bytes.NewReader(b), strings.NewReader("\n\n"))).Next()
+	if err != nil || ev.ID == "" {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.last = id
-	if name == "notification" {
-		if i := strings.LastIndexByte(id, '-'); i > 0 {
-			seq, _ := strconv.ParseUint(id[i+1:], 10, 64)
-			f.seqs = append(f.seqs, seq)
+	f.last = ev.ID
+	if ev.Name == "notification" {
+		if id, err := tocsin.ParseEventID(ev.ID); err == nil {
+			f.seqs = append(f.seqs, id.Seq)
 		}
 		select {
 		case f.got <- struct{}{}:
