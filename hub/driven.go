@@ -45,9 +45,8 @@ type DrivenStream struct{ d *drivenConn }
 // runs a stream's step at a time (state), so the conn needs no lock of its own.
 type drivenConn struct {
 	conn
-	async   AsyncSink
-	state   atomic.Int32
-	started atomic.Bool
+	async AsyncSink
+	state atomic.Int32
 	// hbDue and windowDue are set by the sweep and the window timer before they
 	// schedule the stream; lastWrite is when it last flushed (unix ns).
 	hbDue, windowDue atomic.Bool
@@ -96,9 +95,8 @@ func (st *DrivenStream) Go(done func(error)) {
 	}
 	d.lastWrite.Store(time.Now().UnixNano())
 	d.h.startDriving()
-	d.s.drv.Store(d)
-	d.started.Store(true)
-	d.schedule() // what arrived since Begin, or a kick that came before Go
+	d.s.drv.Store(d) // from now on enqueue, kick and Wake schedule it
+	d.schedule()     // what arrived since Begin, or a kick that came before Go
 }
 
 // Stop ends the stream as a client hanging up does (done gets nil).
@@ -110,8 +108,8 @@ func (st *DrivenStream) Wake() { st.d.schedule() }
 // schedule puts the stream on the run queue unless it is there already; a stream
 // being run is run once more afterwards.
 func (d *drivenConn) schedule() {
-	if !d.started.Load() {
-		return
+	if d.s.drv.Load() == nil {
+		return // Go has not been called: it schedules the stream itself
 	}
 	for {
 		switch d.state.Load() {
@@ -156,7 +154,7 @@ func (d *drivenConn) step() (bool, error) {
 	} else if blocked {
 		return false, nil // Wake comes when the write is over
 	}
-	ctx := context.Background() // store reads: the store's own timeouts bound them
+	ctx := context.Background() // store reads: bounded by fillTimeout and checkTimeout
 	wrote := false
 	if d.windowDue.Swap(false) {
 		d.windowOpen = false
