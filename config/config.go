@@ -53,6 +53,9 @@ type Config struct {
 	RateUser    float64 // inbox requests per user
 	RateConnect float64 // new streams per user
 
+	// Limits against one client exhausting the node (limits.go).
+	Limits
+
 	// DevTokens lets POST /api/dev/token mint user tokens (the dashboard's development
 	// sign-in). Never in production.
 	DevTokens bool
@@ -89,6 +92,7 @@ func Default() Config {
 		RateConnect:       10,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		Limits:            defaultLimits(),
 	}
 }
 
@@ -154,6 +158,7 @@ func (c *Config) Validate() error {
 			bad(flag, "must be 0 (no limit) or a positive rate per second")
 		}
 	}
+	c.Limits.validate(bad)
 	if h := c.TrustedUserHeader; h != "" && !validHeaderName(h) {
 		bad("trusted-user-header", "%q is not a header name", h)
 	}

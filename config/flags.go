@@ -21,7 +21,8 @@ var groups = []group{
 	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval"}},
 	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "trusted-user-header", "dev-tokens"}},
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
-	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect"}},
+	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect", "rate-user-publish", "rate-hook"}},
+	{"Limits per client, token and request", limitFlags},
 	{"Logging and debugging", []string{"log-level", "log-format", "debug-addr"}},
 }
 
@@ -92,6 +93,8 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.Float64Var(&c.RatePublish, "rate-publish", c.RatePublish, "publish requests per second per API key")
 	fs.Float64Var(&c.RateUser, "rate-user", c.RateUser, "inbox requests per second per user")
 	fs.Float64Var(&c.RateConnect, "rate-connect", c.RateConnect, "new streams per second per user")
+
+	c.Limits.addFlags(fs)
 
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
