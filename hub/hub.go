@@ -7,8 +7,9 @@
 //
 // Lock order: streamEntry.omu (a stream's delivery order), then shard.mu, then
 // subscriber.mu. shard.interestMu is taken alone (never with shard.mu held) and
-// serialises this node's bus Subscribe/Unsubscribe calls; the run queue's lock is
-// a leaf (nothing is taken while it is held).
+// serialises this node's bus Subscribe/Unsubscribe calls; the run queue's lock and
+// slotCounts.mu (taken inside shard.mu by register) are leaves (nothing is taken
+// while they are held).
 // No lock is ever held while writing to a connection or calling the store.
 package hub
 
@@ -37,6 +38,11 @@ type Config struct {
 	InitLimit         int           // unread items in an init event (50)
 	MaxStreamsPerUser int           // open streams per user (10)
 	MaxStreams        int           // open streams on this node (100,000)
+	// MaxStreamsPerToken caps the open streams opened with one capability token
+	// (SubscribeRequest.TokenID), MaxStreamsPerAddr those of one client address
+	// (SubscribeRequest.ClientAddr); 0 is no cap.
+	MaxStreamsPerToken int
+	MaxStreamsPerAddr  int
 	// CloseOldest, when set, makes a user's stream past MaxStreamsPerUser close that
 	// user's oldest stream instead of being refused.
 	CloseOldest bool
@@ -76,6 +82,7 @@ type Hub struct {
 	shards [shardCount]shard
 
 	open    atomic.Int64 // streams open on this node
+	slots   slotCounts   // open streams per user, token and address (slots.go)
 	closing atomic.Bool
 	stop    context.CancelFunc // ends housekeeping
 
@@ -130,7 +137,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{
 		cfg: cfg, store: cfg.Store, bus: cfg.Bus, log: cfg.Logger, obs: cfg.Observer,
-		epoch: cfg.Store.Epoch(), seed: maphash.MakeSeed(),
+		epoch: cfg.Store.Epoch(), seed: maphash.MakeSeed(), slots: newSlotCounts(),
 	}
 	h.runq.cond.L = &h.runq.mu
 	for i := range h.shards {

@@ -67,7 +67,9 @@ type subscriber struct {
 	batch     time.Duration
 	names     []string // empty: all
 	tokenID   string
+	addr      string // the client address's key, for the per-address cap
 	check     func(ctx context.Context) error
+	held      uint8 // the keyed slots it holds (slots.go); guarded by Hub.slots.mu
 
 	// A stream served on its own goroutine (Live) waits on these: ready is signalled
 	// (cap 1) when the queue becomes non-empty, done is closed when kicked. A driven
@@ -162,7 +164,8 @@ func (s *subscriber) wantsUnread() bool {
 	return len(s.names) == 0 || slices.Contains(s.names, tocsin.EventUnread)
 }
 
-// register adds s to its stream, enforcing the per-user and per-node caps.
+// register adds s to its stream, enforcing the node's cap and the keyed slots
+// (slots.go): per user, per capability token, per client address.
 func (h *Hub) register(s *subscriber) error {
 	if h.closing.Load() {
 		return tocsin.Errorf(tocsin.EUnavailable, "server is shutting down; reconnect")
@@ -174,20 +177,21 @@ func (h *Hub) register(s *subscriber) error {
 	sh := h.shard(s.stream)
 	sh.mu.Lock()
 	e := sh.streams[s.stream]
+	var subs []*subscriber
+	if e != nil {
+		subs = e.subs
+	}
+	evicted, err := h.slots.take(s, subs, &h.cfg)
+	if err != nil {
+		sh.mu.Unlock()
+		h.open.Add(-1)
+		return err
+	}
 	if e == nil {
 		e = &streamEntry{}
 		sh.streams[s.stream] = e
 	}
-	var evicted *subscriber
-	if s.userID != "" && len(e.subs) >= h.cfg.MaxStreamsPerUser {
-		if !h.cfg.CloseOldest {
-			sh.mu.Unlock()
-			h.open.Add(-1)
-			return tocsin.Errorf(tocsin.ETooMany, "user has %d open streams, the maximum; close one first", h.cfg.MaxStreamsPerUser)
-		}
-		evicted = e.subs[0]
-	}
-	subs := make([]*subscriber, 0, len(e.subs)+1)
+	subs = make([]*subscriber, 0, len(e.subs)+1)
 	for _, o := range e.subs {
 		if o != evicted {
 			subs = append(subs, o)
@@ -230,6 +234,7 @@ func (h *Hub) unregister(s *subscriber) {
 		}
 	}
 	sh.mu.Unlock()
+	h.slots.release(s)
 	h.obs.StreamClosed(s.transport)
 	if found {
 		h.open.Add(-1)

@@ -51,8 +51,12 @@ type SubscribeRequest struct {
 	// capability stream takes only "notification"); reset is always delivered, and
 	// unread counts only when "unread" is listed.
 	Names []string
-	// TokenID names the stream token the stream was opened with: CloseToken ends it.
+	// TokenID names the stream token the stream was opened with: CloseToken ends it,
+	// and MaxStreamsPerToken counts by it.
 	TokenID string
+	// ClientAddr is who opened the stream, as the transport tells clients apart (an
+	// address, or an IPv6 /64): MaxStreamsPerAddr counts by it; "" is not counted.
+	ClientAddr string
 	// Check, when set, runs after every heartbeat; an error ends the stream with it
 	// (a token revoked on another node).
 	Check func(ctx context.Context) error
@@ -110,6 +114,7 @@ func (h *Hub) begin(ctx context.Context, req SubscribeRequest, c *conn, withChan
 	}
 	s := &subscriber{
 		stream: stream, userID: req.UserID, types: req.Types, names: req.Names, tokenID: req.TokenID,
+		addr:     req.ClientAddr,
 		check:    req.Check,
 		deviceID: req.DeviceID, transport: req.Transport, since: h.now(), noInit: req.NoInit,
 		batch: req.Batch, max: h.cfg.QueueSize,
