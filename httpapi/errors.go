@@ -67,6 +67,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == tocsin.EUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "2")
 	}
+	closeOnError(w, r)
 	writeJSON(w, status, body)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/auth"
 	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/internal/clientip"
 )
 
 // Config wires a Server. Hub, Store and Auth are required.
@@ -52,6 +53,10 @@ type Config struct {
 	TrustedUserHeader string
 	BasePath          string // e.g. "/notify": every route is mounted under it
 	Version           string
+
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (clientaddr.go).
+	TrustedProxies clientip.Proxies
 }
 
 // Server is the http.Handler of one tocsin node.
@@ -199,6 +204,7 @@ func (s *Server) adapt(rt route) http.Handler {
 			s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 				slog.String("method", r.Method), slog.String("route", rt.pattern),
 				slog.Int("status", sw.status), slog.String("user_id", p.UserID),
+				slog.String("client", s.clientAddr(r).String()),
 				slog.Duration("duration", time.Since(start)))
 		}
 	})

@@ -196,6 +196,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Princ
 
 // runSSE runs the stream on sink until it ends.
 func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) error {
+	streamEstablished(sink.rc) // no body is coming: --read-timeout no longer applies
 	if conn, lines, ok := takeOver(sink.w, r, sink.rc); ok {
 		sink.w, sink.rc = nil, nil // net/http's writer is gone with the connection
 		sink.raw = &rawStream{conn: conn, timeout: sink.timeout, head: lines, first: sse.AppendRetry(nil, sink.retry)}

@@ -24,6 +24,7 @@ import (
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/httpapi"
 	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/internal/clientip"
 	"github.com/tocsin/tocsin/membus"
 	"github.com/tocsin/tocsin/metrics"
 	"github.com/tocsin/tocsin/natsbus"
@@ -43,6 +44,7 @@ type App struct {
 	bus     tocsin.Bus
 	hub     *hub.Hub
 	handler *httpapi.Server
+	proxies clientip.Proxies
 
 	srvMu   sync.Mutex
 	srv     *http.Server
@@ -98,6 +100,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		a.Close()
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
+	proxies, err := clientip.ParseProxies(a.cfg.TrustedProxies)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	a.proxies = proxies
 	a.handler = httpapi.New(httpapi.Config{
 		Hub: a.hub, Store: store, Auth: authn, Logger: log,
 		Gatherer: m.Registry, HTTPRequests: m.HTTPRequests, Ready: a.ready,
@@ -106,7 +114,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		TrustedUserHeader: a.cfg.TrustedUserHeader, Batch: a.cfg.Batch,
 		Totals:      m.Totals,
 		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
-		DevToken: a.devToken(),
+		DevToken:       a.devToken(),
+		TrustedProxies: proxies,
 	})
 	return a, nil
 }
@@ -145,10 +154,22 @@ func (a *App) ready(ctx context.Context) ([]string, error) {
 }
 
 // Serve serves on ln until Shutdown. It returns nil after a graceful shutdown.
+//
+// A request's headers and body must arrive within --read-timeout (its headers within
+// 10s of it): a client announcing a body it never sends is cut off instead of holding
+// a goroutine for ever; streams clear the deadline once they are open
+// (httpapi/readtimeout.go). Each client address holds at most --max-conns-per-ip
+// connections (httpapi/connlimit.go).
 func (a *App) Serve(ln net.Listener) error {
+	ln = httpapi.LimitConns(ln, a.cfg.MaxConnsPerIP, a.proxies, a.cfg.TLSCert == "", a.log)
+	readTimeout := a.cfg.ReadTimeout
+	if readTimeout <= 0 { // never unbounded, whatever the Config (Validate refuses 0)
+		readTimeout = config.Default().ReadTimeout
+	}
 	srv := &http.Server{
 		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       readTimeout,
+		ReadHeaderTimeout: min(10*time.Second, readTimeout),
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
