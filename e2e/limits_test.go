@@ -95,7 +95,9 @@ func TestSlotsDefaultsAndPolicies(t *testing.T) {
 		oldest.ended(5 * time.Second)
 	})
 	t.Run("node-wide cap", func(t *testing.T) {
-		n := startNode(t, "--max-streams", "2")
+		// Per-address cap off: by default it is 10% of --max-streams, and every
+		// stream here comes from 127.0.0.1.
+		n := startNode(t, "--max-streams", "2", "--max-streams-per-ip", "0")
 		n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "a")).expect("init")
 		n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "b")).expect("init")
 		_, status, body := n.tryStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, "c"))

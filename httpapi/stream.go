@@ -325,7 +325,7 @@ func (s *Server) subscribeRequest(r *http.Request, p tocsin.Principal, transport
 	}
 	return hub.SubscribeRequest{
 		UserID: p.UserID, LastEventID: strings.TrimSpace(last), Types: types,
-		DeviceID: device, Transport: transport, Batch: batch,
+		DeviceID: device, Transport: transport, Batch: batch, ClientAddr: s.clientKey(r),
 	}, nil
 }
 

@@ -45,10 +45,10 @@ func (c *slotCounts) take(s *subscriber, subs []*subscriber, cfg *Config) (evict
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if max := cfg.MaxStreamsPerToken; s.tokenID != "" && max > 0 && c.tokens[s.tokenID] >= max {
-		return nil, tocsin.Errorf(tocsin.ETooMany, "this stream token has %d open streams, the most one token may hold on this server; close one or try again later", max)
+		return nil, tocsin.Errorf(tocsin.ETooMany, "this stream token holds its maximum of %d open streams on this server; close one or try again later", max)
 	}
 	if max := cfg.MaxStreamsPerAddr; s.addr != "" && max > 0 && c.addrs[s.addr] >= max {
-		return nil, tocsin.Errorf(tocsin.ETooMany, "your address has %d open streams, the most one address may hold on this server; close one or try again later", max)
+		return nil, tocsin.Errorf(tocsin.ETooMany, "your address holds its maximum of %d open streams on this server; close one or try again later", max)
 	}
 	if s.userID != "" && c.users[s.userID] >= cfg.MaxStreamsPerUser {
 		if cfg.CloseOldest {

@@ -92,8 +92,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Store: store, Bus: bus, Logger: log, Observer: m,
 		Heartbeat: a.cfg.Heartbeat, QueueSize: a.cfg.QueueSize, InitLimit: a.cfg.InitLimit,
 		MaxStreamsPerUser: a.cfg.MaxStreamsPerUser, MaxStreams: a.cfg.MaxStreams,
-		CloseOldest:    a.cfg.SlotPolicy == "close-oldest",
-		ExpiryInterval: a.cfg.ExpiryInterval, Retention: a.cfg.Retention,
+		MaxStreamsPerToken: a.cfg.MaxStreamsPerToken.Of(a.cfg.MaxStreams),
+		MaxStreamsPerAddr:  a.cfg.MaxStreamsPerIP.Of(a.cfg.MaxStreams),
+		CloseOldest:        a.cfg.SlotPolicy == "close-oldest",
+		ExpiryInterval:     a.cfg.ExpiryInterval, Retention: a.cfg.Retention,
 		RetentionDepth: noLimitIfZero(a.cfg.RetentionDepth),
 	})
 	if err := a.hub.Start(ctx); err != nil {
