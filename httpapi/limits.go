@@ -19,6 +19,7 @@ const (
 	limitPublish           // per API key: publishes and custom events
 	limitUser              // per user: inbox reads and changes
 	limitConnect           // per user: new streams
+	limitHook              // per hook token: publishes (the principal's KeyID is "hook:<token id>")
 )
 
 // keyedLimiter is a token bucket per key (API key id or user id). Buckets idle for
@@ -80,9 +81,11 @@ func (k *keyedLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// limiters are the node's three buckets.
+// limiters are the node's buckets. An end user publishing its own events
+// (userPublish) and a hook token (hook) have rates of their own, far below the API
+// key's: they are credentials the application hands out, not its own backend.
 type limiters struct {
-	publish, user, connect *keyedLimiter
+	publish, user, connect, userPublish, hook *keyedLimiter
 }
 
 // check draws from the bucket of kind for p, or answers 429 with Retry-After.
@@ -93,8 +96,10 @@ func (s *Server) checkLimit(kind limitKind, p tocsin.Principal, setHeader func(k
 	case limitPublish:
 		k, key = s.limits.publish, p.KeyID
 		if p.Kind == tocsin.PrincipalUser {
-			key = "user:" + p.UserID // a member publishing to itself on POST /events
+			k, key = s.limits.userPublish, p.UserID // a member publishing to itself on POST /events
 		}
+	case limitHook:
+		k, key = s.limits.hook, p.KeyID
 	case limitUser:
 		k = s.limits.user
 	case limitConnect:
@@ -108,6 +113,6 @@ func (s *Server) checkLimit(kind limitKind, p tocsin.Principal, setHeader func(k
 	}
 	secs := int(math.Ceil(wait.Seconds()))
 	setHeader("Retry-After", strconv.Itoa(max(1, secs)))
-	what := map[limitKind]string{limitPublish: "publish", limitUser: "request", limitConnect: "new stream"}[kind]
+	what := map[limitKind]string{limitPublish: "publish", limitUser: "request", limitConnect: "new stream", limitHook: "hook"}[kind]
 	return tocsin.Errorf(tocsin.ETooMany, "%s rate limit exceeded; retry in %ds", what, max(1, secs))
 }

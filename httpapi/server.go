@@ -54,9 +54,12 @@ type Config struct {
 	BasePath          string // e.g. "/notify": every route is mounted under it
 	Version           string
 
-	// TrustedProxies are the peers whose X-Forwarded-For names the client
-	// (clientaddr.go).
-	TrustedProxies clientip.Proxies
+	// Limits against one client exhausting the node (issue 12). RateUserPublish is
+	// custom events per second per user on POST /events, RateHook publishes per second
+	// per hook token (0: no limit). TrustedProxies are the peers whose X-Forwarded-For
+	// names the client (clientaddr.go).
+	RateUserPublish, RateHook float64
+	TrustedProxies            clientip.Proxies
 }
 
 // Server is the http.Handler of one tocsin node.
@@ -154,7 +157,8 @@ func New(cfg Config) *Server {
 		origins: map[string]bool{}, wsAccept: wsAcceptOptions(cfg.CORSOrigins),
 		limits: limiters{
 			publish: newKeyedLimiter(cfg.RatePublish), user: newKeyedLimiter(cfg.RateUser),
-			connect: newKeyedLimiter(cfg.RateConnect),
+			connect: newKeyedLimiter(cfg.RateConnect), userPublish: newKeyedLimiter(cfg.RateUserPublish),
+			hook: newKeyedLimiter(cfg.RateHook),
 		},
 	}
 	for _, o := range cfg.CORSOrigins {

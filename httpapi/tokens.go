@@ -261,7 +261,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request, _ tocsin.Principal
 	if err != nil {
 		return err
 	}
-	if err := s.checkLimit(limitPublish, tocsin.Principal{Kind: tocsin.PrincipalApp, KeyID: "hook:" + t.ID}, w.Header().Set); err != nil {
+	if err := s.checkLimit(limitHook, tocsin.Principal{Kind: tocsin.PrincipalApp, KeyID: "hook:" + t.ID}, w.Header().Set); err != nil {
 		return err
 	}
 	body, err := readBody(w, r, maxBody)

@@ -116,7 +116,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		TrustedUserHeader: a.cfg.TrustedUserHeader, Batch: a.cfg.Batch,
 		Totals:      m.Totals,
 		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
-		DevToken:       a.devToken(),
+		DevToken:        a.devToken(),
+		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
 		TrustedProxies: proxies,
 	})
 	return a, nil
