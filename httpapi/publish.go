@@ -34,6 +34,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p tocsin.Princi
 	if err := in.Validate(s.hubNow()); err != nil {
 		return err
 	}
+	if err := s.checkFanout(&in, len(body)); err != nil {
+		return err
+	}
 	idem := hub.Idempotency{Scope: p.KeyID, Key: idemKey}
 	if idemKey != "" {
 		sum := sha256.Sum256(body)

@@ -56,9 +56,11 @@ type Config struct {
 
 	// Limits against one client exhausting the node (issue 12). RateUserPublish is
 	// custom events per second per user on POST /events, RateHook publishes per second
-	// per hook token (0: no limit). TrustedProxies are the peers whose X-Forwarded-For
+	// per hook token (0: no limit). MaxFanoutBytes bounds recipients × encoded size of
+	// one publish (0: no bound). TrustedProxies are the peers whose X-Forwarded-For
 	// names the client (clientaddr.go).
 	RateUserPublish, RateHook float64
+	MaxFanoutBytes            int64
 	TrustedProxies            clientip.Proxies
 }
 

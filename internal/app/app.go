@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
 		DevToken:        a.devToken(),
 		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
-		TrustedProxies: proxies,
+		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
 	})
 	return a, nil
 }
