@@ -185,10 +185,14 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 // wsRead handles client frames until the connection ends. Commands change the inbox
 // exactly as the REST calls do, so their events reach every connection of the user.
 func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, userID string) {
+	refused := 0 // frames refused in a row for the rate (wslimit.go)
 	for {
 		typ, msg, err := c.Read(ctx)
 		if err != nil {
 			return
+		}
+		if !s.wsAllow(c, sink, userID, &refused) {
+			continue
 		}
 		if typ != websocket.MessageText {
 			s.wsError(sink, tocsin.Errorf(tocsin.EInvalid, "frames must be JSON text"))
