@@ -72,7 +72,8 @@ start_node() {
 	mkdir -p "$TMP/$1"
 	"$BIN" serve --addr "127.0.0.1:$2" --data-dir "$TMP/$1" --store "$STORE" --bus "$REDIS_URL" \
 		--api-key "$KEY" --jwt-secret "$SECRET" \
-		--rate-publish 0 --rate-connect 0 --rate-user 0 --log-level warn >"$TMP/$1.log" 2>&1 &
+		--rate-publish 0 --rate-connect 0 --rate-user 0 \
+		--max-streams-per-token 0 --max-streams-per-ip 0 --max-conns-per-ip 0 --log-level warn >"$TMP/$1.log" 2>&1 &
 	NODE_PID=$!
 }
 

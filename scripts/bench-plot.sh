@@ -58,7 +58,8 @@ cleanup() { stop_server; [[ -z $TMP ]] || rm -rf "$TMP"; }
 start_server() {
 	mkdir -p "$1"
 	"$BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$1" \
-		--rate-publish 0 --rate-connect 0 --rate-user 0 --log-level warn >"$1.log" 2>&1 &
+		--rate-publish 0 --rate-connect 0 --rate-user 0 \
+		--max-streams-per-token 0 --max-streams-per-ip 0 --max-conns-per-ip 0 --log-level warn >"$1.log" 2>&1 &
 	PID=$!
 	for _ in $(seq 1 200); do
 		curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null && return 0
