@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -244,4 +245,47 @@ func TestMaxConnsPerIP(t *testing.T) {
 			t.Fatalf("through the proxy: %q", got)
 		}
 	})
+}
+
+// TestTLSStreamsOutliveTheReadTimeout: under TLS, an SSE stream over HTTP/1.1 (taken
+// over; its hang-up is watched by a reading goroutine) and one over HTTP/2 (net/http's
+// path) live on past --read-timeout, and their clients' hang-ups are noticed.
+func TestTLSStreamsOutliveTheReadTimeout(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := selfSigned(t)
+	n := startNode(t, "--tls-cert", certFile, "--tls-key", keyFile, "--read-timeout", "1s")
+	tok := userToken(t, "rt-tls")
+	h1 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
+	h2 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer h1.CloseIdleConnections()
+	defer h2.CloseIdleConnections()
+	var streams []*stream
+	for _, tr := range []*http.Transport{h1, h2} {
+		n.client = &http.Client{Transport: tr}
+		s := n.openStream("/api/notifications/stream", "Authorization", "Bearer "+tok)
+		s.expect("init")
+		streams = append(streams, s)
+	}
+	if streams[0].resp.ProtoMajor != 1 || streams[1].resp.ProtoMajor != 2 {
+		t.Fatalf("protocols %s and %s, want HTTP/1.1 and HTTP/2", streams[0].resp.Proto, streams[1].resp.Proto)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	n.publish("rt-tls", map[string]any{"title": "after the timeout"})
+	for _, s := range streams {
+		if got := decode[notification](t, s.expect("notification").Data); got.Title != "after the timeout" {
+			t.Fatalf("%s: %+v", s.resp.Proto, got)
+		}
+		s.close()
+	}
+	h1.CloseIdleConnections()
+	h2.CloseIdleConnections()
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r := n.do("GET", "/api/users/rt-tls/connections", apiKey, nil)
+		if strings.Contains(string(r.Body), `"connections":[]`) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("streams still registered after their clients left: %s", r.Body)
+		}
+	}
 }
