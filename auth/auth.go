@@ -39,6 +39,20 @@ type Config struct {
 	Leeway          time.Duration
 }
 
+// Minimum strengths of the secrets the server is configured with. An HS256 key must
+// be at least as long as the hash output (RFC 7518 §3.2: 256 bits); an API key of 16
+// characters is the least that a guess-per-request attacker cannot reach.
+const (
+	MinJWTSecretBytes = 32
+	MinAPIKeyLen      = 16
+)
+
+// Remedies say how to make a strong secret, for the refusals of weak ones.
+const (
+	JWTSecretRemedy = "generate one with: openssl rand -hex 32"
+	APIKeyRemedy    = "generate one with: openssl rand -hex 24 (or: tocsin keys create)"
+)
+
 // TicketTTL is how long a stream ticket stays valid.
 const TicketTTL = 60 * time.Second
 
@@ -75,8 +89,9 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.key, a.method = key, method
 	case len(cfg.JWTSecret) > 0:
-		if len(cfg.JWTSecret) < 16 {
-			return nil, errors.New("auth: the JWT secret must be at least 16 bytes")
+		if len(cfg.JWTSecret) < MinJWTSecretBytes {
+			return nil, fmt.Errorf("auth: the JWT secret is %d bytes; HS256 needs at least %d (RFC 7518 §3.2): %s",
+				len(cfg.JWTSecret), MinJWTSecretBytes, JWTSecretRemedy)
 		}
 		a.key, a.method = cfg.JWTSecret, jwt.SigningMethodHS256
 	}
@@ -101,8 +116,8 @@ func New(cfg Config) (*Authenticator, error) {
 // AddKey accepts another API key (e.g. one created with the CLI).
 func (a *Authenticator) AddKey(key string) error {
 	key = strings.TrimSpace(key)
-	if len(key) < 8 {
-		return errors.New("auth: an API key must be at least 8 characters")
+	if len(key) < MinAPIKeyLen {
+		return fmt.Errorf("auth: an API key is %d characters; at least %d are required: %s", len(key), MinAPIKeyLen, APIKeyRemedy)
 	}
 	d := sha256.Sum256([]byte(key))
 	a.mu.Lock()

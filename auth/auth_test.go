@@ -113,7 +113,7 @@ func TestVerifyJWT(t *testing.T) {
 }
 
 func TestAPIKey(t *testing.T) {
-	a, err := New(Config{APIKeys: []string{"tk_first_key", "tk_second_key"}})
+	a, err := New(Config{APIKeys: []string{"tk_first_key_0123", "tk_second_key_0123"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +121,8 @@ func TestAPIKey(t *testing.T) {
 		key string
 		ok  bool
 	}{
-		{"tk_first_key", true}, {"tk_second_key", true}, {"", false}, {"tk_first_ke", false},
-		{"tk_first_key ", false}, {"TK_FIRST_KEY", false}, {"tk_third_key", false},
+		{"tk_first_key_0123", true}, {"tk_second_key_0123", true}, {"", false}, {"tk_first_key_012", false},
+		{"tk_first_key_0123 ", false}, {"TK_FIRST_KEY_0123", false}, {"tk_third_key_0123", false},
 	} {
 		p, ok := a.APIKey(tc.key)
 		if ok != tc.ok {
@@ -132,8 +132,8 @@ func TestAPIKey(t *testing.T) {
 			t.Errorf("principal %+v", p)
 		}
 	}
-	p1, _ := a.APIKey("tk_first_key")
-	p2, _ := a.APIKey("tk_second_key")
+	p1, _ := a.APIKey("tk_first_key_0123")
+	p2, _ := a.APIKey("tk_second_key_0123")
 	if p1.KeyID == p2.KeyID {
 		t.Error("two keys share a key id")
 	}
@@ -142,6 +142,20 @@ func TestAPIKey(t *testing.T) {
 	}
 	if _, err := New(Config{JWTSecret: []byte("short")}); err == nil {
 		t.Error("a 5-byte JWT secret was accepted")
+	}
+	// The floors: RFC 7518 §3.2 for HS256, 16 characters for an API key; the refusal
+	// says how to make a good one.
+	if _, err := New(Config{JWTSecret: []byte(strings.Repeat("s", 31))}); err == nil || !strings.Contains(err.Error(), "openssl rand") {
+		t.Errorf("a 31-byte JWT secret: %v, want a refusal saying how to generate one", err)
+	}
+	if _, err := New(Config{JWTSecret: []byte(strings.Repeat("s", 32))}); err != nil {
+		t.Errorf("a 32-byte JWT secret: %v", err)
+	}
+	if _, err := New(Config{APIKeys: []string{strings.Repeat("k", 15)}}); err == nil || !strings.Contains(err.Error(), "generate") {
+		t.Errorf("a 15-character API key: %v, want a refusal saying how to generate one", err)
+	}
+	if _, err := New(Config{APIKeys: []string{strings.Repeat("k", 16)}}); err != nil {
+		t.Errorf("a 16-character API key: %v", err)
 	}
 	if _, err := New(Config{JWTPublicKeyPEM: []byte("not pem")}); err == nil {
 		t.Error("a bad PEM was accepted")

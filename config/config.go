@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tocsin/tocsin/auth"
 )
 
 // Config is everything tocsin serve can be told.
@@ -121,13 +123,13 @@ func (c *Config) Validate() error {
 		bad("bus", "want memory, redis://... or nats://...")
 	}
 	for _, k := range c.APIKeys {
-		if len(k) < 8 {
-			bad("api-key", "every key must be at least 8 characters")
+		if len(k) < auth.MinAPIKeyLen {
+			bad("api-key", "every key must be at least %d characters, and one is %d: %s", auth.MinAPIKeyLen, len(k), auth.APIKeyRemedy)
 			break
 		}
 	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
-		bad("jwt-secret", "must be at least 16 bytes")
+	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinJWTSecretBytes {
+		bad("jwt-secret", "is %d bytes; an HS256 secret must be at least %d (RFC 7518 §3.2): %s", len(c.JWTSecret), auth.MinJWTSecretBytes, auth.JWTSecretRemedy)
 	}
 	if c.JWTSecret != "" && c.JWTPublicKey != "" {
 		bad("jwt-public-key", "set either --jwt-secret or --jwt-public-key, not both")

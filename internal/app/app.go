@@ -287,11 +287,17 @@ func redact(u string) string {
 // ensureSecrets makes a fresh data dir usable with no configuration: with no API key
 // (or no JWT secret or key) configured, a random one is created once in the data dir
 // (mode 0600) and used from then on. Only the file's path is logged, never the secret.
+// A generated secret has 24 random bytes (48 hex characters: above both floors); a
+// file someone shortened by hand is refused like a weak flag.
 func (a *App) ensureSecrets() error {
 	if len(a.cfg.APIKeys) == 0 {
 		key, path, err := secretFile(a.cfg.DataDir, "api-key", "tk_")
 		if err != nil {
 			return err
+		}
+		if len(key) < auth.MinAPIKeyLen {
+			return fmt.Errorf("the API key in %s is %d characters; at least %d are required: delete the file to have a new one generated, or set --api-key (%s)",
+				path, len(key), auth.MinAPIKeyLen, auth.APIKeyRemedy)
 		}
 		a.cfg.APIKeys = []string{key}
 		a.log.Info("no --api-key configured; using the generated key in the data dir", "file", path)
@@ -300,6 +306,10 @@ func (a *App) ensureSecrets() error {
 		secret, path, err := secretFile(a.cfg.DataDir, "jwt-secret", "")
 		if err != nil {
 			return err
+		}
+		if len(secret) < auth.MinJWTSecretBytes {
+			return fmt.Errorf("the JWT secret in %s is %d bytes; HS256 needs at least %d (RFC 7518 §3.2): delete the file to have a new one generated, or set --jwt-secret (%s)",
+				path, len(secret), auth.MinJWTSecretBytes, auth.JWTSecretRemedy)
 		}
 		a.cfg.JWTSecret = secret
 		a.log.Info("no --jwt-secret configured; using the generated secret in the data dir", "file", path)
