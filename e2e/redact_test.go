@@ -88,7 +88,7 @@ func TestCapabilityTokensNeverReachTheLog(t *testing.T) {
 	} else {
 		bodies = append(bodies, string(body))
 	}
-	n.dialWS("/api/notifications/ws?token="+jwt).expect("init")
+	n.dialWS("/api/notifications/ws?token=" + jwt).expect("init")
 
 	time.Sleep(100 * time.Millisecond) // the streams' ends are logged as they close
 	out := logs.String()
