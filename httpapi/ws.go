@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -159,12 +163,21 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	sink := &wsSink{c: c, ctx: ctx, timeout: s.cfg.WriteTimeout}
+	// A client that breaks the protocol is closed by the reader itself, at once and
+	// before the stream's context ends (closing after it, from here, lost the close
+	// frame now and then); here the stream then only ends.
+	var failed atomic.Bool
 	go func() {
 		defer cancel() // the client closed or broke the connection: end the stream
-		s.wsRead(ctx, c, sink, p.UserID)
+		if f, bad := s.wsRead(ctx, c, sink, p.UserID); bad {
+			failed.Store(true)
+			c.Close(f.code, f.reason)
+		}
 	}()
 	err = s.hub.Serve(ctx, req, sink)
 	switch {
+	case failed.Load():
+		// closed by the reader
 	case err == nil:
 		c.Close(websocket.StatusNormalClosure, "")
 	case errors.Is(err, hub.ErrShutdown):
@@ -182,13 +195,30 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 	return nil
 }
 
+// wsFailure is how a connection whose client broke the protocol is closed.
+type wsFailure struct {
+	code   websocket.StatusCode
+	reason string
+}
+
 // wsRead handles client frames until the connection ends. Commands change the inbox
 // exactly as the REST calls do, so their events reach every connection of the user.
-func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, userID string) {
+// It reports a failure when the client broke the protocol (RFC 6455 §7.1.7: the
+// server must fail the connection): a text frame that is not UTF-8 (1007, §8.1), or
+// a frame the library refused (an unmasked frame, §5.1, reserved bits or opcodes:
+// 1002). The library closes some of those itself; closing again then does nothing.
+func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, userID string) (wsFailure, bool) {
 	for {
 		typ, msg, err := c.Read(ctx)
 		if err != nil {
-			return
+			if ctx.Err() != nil || websocket.CloseStatus(err) != -1 || errors.Is(err, io.EOF) ||
+				errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+				return wsFailure{}, false // the stream ended or the client closed or left
+			}
+			return wsFailure{websocket.StatusProtocolError, "protocol error"}, true
+		}
+		if typ == websocket.MessageText && !utf8.Valid(msg) {
+			return wsFailure{websocket.StatusInvalidFramePayloadData, "text frame is not valid UTF-8"}, true
 		}
 		if typ != websocket.MessageText {
 			s.wsError(sink, tocsin.Errorf(tocsin.EInvalid, "frames must be JSON text"))
