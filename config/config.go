@@ -30,7 +30,7 @@ type Config struct {
 
 	Heartbeat         time.Duration
 	Retry             time.Duration
-	TrustedUserHeader string
+	TrustedUserHeaders []string // exact names, e.g. Member-ID,MemberId
 	CORSOrigins       []string
 	BasePath          string
 	TLSCert, TLSKey   string
@@ -156,8 +156,10 @@ func (c *Config) Validate() error {
 			bad(flag, "must be 0 (no limit) or a positive rate per second")
 		}
 	}
-	if h := c.TrustedUserHeader; h != "" && !validHeaderName(h) {
-		bad("trusted-user-header", "%q is not a header name", h)
+	for _, h := range c.TrustedUserHeaders {
+		if err := checkTrustedHeader(h); err != "" {
+			bad("trusted-user-header", "%q %s", h, err)
+		}
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "*" {
@@ -206,12 +208,29 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validHeaderName(h string) bool {
+// checkTrustedHeader says what is wrong with a trusted header's name ("" if nothing).
+// Letters, digits and dashes only: an underscore is refused, since some servers and
+// proxies treat Member_ID and Member-ID alike, and a gateway that strips one spelling
+// from client requests may let the other through. Headers the server or browsers give
+// another meaning to are refused too.
+func checkTrustedHeader(h string) string {
+	if h == "" || len(h) > 64 {
+		return "is not a header name (1 to 64 characters)"
+	}
 	for i := 0; i < len(h); i++ {
 		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
+		if c == '_' {
+			return "has an underscore: use dashes (some proxies treat _ and - alike, so a client could send a look-alike)"
+		}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return "is not a header name (letters, digits and dashes)"
 		}
 	}
-	return len(h) > 0
+	switch strings.ToLower(h) {
+	case "authorization", "cookie", "host", "origin", "referer", "content-type", "content-length",
+		"transfer-encoding", "connection", "upgrade", "last-event-id", "device-id", "idempotency-key",
+		"sec-fetch-site", "sec-websocket-key", "sec-websocket-protocol", "user-agent", "accept":
+		return "is a header clients set themselves or that tocsin reads for another purpose"
+	}
+	return ""
 }

@@ -90,6 +90,9 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--max-streams-per-user", "0"}, "--max-streams-per-user"},
 		{[]string{"--trusted-user-header", "Member ID"}, "--trusted-user-header"},
+		{[]string{"--trusted-user-header", "Member-ID,Member_ID"}, "underscore"},
+		{[]string{"--trusted-user-header", "Authorization"}, "--trusted-user-header"},
+		{[]string{"--trusted-user-header", "Member-ID,cookie"}, "--trusted-user-header"},
 		{[]string{"--config", badFile}, "bad.conf:2"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {

@@ -59,7 +59,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.BasePath, "base-path", c.BasePath, "mount every route under this prefix, e.g. /notify, for reverse proxies")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM): serve HTTPS with HTTP/2")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM), with --tls-cert")
-	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "comma-separated origins allowed to call from browsers, or *; default same origin only")
+	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "comma-separated origins whose pages may call with credentials (cookie included); * lets any page call with a bearer token only, never the cookie; default same origin only")
 	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "config file of 'flag-name: value' lines")
 
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite store and generated secrets")
@@ -76,7 +76,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required iss claim of user JWTs, when set")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required aud claim of user JWTs, when set")
 	fs.BoolVar(&c.DevTokens, "dev-tokens", c.DevTokens, "let anyone mint user tokens at POST /api/dev/token, for the dashboard's development sign-in (never in production)")
-	fs.StringVar(&c.TrustedUserHeader, "trusted-user-header", c.TrustedUserHeader, "header naming the user, set by a trusted gateway (e.g. Member-ID); off when empty")
+	fs.Var(listValue{&c.TrustedUserHeaders}, "trusted-user-header", "comma-separated exact header names a trusted gateway sets to the user's id (e.g. Member-ID,MemberId); no other spelling is trusted; the gateway must strip them from client requests; off when empty")
 
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "idle time after which a stream gets a heartbeat comment")
 	fs.DurationVar(&c.Retry, "retry", c.Retry, "reconnection delay hinted to SSE clients (retry:)")

@@ -47,9 +47,10 @@ type Config struct {
 	Totals       func() (published, delivered int64)
 	WriteTimeout time.Duration // deadline of each write to a stream (10s)
 	CORSOrigins  []string      // allowed cross-origin callers; "*" allows any
-	// TrustedUserHeader, when set, names the header a trusted gateway sets to the
-	// user's id (e.g. Member-ID); requests carrying it are that user's.
-	TrustedUserHeader string
+	// TrustedUserHeaders, when set, name the headers a trusted gateway sets to the
+	// user's id (e.g. Member-ID, MemberId); requests carrying one are that user's.
+	// Exactly these names are read.
+	TrustedUserHeaders []string
 	BasePath          string // e.g. "/notify": every route is mounted under it
 	Version           string
 }
@@ -62,8 +63,8 @@ type Server struct {
 	auth    *auth.Authenticator
 	log     *slog.Logger
 	handler http.Handler
-	origins map[string]bool
-	anyOrig bool
+	origins map[string]bool // --cors-origins given by name
+	anyOrig bool            // --cors-origins has "*": any page, bearer tokens only
 
 	wsAccept *websocket.AcceptOptions
 	limits   limiters
@@ -146,7 +147,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		cfg: cfg, hub: cfg.Hub, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger,
-		origins: map[string]bool{}, wsAccept: wsAcceptOptions(cfg.CORSOrigins),
+		origins: map[string]bool{}, wsAccept: wsAcceptOptions(),
 		limits: limiters{
 			publish: newKeyedLimiter(cfg.RatePublish), user: newKeyedLimiter(cfg.RateUser),
 			connect: newKeyedLimiter(cfg.RateConnect),
@@ -155,6 +156,7 @@ func New(cfg Config) *Server {
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {
 			s.anyOrig = true
+			continue
 		}
 		s.origins[strings.TrimSuffix(o, "/")] = true
 	}

@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Gatherer: m.Registry, HTTPRequests: m.HTTPRequests, Ready: a.ready,
 		Retry: a.cfg.Retry, WriteTimeout: a.cfg.WriteTimeout,
 		CORSOrigins: a.cfg.CORSOrigins, BasePath: a.cfg.BasePath, Version: Version,
-		TrustedUserHeader: a.cfg.TrustedUserHeader, Batch: a.cfg.Batch,
+		TrustedUserHeaders: a.cfg.TrustedUserHeaders, Batch: a.cfg.Batch,
 		Totals:      m.Totals,
 		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
 		DevToken: a.devToken(),
