@@ -28,12 +28,12 @@ type Config struct {
 	JWTIssuer    string
 	JWTAudience  string
 
-	Heartbeat         time.Duration
-	Retry             time.Duration
+	Heartbeat          time.Duration
+	Retry              time.Duration
 	TrustedUserHeaders []string // exact names, e.g. Member-ID,MemberId
-	CORSOrigins       []string
-	BasePath          string
-	TLSCert, TLSKey   string
+	CORSOrigins        []string
+	BasePath           string
+	TLSCert, TLSKey    string
 
 	MaxStreamsPerUser int
 	MaxStreams        int

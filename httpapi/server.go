@@ -51,8 +51,8 @@ type Config struct {
 	// user's id (e.g. Member-ID, MemberId); requests carrying one are that user's.
 	// Exactly these names are read.
 	TrustedUserHeaders []string
-	BasePath          string // e.g. "/notify": every route is mounted under it
-	Version           string
+	BasePath           string // e.g. "/notify": every route is mounted under it
+	Version            string
 }
 
 // Server is the http.Handler of one tocsin node.
