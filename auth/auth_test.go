@@ -56,6 +56,10 @@ func TestVerifyJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noExp, err := New(Config{JWTSecret: []byte(secret), AllowNoExp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	valid := jwt.MapClaims{"sub": "42", "exp": now.Add(time.Hour).Unix()}
 	b64 := base64.RawURLEncoding.EncodeToString
@@ -70,7 +74,8 @@ func TestVerifyJWT(t *testing.T) {
 		user  string // "" = must be refused
 	}{
 		{"HS256 good", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), valid), "42"},
-		{"HS256 without exp", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}), "7"},
+		{"HS256 without exp", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}), ""},
+		{"without exp, allowed", noExp, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}), "7"},
 		{"alg none", hs, none, ""},
 		{"wrong secret", hs, sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret!!"), valid), ""},
 		{"HS512 not allowed", hs, sign(t, jwt.SigningMethodHS512, []byte(secret), valid), ""},
@@ -84,9 +89,9 @@ func TestVerifyJWT(t *testing.T) {
 		{"RS256 verifier refuses ES256", rs, sign(t, jwt.SigningMethodES256, ecKey, valid), ""},
 		{"ES256 good", es, sign(t, jwt.SigningMethodES256, ecKey, valid), "42"},
 		{"ES256 verifier refuses RS256", es, sign(t, jwt.SigningMethodRS256, rsaKey, valid), ""},
-		{"issuer and audience match", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "tocsin"}), "1"},
-		{"wrong issuer", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "evil", "aud": "tocsin"}), ""},
-		{"wrong audience", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "other"}), ""},
+		{"issuer and audience match", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "tocsin", "exp": now.Add(time.Hour).Unix()}), "1"},
+		{"wrong issuer", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "evil", "aud": "tocsin", "exp": now.Add(time.Hour).Unix()}), ""},
+		{"wrong audience", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "other", "exp": now.Add(time.Hour).Unix()}), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := tc.a.VerifyJWT(tc.token)
@@ -109,6 +114,25 @@ func TestVerifyJWT(t *testing.T) {
 				t.Fatalf("principal %+v, want user %s", p, tc.user)
 			}
 		})
+	}
+}
+
+// TestJWTExpiry: a token without exp is refused, saying so, unless AllowNoExp; the
+// principal carries the token's end (exp plus the leeway), or none.
+func TestJWTExpiry(t *testing.T) {
+	a, _ := New(Config{JWTSecret: []byte(secret), Leeway: 2 * time.Second})
+	_, err := a.VerifyJWT(sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}))
+	if tocsin.ErrorCodeOf(err) != tocsin.EUnauthorized || !strings.Contains(err.Error(), "no exp") {
+		t.Fatalf("a token without exp: %v, want 401 saying it has no exp", err)
+	}
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	p, err := a.VerifyJWT(sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7", "exp": exp.Unix()}))
+	if err != nil || !p.Expires.Equal(exp.Add(2*time.Second)) {
+		t.Fatalf("Expires %v (%v), want exp + leeway %v", p.Expires, err, exp.Add(2*time.Second))
+	}
+	open, _ := New(Config{JWTSecret: []byte(secret), AllowNoExp: true})
+	if p, err := open.VerifyJWT(sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"})); err != nil || !p.Expires.IsZero() {
+		t.Fatalf("AllowNoExp: %+v %v", p, err)
 	}
 }
 
@@ -163,13 +187,24 @@ func TestAPIKey(t *testing.T) {
 }
 
 func TestTicketsAndShapes(t *testing.T) {
-	tk, hash, err := NewTicket()
+	tk, hash, err := NewTicket(time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk2, _, _ := NewTicket()
-	if len(tk) != 43 || tk == tk2 || HashTicket(tk) != hash || hash == tk {
+	tk2, _, _ := NewTicket(time.Time{})
+	if len(tk) != 43 || tk == tk2 || HashTicket(tk) != hash || hash == tk || !TicketExpires(tk).IsZero() {
 		t.Fatalf("ticket %q hash %q", tk, hash)
+	}
+	// A ticket minted from an expiring JWT carries its end, under the digest.
+	exp := time.Unix(1900000000, 0)
+	tk3, hash3, _ := NewTicket(exp)
+	if !TicketExpires(tk3).Equal(exp) || HashTicket(tk3) != hash3 || HashTicket(tk3[:43]) == hash3 {
+		t.Fatalf("ticket %q: expires %v, want %v, its digest covering the suffix", tk3, TicketExpires(tk3), exp)
+	}
+	for _, bad := range []string{tk + ".", tk + ".x", tk + ".-5", tk + ".0"} {
+		if !TicketExpires(bad).IsZero() {
+			t.Errorf("TicketExpires(%q) = %v", bad, TicketExpires(bad))
+		}
 	}
 	jwtTok, _ := MintJWT([]byte(secret), "1", time.Hour, time.Now())
 	for s, want := range map[string]bool{jwtTok: true, "tk_abc": false, "a.b": false, "a.b.c": true, "a b.c.d": false, "..": false} {

@@ -27,6 +27,8 @@ type Config struct {
 	JWTPublicKey string // path to a PEM file
 	JWTIssuer    string
 	JWTAudience  string
+	// JWTAllowNoExp accepts user JWTs without exp (they never expire); off by default.
+	JWTAllowNoExp bool
 
 	Heartbeat          time.Duration
 	Retry              time.Duration

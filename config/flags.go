@@ -19,7 +19,7 @@ type group struct {
 var groups = []group{
 	{"Server", []string{"addr", "base-path", "tls-cert", "tls-key", "cors-origins", "config"}},
 	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval"}},
-	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "trusted-user-header", "dev-tokens"}},
+	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "jwt-allow-no-exp", "trusted-user-header", "dev-tokens"}},
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
 	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect"}},
 	{"Logging and debugging", []string{"log-level", "log-format", "debug-addr"}},
@@ -75,6 +75,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", c.JWTPublicKey, "PEM file of an RSA (RS256) or ECDSA P-256 (ES256) public key verifying user JWTs")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required iss claim of user JWTs, when set")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required aud claim of user JWTs, when set")
+	fs.BoolVar(&c.JWTAllowNoExp, "jwt-allow-no-exp", c.JWTAllowNoExp, "accept user JWTs without an exp claim (they never expire, and their streams never end); by default they are refused with 401")
 	fs.BoolVar(&c.DevTokens, "dev-tokens", c.DevTokens, "let anyone mint user tokens at POST /api/dev/token, for the dashboard's development sign-in (never in production)")
 	fs.Var(listValue{&c.TrustedUserHeaders}, "trusted-user-header", "comma-separated exact header names a trusted gateway sets to the user's id (e.g. Member-ID,MemberId); no other spelling is trusted; the gateway must strip them from client requests; off when empty")
 

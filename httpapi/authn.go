@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/auth"
@@ -146,8 +147,16 @@ func (s *Server) redeemTicket(r *http.Request, ticket string) (tocsin.Principal,
 	if err != nil {
 		return tocsin.Principal{}, err
 	}
-	return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: "ticket"}, nil
+	p := tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: "ticket", Expires: auth.TicketExpires(ticket)}
+	if !p.Expires.IsZero() && !time.Now().Before(p.Expires) {
+		return tocsin.Principal{}, errTokenExpired
+	}
+	return p, nil
 }
+
+// errTokenExpired refuses a stream whose credential has ended (a ticket redeemed after
+// the JWT it was minted from expired).
+var errTokenExpired = tocsin.Errorf(tocsin.EUnauthorized, "invalid token: expired")
 
 func bearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")

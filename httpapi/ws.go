@@ -190,6 +190,9 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 		c.Close(websocket.StatusTryAgainLater, "connection fell behind; resume with lastEventId")
 	case errors.Is(err, hub.ErrReplaced):
 		c.Close(closeReplaced, "closed for a newer stream of this user")
+	case errors.Is(err, hub.ErrExpired):
+		// The client reconnects with a fresh token and ?lastEventId=, losing nothing.
+		c.Close(closeUnauthorized, "token expired")
 	default:
 		if ctx.Err() == nil {
 			s.log.Debug("websocket stream ended", "user_id", p.UserID, "err", err)

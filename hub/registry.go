@@ -68,6 +68,7 @@ type subscriber struct {
 	names     []string // empty: all
 	tokenID   string
 	check     func(ctx context.Context) error
+	expires   int64 // unix ns when the stream's credential ends; 0: never (immutable)
 
 	// A stream served on its own goroutine (Live) waits on these: ready is signalled
 	// (cap 1) when the queue becomes non-empty, done is closed when kicked. A driven

@@ -209,7 +209,7 @@ func (a *App) Close() {
 }
 
 func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
-	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience}
+	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience, AllowNoExp: cfg.JWTAllowNoExp}
 	if cfg.JWTPublicKey != "" {
 		pem, err := os.ReadFile(cfg.JWTPublicKey)
 		if err != nil {
