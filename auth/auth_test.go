@@ -243,3 +243,21 @@ func TestStoredKeyLookup(t *testing.T) {
 		t.Fatalf("%d store lookups, want 2 (answers are cached)", calls)
 	}
 }
+
+// FuzzTicketExpires: any ticket text gives a time or none, never a panic, and what a
+// minted ticket carries reads back exactly.
+func FuzzTicketExpires(f *testing.F) {
+	for _, s := range []string{"abc", "abc.1900000000", "abc.", ".5", "a.b.c", "abc.-1", "abc.99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if exp := TicketExpires(s); !exp.IsZero() && exp.Unix() <= 0 {
+			t.Fatalf("TicketExpires(%q) = %v", s, exp)
+		}
+		sec := int64(len(s)) + 1
+		tk, _, err := NewTicket(time.Unix(sec, 0))
+		if err != nil || TicketExpires(tk).Unix() != sec {
+			t.Fatalf("minted %q: %v %v", tk, TicketExpires(tk), err)
+		}
+	})
+}
