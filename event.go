@@ -35,6 +35,27 @@ const (
 	EventUnread       = "unread"
 )
 
+// ReservedEventName reports whether name belongs to the stream protocol, so that no
+// custom event may take it (PRODUCT.md §4): a custom event named init would replace
+// a client's inbox, unread would set its badge, notification would pass a
+// capability stream's filter. Reserved are init, reset and unread; every name that
+// starts with "notification" (notification, notification:updated,
+// notifications:batch, notifications:read, and those still to come); and the names
+// an EventSource or the WebSocket frames give meaning to: message (EventSource's
+// onmessage), error (EventSource's failure event, and the WebSocket error frame),
+// open, ping, pong and heartbeat (keep-alive frames). Names are compared exactly, as
+// EventSource compares them: ORDER_SHIPPED and Init are the application's.
+func ReservedEventName(name string) bool {
+	switch name {
+	case EventInit, EventReset, EventUnread, "message", "error", "open", "ping", "pong", "heartbeat":
+		return true
+	}
+	return strings.HasPrefix(name, "notification")
+}
+
+// ReservedEventNames lists the reserved names for error messages and docs.
+const ReservedEventNames = "init, reset, unread, message, error, open, ping, pong, heartbeat and any name starting with notification"
+
 // UnreadUnchanged is Event.Unread for an event that did not change the unread count.
 const UnreadUnchanged = -1
 

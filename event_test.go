@@ -84,3 +84,28 @@ func FuzzParseEventID(f *testing.F) {
 		}
 	})
 }
+
+func TestReservedEventName(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		reserved bool
+	}{
+		{"init", true}, {"reset", true}, {"unread", true},
+		{"notification", true}, {"notification:updated", true}, {"notification:deleted", true},
+		{"notifications:batch", true}, {"notifications:read", true}, {"notification_x", true},
+		{"message", true}, {"error", true}, {"open", true},
+		{"ping", true}, {"pong", true}, {"heartbeat", true},
+		{"ORDER_SHIPPED", false}, {"Init", false}, {"NOTIFICATION", false},
+		{"init2", false}, {"my.notification", false}, {"PING_1", false}, {"messages", false},
+	} {
+		if got := ReservedEventName(tt.name); got != tt.reserved {
+			t.Errorf("ReservedEventName(%q) = %v, want %v", tt.name, got, tt.reserved)
+		}
+	}
+	// The protocol's own names are all reserved.
+	for _, n := range []string{EventNotification, EventUpdated, EventDeleted, EventBatch, EventInit, EventReset, EventUnread} {
+		if !ReservedEventName(n) {
+			t.Errorf("protocol name %q is not reserved", n)
+		}
+	}
+}

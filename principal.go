@@ -1,5 +1,7 @@
 package tocsin
 
+import "time"
+
 // PrincipalKind says who is acting.
 type PrincipalKind int
 
@@ -26,4 +28,8 @@ type Principal struct {
 	// Via says how the credential came (header, cookie, query, ticket), for the
 	// CSRF check on cookie-authenticated changes and for logs.
 	Via string
+	// Expires is when the user's credential stops being valid (a JWT's exp, carried
+	// by a ticket minted from it); zero when it never does (a trusted gateway's
+	// header, a JWT accepted without exp). A stream opened with it ends then.
+	Expires time.Time
 }

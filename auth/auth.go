@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,24 @@ type Config struct {
 	JWTIssuer       string // required "iss" when set
 	JWTAudience     string // required "aud" when set
 	Leeway          time.Duration
+	// AllowNoExp accepts user JWTs without "exp" (they never expire). Off by default:
+	// a token that leaks without an end is a key to the user's stream forever.
+	AllowNoExp bool
 }
+
+// Minimum strengths of the secrets the server is configured with. An HS256 key must
+// be at least as long as the hash output (RFC 7518 §3.2: 256 bits); an API key of 16
+// characters is the least that a guess-per-request attacker cannot reach.
+const (
+	MinJWTSecretBytes = 32
+	MinAPIKeyLen      = 16
+)
+
+// Remedies say how to make a strong secret, for the refusals of weak ones.
+const (
+	JWTSecretRemedy = "generate one with: openssl rand -hex 32"
+	APIKeyRemedy    = "generate one with: openssl rand -hex 24 (or: tocsin keys create)"
+)
 
 // TicketTTL is how long a stream ticket stays valid.
 const TicketTTL = 60 * time.Second
@@ -57,6 +75,7 @@ type Authenticator struct {
 	key     any
 	parser  *jwt.Parser
 	hasJWTs bool
+	leeway  time.Duration
 }
 
 // New checks cfg and returns an Authenticator.
@@ -75,8 +94,9 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.key, a.method = key, method
 	case len(cfg.JWTSecret) > 0:
-		if len(cfg.JWTSecret) < 16 {
-			return nil, errors.New("auth: the JWT secret must be at least 16 bytes")
+		if len(cfg.JWTSecret) < MinJWTSecretBytes {
+			return nil, fmt.Errorf("auth: the JWT secret is %d bytes; HS256 needs at least %d (RFC 7518 §3.2): %s",
+				len(cfg.JWTSecret), MinJWTSecretBytes, JWTSecretRemedy)
 		}
 		a.key, a.method = cfg.JWTSecret, jwt.SigningMethodHS256
 	}
@@ -93,6 +113,10 @@ func New(cfg Config) (*Authenticator, error) {
 		if cfg.JWTAudience != "" {
 			opts = append(opts, jwt.WithAudience(cfg.JWTAudience))
 		}
+		if !cfg.AllowNoExp {
+			opts = append(opts, jwt.WithExpirationRequired())
+		}
+		a.leeway = cfg.Leeway
 		a.parser = jwt.NewParser(opts...)
 	}
 	return a, nil
@@ -101,8 +125,8 @@ func New(cfg Config) (*Authenticator, error) {
 // AddKey accepts another API key (e.g. one created with the CLI).
 func (a *Authenticator) AddKey(key string) error {
 	key = strings.TrimSpace(key)
-	if len(key) < 8 {
-		return errors.New("auth: an API key must be at least 8 characters")
+	if len(key) < MinAPIKeyLen {
+		return fmt.Errorf("auth: an API key is %d characters; at least %d are required: %s", len(key), MinAPIKeyLen, APIKeyRemedy)
 	}
 	d := sha256.Sum256([]byte(key))
 	a.mu.Lock()
@@ -212,7 +236,13 @@ func (a *Authenticator) verify(token string) (tocsin.Principal, *Claims, error) 
 	if err := tocsin.ValidateUserID(c.Subject); err != nil {
 		return tocsin.Principal{}, nil, tocsin.Errorf(tocsin.EUnauthorized, "invalid token: sub must name the user (%s)", tocsin.ErrorMessageOf(err))
 	}
-	return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: c.Subject, Topics: c.Topics}, &c, nil
+	p := tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: c.Subject, Topics: c.Topics}
+	if c.ExpiresAt != nil {
+		// The instant the parser stops accepting the token: a stream opened with it
+		// ends then, and a reconnect with the same token is refused from then on.
+		p.Expires = c.ExpiresAt.Time.Add(a.leeway)
+	}
+	return p, &c, nil
 }
 
 // jwtReason names a verification failure without echoing the token.
@@ -234,6 +264,8 @@ func jwtReason(err error) string {
 		return "wrong issuer"
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return "wrong audience"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "the token has no exp (expiry) claim; user tokens must expire"
 	default:
 		return "rejected"
 	}
@@ -307,13 +339,35 @@ func LooksLikeJWT(s string) bool {
 }
 
 // NewTicket returns a new stream ticket and the digest under which to store it.
-func NewTicket() (ticket, hash string, err error) {
+// expires, when set, is the end of the credential the ticket is minted from (the
+// JWT's exp): it travels in the ticket itself ("<random>.<unix seconds>"), so a stream
+// opened with the ticket ends when that JWT would have. The digest covers the whole
+// ticket, so the suffix cannot be changed: a ticket with another suffix is unknown.
+func NewTicket(expires time.Time) (ticket, hash string, err error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", "", err
 	}
 	ticket = base64.RawURLEncoding.EncodeToString(b[:])
+	if !expires.IsZero() {
+		ticket += "." + strconv.FormatInt(expires.Unix(), 10)
+	}
 	return ticket, HashTicket(ticket), nil
+}
+
+// TicketExpires returns the end of the credential a ticket was minted from (zero:
+// none). Call it only on a ticket the store found: only then is the suffix the one
+// NewTicket wrote.
+func TicketExpires(ticket string) time.Time {
+	_, suffix, ok := strings.Cut(ticket, ".")
+	if !ok {
+		return time.Time{}
+	}
+	sec, err := strconv.ParseInt(suffix, 10, 64)
+	if err != nil || sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
 }
 
 // HashTicket is the digest a ticket is stored and looked up under.

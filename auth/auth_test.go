@@ -56,6 +56,10 @@ func TestVerifyJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noExp, err := New(Config{JWTSecret: []byte(secret), AllowNoExp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	valid := jwt.MapClaims{"sub": "42", "exp": now.Add(time.Hour).Unix()}
 	b64 := base64.RawURLEncoding.EncodeToString
@@ -70,7 +74,8 @@ func TestVerifyJWT(t *testing.T) {
 		user  string // "" = must be refused
 	}{
 		{"HS256 good", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), valid), "42"},
-		{"HS256 without exp", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}), "7"},
+		{"HS256 without exp", hs, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}), ""},
+		{"without exp, allowed", noExp, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}), "7"},
 		{"alg none", hs, none, ""},
 		{"wrong secret", hs, sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret!!"), valid), ""},
 		{"HS512 not allowed", hs, sign(t, jwt.SigningMethodHS512, []byte(secret), valid), ""},
@@ -84,9 +89,9 @@ func TestVerifyJWT(t *testing.T) {
 		{"RS256 verifier refuses ES256", rs, sign(t, jwt.SigningMethodES256, ecKey, valid), ""},
 		{"ES256 good", es, sign(t, jwt.SigningMethodES256, ecKey, valid), "42"},
 		{"ES256 verifier refuses RS256", es, sign(t, jwt.SigningMethodRS256, rsaKey, valid), ""},
-		{"issuer and audience match", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "tocsin"}), "1"},
-		{"wrong issuer", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "evil", "aud": "tocsin"}), ""},
-		{"wrong audience", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "other"}), ""},
+		{"issuer and audience match", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "tocsin", "exp": now.Add(time.Hour).Unix()}), "1"},
+		{"wrong issuer", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "evil", "aud": "tocsin", "exp": now.Add(time.Hour).Unix()}), ""},
+		{"wrong audience", strict, sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "1", "iss": "app", "aud": "other", "exp": now.Add(time.Hour).Unix()}), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := tc.a.VerifyJWT(tc.token)
@@ -112,8 +117,27 @@ func TestVerifyJWT(t *testing.T) {
 	}
 }
 
+// TestJWTExpiry: a token without exp is refused, saying so, unless AllowNoExp; the
+// principal carries the token's end (exp plus the leeway), or none.
+func TestJWTExpiry(t *testing.T) {
+	a, _ := New(Config{JWTSecret: []byte(secret), Leeway: 2 * time.Second})
+	_, err := a.VerifyJWT(sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"}))
+	if tocsin.ErrorCodeOf(err) != tocsin.EUnauthorized || !strings.Contains(err.Error(), "no exp") {
+		t.Fatalf("a token without exp: %v, want 401 saying it has no exp", err)
+	}
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	p, err := a.VerifyJWT(sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7", "exp": exp.Unix()}))
+	if err != nil || !p.Expires.Equal(exp.Add(2*time.Second)) {
+		t.Fatalf("Expires %v (%v), want exp + leeway %v", p.Expires, err, exp.Add(2*time.Second))
+	}
+	open, _ := New(Config{JWTSecret: []byte(secret), AllowNoExp: true})
+	if p, err := open.VerifyJWT(sign(t, jwt.SigningMethodHS256, []byte(secret), jwt.MapClaims{"sub": "7"})); err != nil || !p.Expires.IsZero() {
+		t.Fatalf("AllowNoExp: %+v %v", p, err)
+	}
+}
+
 func TestAPIKey(t *testing.T) {
-	a, err := New(Config{APIKeys: []string{"tk_first_key", "tk_second_key"}})
+	a, err := New(Config{APIKeys: []string{"tk_first_key_0123", "tk_second_key_0123"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +145,8 @@ func TestAPIKey(t *testing.T) {
 		key string
 		ok  bool
 	}{
-		{"tk_first_key", true}, {"tk_second_key", true}, {"", false}, {"tk_first_ke", false},
-		{"tk_first_key ", false}, {"TK_FIRST_KEY", false}, {"tk_third_key", false},
+		{"tk_first_key_0123", true}, {"tk_second_key_0123", true}, {"", false}, {"tk_first_key_012", false},
+		{"tk_first_key_0123 ", false}, {"TK_FIRST_KEY_0123", false}, {"tk_third_key_0123", false},
 	} {
 		p, ok := a.APIKey(tc.key)
 		if ok != tc.ok {
@@ -132,8 +156,8 @@ func TestAPIKey(t *testing.T) {
 			t.Errorf("principal %+v", p)
 		}
 	}
-	p1, _ := a.APIKey("tk_first_key")
-	p2, _ := a.APIKey("tk_second_key")
+	p1, _ := a.APIKey("tk_first_key_0123")
+	p2, _ := a.APIKey("tk_second_key_0123")
 	if p1.KeyID == p2.KeyID {
 		t.Error("two keys share a key id")
 	}
@@ -143,19 +167,44 @@ func TestAPIKey(t *testing.T) {
 	if _, err := New(Config{JWTSecret: []byte("short")}); err == nil {
 		t.Error("a 5-byte JWT secret was accepted")
 	}
+	// The floors: RFC 7518 §3.2 for HS256, 16 characters for an API key; the refusal
+	// says how to make a good one.
+	if _, err := New(Config{JWTSecret: []byte(strings.Repeat("s", 31))}); err == nil || !strings.Contains(err.Error(), "openssl rand") {
+		t.Errorf("a 31-byte JWT secret: %v, want a refusal saying how to generate one", err)
+	}
+	if _, err := New(Config{JWTSecret: []byte(strings.Repeat("s", 32))}); err != nil {
+		t.Errorf("a 32-byte JWT secret: %v", err)
+	}
+	if _, err := New(Config{APIKeys: []string{strings.Repeat("k", 15)}}); err == nil || !strings.Contains(err.Error(), "generate") {
+		t.Errorf("a 15-character API key: %v, want a refusal saying how to generate one", err)
+	}
+	if _, err := New(Config{APIKeys: []string{strings.Repeat("k", 16)}}); err != nil {
+		t.Errorf("a 16-character API key: %v", err)
+	}
 	if _, err := New(Config{JWTPublicKeyPEM: []byte("not pem")}); err == nil {
 		t.Error("a bad PEM was accepted")
 	}
 }
 
 func TestTicketsAndShapes(t *testing.T) {
-	tk, hash, err := NewTicket()
+	tk, hash, err := NewTicket(time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk2, _, _ := NewTicket()
-	if len(tk) != 43 || tk == tk2 || HashTicket(tk) != hash || hash == tk {
+	tk2, _, _ := NewTicket(time.Time{})
+	if len(tk) != 43 || tk == tk2 || HashTicket(tk) != hash || hash == tk || !TicketExpires(tk).IsZero() {
 		t.Fatalf("ticket %q hash %q", tk, hash)
+	}
+	// A ticket minted from an expiring JWT carries its end, under the digest.
+	exp := time.Unix(1900000000, 0)
+	tk3, hash3, _ := NewTicket(exp)
+	if !TicketExpires(tk3).Equal(exp) || HashTicket(tk3) != hash3 || HashTicket(tk3[:43]) == hash3 {
+		t.Fatalf("ticket %q: expires %v, want %v, its digest covering the suffix", tk3, TicketExpires(tk3), exp)
+	}
+	for _, bad := range []string{tk + ".", tk + ".x", tk + ".-5", tk + ".0"} {
+		if !TicketExpires(bad).IsZero() {
+			t.Errorf("TicketExpires(%q) = %v", bad, TicketExpires(bad))
+		}
 	}
 	jwtTok, _ := MintJWT([]byte(secret), "1", time.Hour, time.Now())
 	for s, want := range map[string]bool{jwtTok: true, "tk_abc": false, "a.b": false, "a.b.c": true, "a b.c.d": false, "..": false} {
@@ -193,4 +242,22 @@ func TestStoredKeyLookup(t *testing.T) {
 	if calls != 2 {
 		t.Fatalf("%d store lookups, want 2 (answers are cached)", calls)
 	}
+}
+
+// FuzzTicketExpires: any ticket text gives a time or none, never a panic, and what a
+// minted ticket carries reads back exactly.
+func FuzzTicketExpires(f *testing.F) {
+	for _, s := range []string{"abc", "abc.1900000000", "abc.", ".5", "a.b.c", "abc.-1", "abc.99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if exp := TicketExpires(s); !exp.IsZero() && exp.Unix() <= 0 {
+			t.Fatalf("TicketExpires(%q) = %v", s, exp)
+		}
+		sec := int64(len(s)) + 1
+		tk, _, err := NewTicket(time.Unix(sec, 0))
+		if err != nil || TicketExpires(tk).Unix() != sec {
+			t.Fatalf("minted %q: %v %v", tk, TicketExpires(tk), err)
+		}
+	})
 }

@@ -23,6 +23,7 @@ type Client struct {
 	base   string
 	apiKey string
 	token  string
+	tokens *tokenHolder // WithTokenSource; replaces token when set
 	http   *http.Client
 }
 
@@ -32,7 +33,8 @@ type Option func(*Client)
 // WithAPIKey sets the application's API key (publishing, admin views).
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 
-// WithToken sets a user's JWT (the user's inbox and stream).
+// WithToken sets a user's JWT (the user's inbox and stream). A token that expires
+// ends the streams opened with it; use WithTokenSource for a client that outlives it.
 func WithToken(jwt string) Option { return func(c *Client) { c.token = jwt } }
 
 // WithHTTPClient sets the HTTP client (default: one without an overall timeout, as
@@ -187,14 +189,14 @@ func (c *Client) List(ctx context.Context, o ListOptions) (Page, error) {
 		q.Set("cursor", o.Cursor)
 	}
 	var p Page
-	_, err := c.do(ctx, "GET", "/api/notifications?"+q.Encode(), c.token, nil, &p)
+	err := c.doUser(ctx, "GET", "/api/notifications?"+q.Encode(), nil, &p)
 	return p, err
 }
 
 // UnreadCount returns the user's unread count.
 func (c *Client) UnreadCount(ctx context.Context) (int, error) {
 	var out struct{ UnreadCount int }
-	_, err := c.do(ctx, "GET", "/api/notifications/unread-count", c.token, nil, &out)
+	err := c.doUser(ctx, "GET", "/api/notifications/unread-count", nil, &out)
 	return out.UnreadCount, err
 }
 
@@ -206,21 +208,20 @@ func (c *Client) MarkRead(ctx context.Context, id string) (tocsin.Notification, 
 // Patch changes the read, seen and archived state of one of the user's notifications.
 func (c *Client) Patch(ctx context.Context, id string, p tocsin.Patch) (tocsin.Notification, error) {
 	var n tocsin.Notification
-	_, err := c.do(ctx, "PATCH", "/api/notifications/"+url.PathEscape(id), c.token, p, &n)
+	err := c.doUser(ctx, "PATCH", "/api/notifications/"+url.PathEscape(id), p, &n)
 	return n, err
 }
 
 // ReadAll marks every unread notification of the user read and returns how many.
 func (c *Client) ReadAll(ctx context.Context) (int, error) {
 	var out struct{ Updated int }
-	_, err := c.do(ctx, "POST", "/api/notifications/read-all", c.token, nil, &out)
+	err := c.doUser(ctx, "POST", "/api/notifications/read-all", nil, &out)
 	return out.Updated, err
 }
 
 // Delete deletes one of the user's notifications.
 func (c *Client) Delete(ctx context.Context, id string) error {
-	_, err := c.do(ctx, "DELETE", "/api/notifications/"+url.PathEscape(id), c.token, nil, nil)
-	return err
+	return c.doUser(ctx, "DELETE", "/api/notifications/"+url.PathEscape(id), nil, nil)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -19,7 +19,7 @@ import (
 
 const (
 	apiKey = "tk_client_test_key_0123"
-	secret = "client-test-secret-0123456789"
+	secret = "client-test-secret-0123456789abcdef"
 )
 
 // server is a real node on addr and dir; stop ends it (gracefully).

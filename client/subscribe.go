@@ -49,7 +49,10 @@ type SubscribeOptions struct {
 var ErrStop = errors.New("tocsin: stop")
 
 // Subscribe reads a stream until ctx ends, the handler returns an error (ErrStop:
-// none), or the server refuses the credentials (401/403: final). It reconnects after
+// none), or the server refuses the credentials (401/403: final; with WithTokenSource
+// a 401 is first retried once with a fresh token). When the server ends the stream
+// because its token expired, Subscribe reconnects at once with a fresh token from the
+// source and resumes after the last event. It reconnects after
 // any other failure, resuming after the last event it handed over, and never hands
 // over an event twice: an id at or below the last one seen (same history) is
 // dropped. After a "reset" (the resume point could not be honoured) the "init" that
@@ -66,8 +69,11 @@ func (c *Client) Subscribe(ctx context.Context, o SubscribeOptions, handler func
 	}
 	s := &subscription{c: c, o: o, handler: handler, last: o.LastEventID}
 	attempt := 0
+	fresh := false // the next connect takes a fresh token from the source
 	for {
-		delivered, err := s.once(ctx)
+		delivered, err := s.once(ctx, fresh)
+		retried := fresh
+		fresh = false
 		if errors.Is(err, ErrStop) {
 			return nil
 		}
@@ -75,8 +81,21 @@ func (c *Client) Subscribe(ctx context.Context, o SubscribeOptions, handler func
 			return ctx.Err()
 		}
 		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && c.tokens != nil && !retried {
+			fresh = true // the held token was refused: once more with a fresh one, at once
+			continue
+		}
 		if errors.As(err, &apiErr) && apiErr.Final() {
 			return apiErr
+		}
+		if delivered && c.tokens != nil && c.tokens.expired() {
+			// The server ended the stream at its token's expiry: reconnect at once with
+			// a fresh token, resuming after the last event (no backoff: nothing failed).
+			fresh = true
+			if o.OnDisconnect != nil {
+				o.OnDisconnect(err, 0)
+			}
+			continue
 		}
 		var he handlerError
 		if errors.As(err, &he) {
@@ -124,14 +143,19 @@ type subscription struct {
 }
 
 // once runs one connection; delivered reports whether it handed over any event.
-func (s *subscription) once(ctx context.Context) (delivered bool, err error) {
+// fresh asks the token source for a new token first.
+func (s *subscription) once(ctx context.Context, fresh bool) (delivered bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", s.c.base+s.o.Path, nil)
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	if s.c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.c.token)
+	tok, err := s.c.userToken(ctx, fresh)
+	if err != nil {
+		return false, err
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if s.last != "" {
 		req.Header.Set("Last-Event-ID", s.last)

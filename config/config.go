@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tocsin/tocsin/auth"
 )
 
 // Config is everything tocsin serve can be told.
@@ -25,13 +27,15 @@ type Config struct {
 	JWTPublicKey string // path to a PEM file
 	JWTIssuer    string
 	JWTAudience  string
+	// JWTAllowNoExp accepts user JWTs without exp (they never expire); off by default.
+	JWTAllowNoExp bool
 
-	Heartbeat         time.Duration
-	Retry             time.Duration
-	TrustedUserHeader string
-	CORSOrigins       []string
-	BasePath          string
-	TLSCert, TLSKey   string
+	Heartbeat          time.Duration
+	Retry              time.Duration
+	TrustedUserHeaders []string // exact names, e.g. Member-ID,MemberId
+	CORSOrigins        []string
+	BasePath           string
+	TLSCert, TLSKey    string
 
 	MaxStreamsPerUser int
 	MaxStreams        int
@@ -125,13 +129,13 @@ func (c *Config) Validate() error {
 		bad("bus", "want memory, redis://... or nats://...")
 	}
 	for _, k := range c.APIKeys {
-		if len(k) < 8 {
-			bad("api-key", "every key must be at least 8 characters")
+		if len(k) < auth.MinAPIKeyLen {
+			bad("api-key", "every key must be at least %d characters, and one is %d: %s", auth.MinAPIKeyLen, len(k), auth.APIKeyRemedy)
 			break
 		}
 	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < 16 {
-		bad("jwt-secret", "must be at least 16 bytes")
+	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinJWTSecretBytes {
+		bad("jwt-secret", "is %d bytes; an HS256 secret must be at least %d (RFC 7518 §3.2): %s", len(c.JWTSecret), auth.MinJWTSecretBytes, auth.JWTSecretRemedy)
 	}
 	if c.JWTSecret != "" && c.JWTPublicKey != "" {
 		bad("jwt-public-key", "set either --jwt-secret or --jwt-public-key, not both")
@@ -159,8 +163,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Limits.validate(bad)
-	if h := c.TrustedUserHeader; h != "" && !validHeaderName(h) {
-		bad("trusted-user-header", "%q is not a header name", h)
+	for _, h := range c.TrustedUserHeaders {
+		if err := checkTrustedHeader(h); err != "" {
+			bad("trusted-user-header", "%q %s", h, err)
+		}
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "*" {
@@ -209,12 +215,29 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validHeaderName(h string) bool {
+// checkTrustedHeader says what is wrong with a trusted header's name ("" if nothing).
+// Letters, digits and dashes only: an underscore is refused, since some servers and
+// proxies treat Member_ID and Member-ID alike, and a gateway that strips one spelling
+// from client requests may let the other through. Headers the server or browsers give
+// another meaning to are refused too.
+func checkTrustedHeader(h string) string {
+	if h == "" || len(h) > 64 {
+		return "is not a header name (1 to 64 characters)"
+	}
 	for i := 0; i < len(h); i++ {
 		c := h[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
+		if c == '_' {
+			return "has an underscore: use dashes (some proxies treat _ and - alike, so a client could send a look-alike)"
+		}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return "is not a header name (letters, digits and dashes)"
 		}
 	}
-	return len(h) > 0
+	switch strings.ToLower(h) {
+	case "authorization", "cookie", "host", "origin", "referer", "content-type", "content-length",
+		"transfer-encoding", "connection", "upgrade", "last-event-id", "device-id", "idempotency-key",
+		"sec-fetch-site", "sec-websocket-key", "sec-websocket-protocol", "user-agent", "accept":
+		return "is a header clients set themselves or that tocsin reads for another purpose"
+	}
+	return ""
 }

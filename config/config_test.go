@@ -29,8 +29,8 @@ func TestPrecedence(t *testing.T) {
 				t.Fatalf("%+v", c)
 			}
 		}},
-		{"env over default", nil, map[string]string{"TOCSIN_ADDR": "127.0.0.1:9000", "TOCSIN_API_KEY": "key-one-1,key-two-2"}, func(t *testing.T, c Config) {
-			if c.Addr != "127.0.0.1:9000" || len(c.APIKeys) != 2 || c.APIKeys[1] != "key-two-2" {
+		{"env over default", nil, map[string]string{"TOCSIN_ADDR": "127.0.0.1:9000", "TOCSIN_API_KEY": "key-one-0123456789,key-two-0123456789"}, func(t *testing.T, c Config) {
+			if c.Addr != "127.0.0.1:9000" || len(c.APIKeys) != 2 || c.APIKeys[1] != "key-two-0123456789" {
 				t.Fatalf("%+v", c)
 			}
 		}},
@@ -80,6 +80,8 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--bus", "kafka://x"}, "--bus"},
 		{[]string{"--api-key", "short"}, "--api-key"},
 		{[]string{"--jwt-secret", "short"}, "--jwt-secret"},
+		{[]string{"--jwt-secret", strings.Repeat("s", 31)}, "openssl rand"},
+		{[]string{"--api-key", "fifteen-chars-k"}, "at least 16"},
 		{[]string{"--tls-cert", "a.pem"}, "--tls-cert"},
 		{[]string{"--base-path", "notify/"}, "--base-path"},
 		{[]string{"--cors-origins", "ftp://x"}, "--cors-origins"},
@@ -88,6 +90,9 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--max-streams-per-user", "0"}, "--max-streams-per-user"},
 		{[]string{"--trusted-user-header", "Member ID"}, "--trusted-user-header"},
+		{[]string{"--trusted-user-header", "Member-ID,Member_ID"}, "underscore"},
+		{[]string{"--trusted-user-header", "Authorization"}, "--trusted-user-header"},
+		{[]string{"--trusted-user-header", "Member-ID,cookie"}, "--trusted-user-header"},
 		{[]string{"--config", badFile}, "bad.conf:2"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {

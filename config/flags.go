@@ -19,7 +19,7 @@ type group struct {
 var groups = []group{
 	{"Server", []string{"addr", "base-path", "tls-cert", "tls-key", "cors-origins", "config"}},
 	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval"}},
-	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "trusted-user-header", "dev-tokens"}},
+	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "jwt-allow-no-exp", "trusted-user-header", "dev-tokens"}},
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
 	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect", "rate-user-publish", "rate-hook"}},
 	{"Limits per client, token and request", limitFlags},
@@ -60,7 +60,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.BasePath, "base-path", c.BasePath, "mount every route under this prefix, e.g. /notify, for reverse proxies")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM): serve HTTPS with HTTP/2")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM), with --tls-cert")
-	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "comma-separated origins allowed to call from browsers, or *; default same origin only")
+	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "comma-separated origins whose pages may call with credentials (cookie included); * lets any page call with a bearer token only, never the cookie; default same origin only")
 	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "config file of 'flag-name: value' lines")
 
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite store and generated secrets")
@@ -76,8 +76,9 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", c.JWTPublicKey, "PEM file of an RSA (RS256) or ECDSA P-256 (ES256) public key verifying user JWTs")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required iss claim of user JWTs, when set")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required aud claim of user JWTs, when set")
+	fs.BoolVar(&c.JWTAllowNoExp, "jwt-allow-no-exp", c.JWTAllowNoExp, "accept user JWTs without an exp claim (they never expire, and their streams never end); by default they are refused with 401")
 	fs.BoolVar(&c.DevTokens, "dev-tokens", c.DevTokens, "let anyone mint user tokens at POST /api/dev/token, for the dashboard's development sign-in (never in production)")
-	fs.StringVar(&c.TrustedUserHeader, "trusted-user-header", c.TrustedUserHeader, "header naming the user, set by a trusted gateway (e.g. Member-ID); off when empty")
+	fs.Var(listValue{&c.TrustedUserHeaders}, "trusted-user-header", "comma-separated exact header names a trusted gateway sets to the user's id (e.g. Member-ID,MemberId); no other spelling is trusted; the gateway must strip them from client requests; off when empty")
 
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "idle time after which a stream gets a heartbeat comment")
 	fs.DurationVar(&c.Retry, "retry", c.Retry, "reconnection delay hinted to SSE clients (retry:)")

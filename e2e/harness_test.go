@@ -41,6 +41,16 @@ type node struct {
 // configuration (flags as a user would pass them).
 func startNode(t *testing.T, flags ...string) *node {
 	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return startNodeLog(t, log, flags...)
+}
+
+// startNodeLog is startNode logging to log (a test that reads the server's log).
+func startNodeLog(t *testing.T, log *slog.Logger, flags ...string) *node {
+	t.Helper()
 	args := append([]string{
 		"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(),
 		"--api-key", apiKey, "--jwt-secret", jwtSecret, "--sqlite-sync", "normal",
@@ -48,10 +58,6 @@ func startNode(t *testing.T, flags ...string) *node {
 	cfg, err := config.Load(args, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v", err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	a, err := app.New(context.Background(), cfg, log)
 	if err != nil {

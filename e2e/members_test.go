@@ -13,7 +13,7 @@ import (
 // plus an ISO-8601 timestamp, resume with Last-Event-ID.
 func TestMemberEventsSurface(t *testing.T) {
 	t.Parallel()
-	n := startNode(t, "--trusted-user-header", "Member-ID")
+	n := startNode(t, "--trusted-user-header", "Member-ID,MemberId")
 	s := n.openStream("/events", "Member-ID", "m-1", "Device-Id", "tablet")
 
 	r := n.do("POST", "/events", "", `{"event": {"type": "ORDER_SHIPPED", "body": {"orderId": "A-17", "items": 2}}}`, "Member-ID", "m-1")
@@ -73,7 +73,7 @@ func TestMemberEventsRefusals(t *testing.T) {
 		t.Fatalf("POST /events with Member-ID only: %d, want 401", r.Status)
 	}
 
-	n := startNode(t, "--trusted-user-header", "Member-ID")
+	n := startNode(t, "--trusted-user-header", "Member-ID,MemberId")
 	ok := n.do("POST", "/events", apiKey, `{"event":{"type":"BEFORE"}}`, "Member-ID", "m-1")
 	var before struct{ ID string }
 	ok.json(t, &before)

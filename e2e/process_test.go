@@ -73,8 +73,14 @@ func freeAddr(t *testing.T) string {
 // startProc runs the binary on addr and dataDir and waits until it is ready.
 func startProc(t *testing.T, addr, dataDir string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir,
-		"--api-key", apiKey, "--jwt-secret", jwtSecret, "--log-level", "warn"}, extra...)
+	return startProcArgs(t, addr, dataDir, append([]string{"--api-key", apiKey, "--jwt-secret", jwtSecret}, extra...)...)
+}
+
+// startProcArgs is startProc without the test's key and secret (the server generates
+// its own unless extra sets them).
+func startProcArgs(t *testing.T, addr, dataDir string, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn"}, extra...)
 	cmd := exec.Command(binary(t), args...)
 	cmd.Stderr = &testWriter{t}
 	if err := cmd.Start(); err != nil {

@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
+	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/auth"
@@ -39,7 +39,11 @@ func (s *Server) authenticate(r *http.Request, k authKind) (tocsin.Principal, er
 
 	if !hasBearer {
 		if user, ok, err := s.trustedUser(r); ok || err != nil {
-			return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: "trusted-header"}, err
+			if err != nil {
+				return tocsin.Principal{}, err
+			}
+			p := tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: viaTrustedHeader}
+			return p, s.checkAmbient(r, k, p)
 		}
 	}
 	var token, via string
@@ -69,31 +73,70 @@ func (s *Server) authenticate(r *http.Request, k authKind) (tocsin.Principal, er
 		return tocsin.Principal{}, err
 	}
 	p.Via = via
-	if via == "cookie" && !safeMethod(r.Method) && !s.sameOrigin(r) {
-		// A cookie rides along on cross-site requests; changes need proof of origin.
-		return tocsin.Principal{}, tocsin.Errorf(tocsin.EForbidden, "cross-origin request with a cookie refused; send the token in the Authorization header")
+	if err := s.checkAmbient(r, k, p); err != nil {
+		return tocsin.Principal{}, err
 	}
 	return p, nil
 }
 
-// trustedUser reads the user named by the trusted gateway header, when the server was
-// started with one (--trusted-user-header). The name without dashes is accepted too
-// (Member-ID and MemberId).
+// How a principal's credential came, when the browser sends it by itself (ambient
+// credentials: a foreign page can make the browser send them).
+const (
+	viaCookie        = "cookie"
+	viaTrustedHeader = "trusted-header"
+)
+
+// checkAmbient refuses a request authenticated by an ambient credential (the cookie,
+// or the header a gateway adds from its own session) that changes state or opens a
+// stream from a foreign page: the browser attaches those to requests any site makes,
+// so such a request must prove it comes from an allowed page (origin.go). A foreign
+// page may still read with them what CORS lets it read (nothing, by default).
+func (s *Server) checkAmbient(r *http.Request, k authKind, p tocsin.Principal) error {
+	if p.Via != viaCookie && p.Via != viaTrustedHeader {
+		return nil
+	}
+	if k != authStream && safeMethod(r.Method) {
+		return nil
+	}
+	if !s.fromAllowedPage(r) {
+		return errForeignPage
+	}
+	return nil
+}
+
+// errForeignPage is the refusal of checkAmbient; the WebSocket route answers it with
+// a 403 before the upgrade, as a cross-origin handshake.
+var errForeignPage = tocsin.Errorf(tocsin.EForbidden,
+	"request from a page of another origin refused (cookie or gateway credential; Origin not allowed or Sec-Fetch-Site: cross-site); "+
+		"call from an origin in --cors-origins, or send the token in the Authorization header")
+
+// trustedUser reads the user named by the trusted gateway headers, when the server was
+// started with them (--trusted-user-header, a list of exact names such as
+// Member-ID,MemberId). Only those names are read (header names are case-insensitive,
+// nothing else is folded: XForwardedUser is not X-Forwarded-User). A header sent twice,
+// or two configured headers naming different users, is refused as ambiguous: which one
+// the gateway set cannot be told.
 func (s *Server) trustedUser(r *http.Request) (string, bool, error) {
-	if s.cfg.TrustedUserHeader == "" {
+	user, from := "", ""
+	for _, name := range s.cfg.TrustedUserHeaders {
+		vs := r.Header.Values(name)
+		switch {
+		case len(vs) == 0:
+			continue
+		case len(vs) > 1:
+			return "", true, tocsin.Errorf(tocsin.EInvalid, "%s: sent more than once", name)
+		case user != "" && vs[0] != user:
+			return "", true, tocsin.Errorf(tocsin.EInvalid, "%s and %s name different users", from, name)
+		}
+		user, from = vs[0], name
+	}
+	if from == "" {
 		return "", false, nil
 	}
-	v := r.Header.Get(s.cfg.TrustedUserHeader)
-	if v == "" {
-		v = r.Header.Get(strings.ReplaceAll(s.cfg.TrustedUserHeader, "-", ""))
+	if err := tocsin.ValidateUserID(user); err != nil {
+		return "", true, tocsin.Errorf(tocsin.EInvalid, "%s: %s", from, tocsin.ErrorMessageOf(err))
 	}
-	if v == "" {
-		return "", false, nil
-	}
-	if err := tocsin.ValidateUserID(v); err != nil {
-		return "", true, tocsin.Errorf(tocsin.EInvalid, "%s: %s", s.cfg.TrustedUserHeader, tocsin.ErrorMessageOf(err))
-	}
-	return v, true, nil
+	return user, true, nil
 }
 
 func (s *Server) redeemTicket(r *http.Request, ticket string) (tocsin.Principal, error) {
@@ -104,8 +147,16 @@ func (s *Server) redeemTicket(r *http.Request, ticket string) (tocsin.Principal,
 	if err != nil {
 		return tocsin.Principal{}, err
 	}
-	return tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: "ticket"}, nil
+	p := tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: "ticket", Expires: auth.TicketExpires(ticket)}
+	if !p.Expires.IsZero() && !time.Now().Before(p.Expires) {
+		return tocsin.Principal{}, errTokenExpired
+	}
+	return p, nil
 }
+
+// errTokenExpired refuses a stream whose credential has ended (a ticket redeemed after
+// the JWT it was minted from expired).
+var errTokenExpired = tocsin.Errorf(tocsin.EUnauthorized, "invalid token: expired")
 
 func bearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
@@ -122,52 +173,4 @@ func bearerToken(r *http.Request) (string, bool) {
 
 func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
-}
-
-// sameOrigin reports whether a state-changing request comes from a page of this
-// server or of an allowed origin: by Origin when the browser sent it, else by
-// Sec-Fetch-Site. Non-browser clients send neither and are let through (they have
-// no ambient cookie to abuse).
-func (s *Server) sameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" {
-		if s.originAllowed(o) {
-			return true
-		}
-		u, err := url.Parse(o)
-		return err == nil && u.Host == r.Host
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-		return true
-	}
-	return false
-}
-
-func (s *Server) originAllowed(o string) bool {
-	return s.anyOrig || s.origins[strings.TrimSuffix(o, "/")]
-}
-
-// cors answers preflights and marks responses for allowed origins. With no origins
-// configured only same-origin pages may call (browsers enforce it).
-func (s *Server) cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o := r.Header.Get("Origin")
-		if o == "" || !s.originAllowed(o) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", o)
-		h.Set("Access-Control-Allow-Credentials", "true")
-		h.Add("Vary", "Origin")
-		h.Set("Access-Control-Expose-Headers", "Retry-After, Idempotent-Replayed")
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Idempotency-Key, Device-Id")
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -56,7 +56,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(code)
 	if code == tocsin.EInternal {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+			slog.String("method", r.Method), slog.String("path", redactRequest(r)), slog.Any("err", err))
 	}
 	if code == tocsin.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tocsin"`)

@@ -203,11 +203,16 @@ func (s *Server) readAll(w http.ResponseWriter, r *http.Request, p tocsin.Princi
 // streamTicket: POST /api/notifications/stream-ticket mints a single-use ticket that
 // opens the user's stream within 60 s, so no long-lived token goes into a URL.
 func (s *Server) streamTicket(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
-	ticket, hash, err := auth.NewTicket()
+	// The ticket carries the end of the JWT it is minted from: a stream opened with it
+	// ends when that token would have, and it cannot outlive the token.
+	ticket, hash, err := auth.NewTicket(p.Expires)
 	if err != nil {
 		return err
 	}
 	exp := s.hubNow().Add(auth.TicketTTL).Truncate(1e6)
+	if !p.Expires.IsZero() && p.Expires.Before(exp) {
+		exp = p.Expires
+	}
 	if err := s.store.PutTicket(r.Context(), tocsin.Ticket{Hash: hash, UserID: p.UserID, ExpiresAt: exp}); err != nil {
 		return err
 	}

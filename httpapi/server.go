@@ -48,11 +48,12 @@ type Config struct {
 	Totals       func() (published, delivered int64)
 	WriteTimeout time.Duration // deadline of each write to a stream (10s)
 	CORSOrigins  []string      // allowed cross-origin callers; "*" allows any
-	// TrustedUserHeader, when set, names the header a trusted gateway sets to the
-	// user's id (e.g. Member-ID); requests carrying it are that user's.
-	TrustedUserHeader string
-	BasePath          string // e.g. "/notify": every route is mounted under it
-	Version           string
+	// TrustedUserHeaders, when set, name the headers a trusted gateway sets to the
+	// user's id (e.g. Member-ID, MemberId); requests carrying one are that user's.
+	// Exactly these names are read.
+	TrustedUserHeaders []string
+	BasePath           string // e.g. "/notify": every route is mounted under it
+	Version            string
 
 	// Limits against one client exhausting the node (issue 12). RateUserPublish is
 	// custom events per second per user on POST /events, RateHook publishes per second
@@ -72,8 +73,8 @@ type Server struct {
 	auth    *auth.Authenticator
 	log     *slog.Logger
 	handler http.Handler
-	origins map[string]bool
-	anyOrig bool
+	origins map[string]bool // --cors-origins given by name
+	anyOrig bool            // --cors-origins has "*": any page, bearer tokens only
 
 	wsAccept *websocket.AcceptOptions
 	limits   limiters
@@ -156,7 +157,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{
 		cfg: cfg, hub: cfg.Hub, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger,
-		origins: map[string]bool{}, wsAccept: wsAcceptOptions(cfg.CORSOrigins),
+		origins: map[string]bool{}, wsAccept: wsAcceptOptions(),
 		limits: limiters{
 			publish: newKeyedLimiter(cfg.RatePublish), user: newKeyedLimiter(cfg.RateUser),
 			connect: newKeyedLimiter(cfg.RateConnect), userPublish: newKeyedLimiter(cfg.RateUserPublish),
@@ -166,6 +167,7 @@ func New(cfg Config) *Server {
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {
 			s.anyOrig = true
+			continue
 		}
 		s.origins[strings.TrimSuffix(o, "/")] = true
 	}
@@ -174,13 +176,16 @@ func New(cfg Config) *Server {
 		mux.Handle(rt.method+" "+rt.pattern, s.adapt(rt))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, tocsin.Errorf(tocsin.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		// The path may hold a capability token (a mistyped /api/stream/{token}/x).
+		path := redactPath(r.URL.Path)
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "no such endpoint", slog.String("method", r.Method), slog.String("path", path))
+		s.writeError(w, r, tocsin.Errorf(tocsin.ENotFound, "no such endpoint: %s %s", r.Method, path))
 	})
 	var h http.Handler = mux
 	if base := strings.TrimSuffix(cfg.BasePath, "/"); base != "" {
 		h = http.StripPrefix(base, mux)
 	}
-	s.handler = s.recoverer(s.cors(h))
+	s.handler = s.recoverer(s.securityHeaders(s.cors(h)))
 	return s
 }
 
@@ -206,9 +211,9 @@ func (s *Server) adapt(rt route) http.Handler {
 			s.cfg.HTTPRequests.WithLabelValues(label, statusClass(sw.status)).Inc()
 		}
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
-			// The path only: queries may carry ?token= or ?ticket=.
+			// Capability tokens and ?token=/?ticket= are redacted from the path.
 			s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-				slog.String("method", r.Method), slog.String("route", rt.pattern),
+				slog.String("method", r.Method), slog.String("route", rt.pattern), slog.String("path", redactRequest(r)),
 				slog.Int("status", sw.status), slog.String("user_id", p.UserID),
 				slog.String("client", s.clientAddr(r).String()),
 				slog.Duration("duration", time.Since(start)))
@@ -254,10 +259,25 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic in handler", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.log.Error("panic in handler", "path", redactRequest(r), "panic", v, "stack", string(debug.Stack()))
 				s.writeError(w, r, tocsin.Errorf(tocsin.EInternal, "internal error"))
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders marks every response the server writes: nosniff, so a browser never
+// runs a JSON body or an error as a script or a page; and, on HTTPS, HSTS, so it never
+// comes back over plain HTTP (a downgrade would expose the cookie and tokens). Taken-
+// over streams and WebSocket upgrades copy the header map, so they carry them too.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -289,6 +289,11 @@ func (s *Server) endStream(p tocsin.Principal, sink *sseSink, err error) {
 		jitter := 500*time.Millisecond + rand.N(2500*time.Millisecond)
 		_ = sink.write(sse.AppendRetry(nil, jitter))
 		_ = sink.Flush()
+	case errors.Is(err, hub.ErrExpired):
+		// The token that opened the stream expired: the response ends cleanly (the last
+		// chunk), and the client reconnects with a fresh token and Last-Event-ID, losing
+		// nothing. An EventSource reconnecting with the same expired token gets 401 and
+		// stops: a client must fetch a fresh token (or ticket) first.
 	case err != nil && !errors.Is(err, hub.ErrSlowConsumer) && !errors.Is(err, hub.ErrReplaced) && !errors.Is(err, hub.ErrRevoked):
 		s.log.Debug("stream ended", "user_id", p.UserID, "err", err)
 	}
@@ -326,6 +331,7 @@ func (s *Server) subscribeRequest(r *http.Request, p tocsin.Principal, transport
 	return hub.SubscribeRequest{
 		UserID: p.UserID, LastEventID: strings.TrimSpace(last), Types: types,
 		DeviceID: device, Transport: transport, Batch: batch, ClientAddr: s.clientKey(r),
+		Expires: p.Expires, // the stream ends with its token (never for a gateway's header)
 	}, nil
 }
 

@@ -223,33 +223,49 @@ func (d *drivenConn) finish(err error) {
 	d.done(d.ended(err))
 }
 
-// startDriving starts the workers and the heartbeat sweep, once per hub.
+// startDriving starts the workers and the sweep, once per hub.
 func (h *Hub) startDriving() {
 	h.driveOnce.Do(func() {
 		for range max(8, 4*runtime.GOMAXPROCS(0)) {
 			go h.runq.work()
 		}
-		go h.sweep()
+		h.startSweep()
 	})
 }
 
-// sweep schedules the heartbeats of driven streams, checking several times per
-// period. A stream is due once it has been idle for Heartbeat less one check
-// interval, so its heartbeat comes no later than Heartbeat after its last write
-// (and no sooner than 7/8 of it): proxies that close a connection idle for longer
-// than the configured period never see one.
+// startSweep starts the sweep, once per hub.
+func (h *Hub) startSweep() { h.sweepOnce.Do(func() { go h.sweep() }) }
+
+// sweepEvery is the sweep's period: an eighth of the heartbeat, at most a second.
+func (h *Hub) sweepEvery() time.Duration {
+	return min(max(h.cfg.Heartbeat/8, 5*time.Millisecond), time.Second)
+}
+
+// sweep is one pass over all streams, several times per heartbeat period, instead of
+// a timer per stream. It schedules the heartbeats of driven streams: a stream is due
+// once it has been idle for Heartbeat less one check interval, so its heartbeat comes
+// no later than Heartbeat after its last write (and no sooner than 7/8 of it):
+// proxies that close a connection idle for longer than the configured period never
+// see one. And it ends every stream, driven or not, whose credential has expired
+// (ErrExpired), at most one period (≤ 1 s) after the instant.
 func (h *Hub) sweep() {
-	every := min(max(h.cfg.Heartbeat/8, 5*time.Millisecond), time.Second)
+	every := h.sweepEvery()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var due []*drivenConn
+	var expired []*subscriber
 	for range t.C {
-		cutoff := time.Now().UnixNano() - int64(h.cfg.Heartbeat-every)
+		now := time.Now().UnixNano()
+		cutoff := now - int64(h.cfg.Heartbeat-every)
 		for i := range h.shards {
 			sh := &h.shards[i]
 			sh.mu.RLock()
 			for _, e := range sh.streams {
 				for _, s := range e.subs {
+					if s.expires != 0 && s.expires <= now {
+						expired = append(expired, s)
+						continue
+					}
 					if d := s.drv.Load(); d != nil && d.lastWrite.Load() <= cutoff && !d.hbDue.Load() {
 						due = append(due, d)
 					}
@@ -257,12 +273,17 @@ func (h *Hub) sweep() {
 			}
 			sh.mu.RUnlock()
 		}
+		for _, s := range expired {
+			s.kick(ErrExpired)
+		}
 		for _, d := range due {
 			d.hbDue.Store(true)
 			d.schedule()
 		}
 		clear(due)
 		due = due[:0]
+		clear(expired)
+		expired = expired[:0]
 	}
 }
 

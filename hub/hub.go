@@ -65,6 +65,7 @@ var (
 	ErrShutdown     = errors.New("hub: node is shutting down; reconnect")
 	ErrReplaced     = errors.New("hub: closed to make room for a newer stream of the same user")
 	ErrRevoked      = errors.New("hub: the stream token was revoked")
+	ErrExpired      = errors.New("hub: the credential that opened the stream expired; reconnect with a fresh one")
 )
 
 const shardCount = 32
@@ -88,10 +89,12 @@ type Hub struct {
 
 	busFailing atomic.Bool // the last bus publish failed (logged once per outage)
 
-	// Driven streams (driven.go): their run queue, whose workers and heartbeat sweep
-	// start with the first such stream.
+	// Driven streams (driven.go): their run queue, whose workers start with the first
+	// such stream; the sweep (heartbeats of driven streams, the end of streams whose
+	// credential expires) starts with the first stream that needs it.
 	runq      runQueue
 	driveOnce sync.Once
+	sweepOnce sync.Once
 }
 
 // New returns a hub; call Start before serving.

@@ -57,6 +57,12 @@ func (h *Hub) PublishCustom(ctx context.Context, userID string, in tocsin.Custom
 	if !tocsin.ValidName(in.Type) {
 		return tocsin.Event{}, tocsin.Errorf(tocsin.EInvalid, "type must match [A-Za-z0-9_.:-]{1,64}")
 	}
+	// Every path that creates a custom event comes here, so the protocol's own names
+	// are refused in one place.
+	if tocsin.ReservedEventName(in.Type) {
+		return tocsin.Event{}, tocsin.Errorf(tocsin.EInvalid,
+			"type %q is reserved by the stream protocol (%s); choose another name, e.g. ORDER_SHIPPED", in.Type, tocsin.ReservedEventNames)
+	}
 	now := h.now()
 	data, err := customData(in.Body, now)
 	if err != nil {

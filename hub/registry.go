@@ -70,6 +70,7 @@ type subscriber struct {
 	addr      string // the client address's key, for the per-address cap
 	check     func(ctx context.Context) error
 	held      uint8 // the keyed slots it holds (slots.go); guarded by Hub.slots.mu
+	expires   int64 // unix ns when the stream's credential ends; 0: never (immutable)
 
 	// A stream served on its own goroutine (Live) waits on these: ready is signalled
 	// (cap 1) when the queue becomes non-empty, done is closed when kicked. A driven

@@ -64,6 +64,10 @@ type SubscribeRequest struct {
 	// snapshot, and a reset carry no init either (the member-events surface, whose
 	// clients know only their own event types).
 	NoInit bool
+	// Expires, when set, is when the credential that opened the stream stops being
+	// valid: the stream then ends with ErrExpired (the client reconnects with a fresh
+	// one), at most one sweep interval late (see sweep).
+	Expires time.Time
 }
 
 // replayPage is how many stored events one store read returns during replay.
@@ -112,12 +116,19 @@ func (h *Hub) begin(ctx context.Context, req SubscribeRequest, c *conn, withChan
 	if _, isUser := stream.UserID(); !isUser {
 		req.NoInit = true // a topic has no inbox to snapshot
 	}
+	if !req.Expires.IsZero() && !time.Now().Before(req.Expires) {
+		return tocsin.Errorf(tocsin.EUnauthorized, "invalid token: expired")
+	}
 	s := &subscriber{
 		stream: stream, userID: req.UserID, types: req.Types, names: req.Names, tokenID: req.TokenID,
 		addr:     req.ClientAddr,
 		check:    req.Check,
 		deviceID: req.DeviceID, transport: req.Transport, since: h.now(), noInit: req.NoInit,
 		batch: req.Batch, max: h.cfg.QueueSize,
+	}
+	if !req.Expires.IsZero() {
+		s.expires = req.Expires.UnixNano()
+		h.startSweep()
 	}
 	if withChans {
 		s.ready, s.done = make(chan struct{}, 1), make(chan struct{})

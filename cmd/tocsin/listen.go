@@ -46,28 +46,33 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 		opts.Path = "/api/stream/" + *streamToken
 		c = client.New(*url)
 	case *user != "" || *topic != "" || *tok != "":
-		jwt := *tok
-		if jwt == "" {
-			if *secret == "" {
-				*secret = app.ReadSecret(*dataDir, "jwt-secret")
-			}
-			sub, topics := *user, []string(nil)
-			if sub == "" {
-				sub = "tocsin-listen"
-			}
-			if *topic != "" {
-				topics = []string{*topic}
-			}
-			var err error
-			if jwt, err = auth.MintJWT([]byte(*secret), sub, 24*time.Hour, time.Now(), topics...); err != nil {
-				fmt.Fprintln(stderr, "tocsin listen:", err)
-				return 1
-			}
-		}
 		if *topic != "" {
 			opts.Path = "/api/topics/" + *topic + "/stream"
 		}
-		c = client.New(*url, client.WithToken(jwt))
+		if *tok != "" {
+			c = client.New(*url, client.WithToken(*tok))
+			break
+		}
+		if *secret == "" {
+			*secret = app.ReadSecret(*dataDir, "jwt-secret")
+		}
+		sub, topics := *user, []string(nil)
+		if sub == "" {
+			sub = "tocsin-listen"
+		}
+		if *topic != "" {
+			topics = []string{*topic}
+		}
+		// Minted here, so minted again whenever the server ends the stream at the
+		// token's expiry: listen runs for as long as it is left running.
+		mint := func(context.Context) (string, error) {
+			return auth.MintJWT([]byte(*secret), sub, 24*time.Hour, time.Now(), topics...)
+		}
+		if _, err := mint(context.Background()); err != nil {
+			fmt.Fprintln(stderr, "tocsin listen:", err)
+			return 1
+		}
+		c = client.New(*url, client.WithTokenSource(mint))
 	default:
 		fs.Usage()
 		return 2

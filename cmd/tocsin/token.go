@@ -18,7 +18,7 @@ func token(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sub := fs.String("sub", "", "the user id (JWT sub claim); required")
-	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid (its exp claim; the server refuses tokens without one, and ends their streams at exp)")
 	topics := fs.String("topics", "", "comma-separated topics the user may stream (claim \"topics\"; * for all)")
 	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "HS256 secret (env TOCSIN_JWT_SECRET; default: the one generated in --data-dir)")
 	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir (env TOCSIN_DATA_DIR)")
@@ -37,6 +37,10 @@ func token(args []string, stdout, stderr io.Writer) int {
 	}
 	if *sub == "" {
 		fmt.Fprintln(stderr, "tocsin token: --sub is required")
+		return 2
+	}
+	if *ttl <= 0 {
+		fmt.Fprintln(stderr, "tocsin token: --ttl must be positive: every token carries an exp")
 		return 2
 	}
 	key := *secret

@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Gatherer: m.Registry, HTTPRequests: m.HTTPRequests, Ready: a.ready,
 		Retry: a.cfg.Retry, WriteTimeout: a.cfg.WriteTimeout,
 		CORSOrigins: a.cfg.CORSOrigins, BasePath: a.cfg.BasePath, Version: Version,
-		TrustedUserHeader: a.cfg.TrustedUserHeader, Batch: a.cfg.Batch,
+		TrustedUserHeaders: a.cfg.TrustedUserHeaders, Batch: a.cfg.Batch,
 		Totals:      m.Totals,
 		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
 		DevToken:        a.devToken(),
@@ -233,7 +233,7 @@ func (a *App) Close() {
 }
 
 func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
-	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience}
+	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience, AllowNoExp: cfg.JWTAllowNoExp}
 	if cfg.JWTPublicKey != "" {
 		pem, err := os.ReadFile(cfg.JWTPublicKey)
 		if err != nil {
@@ -311,11 +311,17 @@ func redact(u string) string {
 // ensureSecrets makes a fresh data dir usable with no configuration: with no API key
 // (or no JWT secret or key) configured, a random one is created once in the data dir
 // (mode 0600) and used from then on. Only the file's path is logged, never the secret.
+// A generated secret has 24 random bytes (48 hex characters: above both floors); a
+// file someone shortened by hand is refused like a weak flag.
 func (a *App) ensureSecrets() error {
 	if len(a.cfg.APIKeys) == 0 {
 		key, path, err := secretFile(a.cfg.DataDir, "api-key", "tk_")
 		if err != nil {
 			return err
+		}
+		if len(key) < auth.MinAPIKeyLen {
+			return fmt.Errorf("the API key in %s is %d characters; at least %d are required: delete the file to have a new one generated, or set --api-key (%s)",
+				path, len(key), auth.MinAPIKeyLen, auth.APIKeyRemedy)
 		}
 		a.cfg.APIKeys = []string{key}
 		a.log.Info("no --api-key configured; using the generated key in the data dir", "file", path)
@@ -324,6 +330,10 @@ func (a *App) ensureSecrets() error {
 		secret, path, err := secretFile(a.cfg.DataDir, "jwt-secret", "")
 		if err != nil {
 			return err
+		}
+		if len(secret) < auth.MinJWTSecretBytes {
+			return fmt.Errorf("the JWT secret in %s is %d bytes; HS256 needs at least %d (RFC 7518 §3.2): delete the file to have a new one generated, or set --jwt-secret (%s)",
+				path, len(secret), auth.MinJWTSecretBytes, auth.JWTSecretRemedy)
 		}
 		a.cfg.JWTSecret = secret
 		a.log.Info("no --jwt-secret configured; using the generated secret in the data dir", "file", path)
