@@ -96,9 +96,13 @@ type Store interface {
 	Update(ctx context.Context, userID, id string, p Patch, now time.Time) (Notification, []Event, error)
 	// Delete removes the user's notification id and appends "notification:deleted".
 	Delete(ctx context.Context, userID, id string, now time.Time) ([]Event, error)
-	// ReadAll marks every unread, unarchived notification of the user read, with one
-	// "notification:updated" event per notification changed.
-	ReadAll(ctx context.Context, userID string, now time.Time) ([]Event, error)
+	// ReadAll marks every unread, unarchived (and unexpired) notification of the user
+	// read and returns how many it read. However many that is, it appends ONE
+	// "notifications:read" event (EventRead, data ReadAllData: the ids, or the newest
+	// id as "before" past ReadAllMaxIDs), which carries the user's unread count; it
+	// appends nothing when nothing was unread. One event per item would flood every
+	// stream of the user with thousands of events and cut them as slow consumers.
+	ReadAll(ctx context.Context, userID string, now time.Time) (read int, evs []Event, err error)
 
 	// Get returns the user's notification id.
 	Get(ctx context.Context, userID, id string) (Notification, error)

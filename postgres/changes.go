@@ -120,40 +120,43 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 	return evs, err
 }
 
-// ReadAll implements tocsin.Store.
-func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]tocsin.Event, error) {
+// ReadAll implements tocsin.Store: one statement marks the items read and one event
+// tells the streams.
+func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) (int, []tocsin.Event, error) {
 	var evs []tocsin.Event
+	var read int
 	stream := tocsin.UserStream(userID)
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		evs = nil
+		evs, read = nil, 0
 		head, err := lockStream(ctx, tx, stream)
 		if err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `UPDATE notifications SET read_at = $2, seen_at = coalesce(seen_at, $2)
 			WHERE user_id = $1 AND read_at IS NULL AND archived_at IS NULL
-			AND (expires_at IS NULL OR expires_at > $2) RETURNING `+notificationCols, userID, now.UnixMilli())
+			AND (expires_at IS NULL OR expires_at > $2) RETURNING id`, userID, now.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("mark read: %w", err)
 		}
-		ns, err := collectNotifications(rows)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return fmt.Errorf("mark read: %w", err)
 		}
-		sortByID(ns)
-		for i := range ns {
-			ev, err := notificationEvent(tocsin.EventUpdated, &ns[i], now)
-			if err != nil {
-				return err
-			}
-			if i == len(ns)-1 {
-				ev.Unread = 0
-			}
-			evs = append(evs, ev)
+		if len(ids) == 0 {
+			return nil
 		}
+		data, err := tocsin.ReadAllData(ids, now)
+		if err != nil {
+			return err
+		}
+		ev := tocsin.Event{Stream: stream, Name: tocsin.EventRead, Data: data, Time: now}
+		if ev.Unread, err = unreadCount(ctx, tx, userID, now); err != nil {
+			return err
+		}
+		evs, read = []tocsin.Event{ev}, len(ids)
 		return appendLocked(ctx, tx, stream, head, evs)
 	})
-	return evs, err
+	return read, evs, err
 }
 
 // PutTicket implements tocsin.Store. It also sweeps expired tickets.

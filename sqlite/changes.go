@@ -266,55 +266,51 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 	return evs, err
 }
 
-// ReadAll implements tocsin.Store.
-func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]tocsin.Event, error) {
+// ReadAll implements tocsin.Store: one statement marks the items read (through the
+// index of unread items) and one event tells the streams.
+func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) (int, []tocsin.Event, error) {
 	var evs []tocsin.Event
+	var read int
 	err := s.write(ctx, func(tx *wtx) error {
-		evs = nil
-		rows, err := tx.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
-			WHERE user_id = ? AND read_at IS NULL AND archived_at IS NULL
-			AND (expires_at IS NULL OR expires_at > ?) ORDER BY id`, userID, now.UnixMilli())
+		evs, read = nil, 0
+		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET read_at = ?1, seen_at = coalesce(seen_at, ?1)
+			WHERE user_id = ?2 AND read_at IS NULL AND archived_at IS NULL
+			AND (expires_at IS NULL OR expires_at > ?1) RETURNING id`, now.UnixMilli(), userID)
 		if err != nil {
-			return fmt.Errorf("read unread: %w", err)
+			return fmt.Errorf("mark read: %w", err)
 		}
-		var ns []tocsin.Notification
+		var ids []string
 		for rows.Next() {
-			n, err := scanNotification(rows)
-			if err != nil {
+			var id string
+			if err := rows.Scan(&id); err != nil {
 				rows.Close()
 				return err
 			}
-			ns = append(ns, n)
+			ids = append(ids, id)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := adjustUnread(ctx, tx, userID, -len(ids)); err != nil {
 			return err
 		}
-		if err := adjustUnread(ctx, tx, userID, -len(ns)); err != nil {
+		data, err := tocsin.ReadAllData(ids, now)
+		if err != nil {
 			return err
 		}
-		read := true
-		for i := range ns {
-			tocsin.Patch{Read: &read}.Apply(&ns[i], now)
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET seen_at = ?, read_at = ? WHERE id = ?`,
-				millis(ns[i].SeenAt), millis(ns[i].ReadAt), ns[i].ID); err != nil {
-				return fmt.Errorf("mark read: %w", err)
-			}
-			ev, err := notificationEvent(tocsin.EventUpdated, &ns[i], now)
-			if err != nil {
-				return err
-			}
-			if i == len(ns)-1 {
-				ev.Unread = 0
-			}
-			if err := appendEvent(ctx, tx, &ev); err != nil {
-				return err
-			}
-			evs = append(evs, ev)
+		ev := tocsin.Event{Stream: tocsin.UserStream(userID), Name: tocsin.EventRead, Data: data,
+			Unread: tocsin.UnreadUnchanged, Time: now}
+		if err := appendChange(ctx, tx, &ev, userID, true, now); err != nil {
+			return err
 		}
+		evs, read = []tocsin.Event{ev}, len(ids)
 		return nil
 	})
-	return evs, err
+	return read, evs, err
 }
 
 // PutTicket implements tocsin.Store. It also sweeps expired tickets.
