@@ -41,6 +41,9 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentBadPublishFailsAlone", testConcurrentBad},
 		{"ExpireAndPrune", testExpirePrune},
 		{"TopicPublish", testTopicPublish},
+		{"ForgetDeleted", testForgetDeleted},
+		{"ForgetExpiredAndPruned", testForgetExpiredAndPruned},
+		{"ForgetExpiredTopic", testForgetExpiredTopic},
 		{"StreamTokens", testTokens},
 		{"APIKeys", testAPIKeys},
 	}
