@@ -50,13 +50,13 @@ func testForgetDeleted(t *testing.T, s tocsin.Store) {
 	const user = "f1"
 	stream := tocsin.UserStream(user)
 	group := func(n *tocsin.Notification) { n.GroupKey = "reset" }
-	a := publish(t, s, secretNote(user, "alpha-913442")).Notifications[0] // 1 (merged path)
+	a := publish(t, s, secretNote(user, "alpha-913442")).Notifications[0]                    // 1 (merged path)
 	if _, _, err := s.Update(ctx, user, a.ID, tocsin.Patch{Seen: yes()}, base); err != nil { // 2
 		t.Fatal(err)
 	}
 	keep := publish(t, s, notification(user, func(n *tocsin.Notification) { n.Title = "kept" })).Notifications[0] // 3
-	g := publish(t, s, secretNote(user, "beta-550017", group)).Notifications[0]                                  // 4 (one by one)
-	if res := publish(t, s, secretNote(user, "gamma-771203", group)); res.Notifications[0].ID != g.ID {          // 5: folded
+	g := publish(t, s, secretNote(user, "beta-550017", group)).Notifications[0]                                   // 4 (one by one)
+	if res := publish(t, s, secretNote(user, "gamma-771203", group)); res.Notifications[0].ID != g.ID {           // 5: folded
 		t.Fatalf("not folded: %+v", res.Notifications[0])
 	}
 	if _, err := s.AppendCustom(ctx, stream, "ORDER_SHIPPED", []byte(`{"o":1}`), base); err != nil { // 6
@@ -95,7 +95,7 @@ func testForgetExpiredAndPruned(t *testing.T, s tocsin.Store) {
 	stream := tocsin.UserStream(user)
 	soon := base.Add(time.Second)
 	e := publish(t, s, secretNote(user, "otp-284913", func(n *tocsin.Notification) { n.ExpiresAt = &soon })).Notifications[0] // 1
-	if _, _, err := s.Update(ctx, user, e.ID, tocsin.Patch{Seen: yes()}, base); err != nil {                                 // 2
+	if _, _, err := s.Update(ctx, user, e.ID, tocsin.Patch{Seen: yes()}, base); err != nil {                                  // 2
 		t.Fatal(err)
 	}
 	evs, err := s.Expire(ctx, soon, 100) // 3
