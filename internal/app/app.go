@@ -47,6 +47,9 @@ type App struct {
 	srvMu   sync.Mutex
 	srv     *http.Server
 	stopped bool // Shutdown ran: a later Serve returns at once
+
+	locks     []*os.File // the data dir's lock (datadir.go), held until Close
+	closeOnce sync.Once
 }
 
 // New opens the store and bus and builds the handler. Close releases them.
@@ -55,6 +58,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	a := &App{cfg: cfg, log: log}
+	locks, err := lockDataDir(viewOf(cfg))
+	if err != nil {
+		return nil, err
+	}
+	a.locks = locks
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
 	if err := a.ensureSecrets(); err != nil {
 		return nil, err
 	}
@@ -81,7 +95,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	})
 	bus, err := openBus(ctx, a.cfg, log)
 	if err != nil {
-		_ = store.Close()
 		return nil, err
 	}
 	a.bus = bus
@@ -95,7 +108,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RetentionDepth: noLimitIfZero(a.cfg.RetentionDepth),
 	})
 	if err := a.hub.Start(ctx); err != nil {
-		a.Close()
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
 	a.handler = httpapi.New(httpapi.Config{
@@ -108,6 +120,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RatePublish: a.cfg.RatePublish, RateUser: a.cfg.RateUser, RateConnect: a.cfg.RateConnect,
 		DevToken: a.devToken(),
 	})
+	ok = true
 	return a, nil
 }
 
@@ -196,16 +209,22 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close releases the bus and the store.
+// Close releases the bus, the store and, once the store is closed, the data dir's
+// lock. Calls after the first do nothing.
 func (a *App) Close() {
-	if a.bus != nil {
-		_ = a.bus.Close()
-	}
-	if a.store != nil {
-		if err := a.store.Close(); err != nil {
-			a.log.Error("closing store", "err", err)
+	a.closeOnce.Do(func() {
+		if a.bus != nil {
+			_ = a.bus.Close()
 		}
-	}
+		if a.store != nil {
+			if err := a.store.Close(); err != nil {
+				a.log.Error("closing store", "err", err)
+			}
+		}
+		for _, f := range a.locks {
+			_ = f.Close()
+		}
+	})
 }
 
 func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
