@@ -79,6 +79,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := privateFiles(path, o.Logger); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
 	w, err := sql.Open("sqlite", dsn(path, o.Sync, roleWriter))
 	if err != nil {
 		return nil, err

@@ -308,7 +308,7 @@ func redact(u string) string {
 // (mode 0600) and used from then on. Only the file's path is logged, never the secret.
 func (a *App) ensureSecrets() error {
 	if len(a.cfg.APIKeys) == 0 {
-		key, path, err := secretFile(a.cfg.DataDir, "api-key", "tk_")
+		key, path, err := a.secretFile(a.cfg.DataDir, "api-key", "tk_")
 		if err != nil {
 			return err
 		}
@@ -316,7 +316,7 @@ func (a *App) ensureSecrets() error {
 		a.log.Info("no --api-key configured; using the generated key in the data dir", "file", path)
 	}
 	if a.cfg.JWTSecret == "" && a.cfg.JWTPublicKey == "" {
-		secret, path, err := secretFile(a.cfg.DataDir, "jwt-secret", "")
+		secret, path, err := a.secretFile(a.cfg.DataDir, "jwt-secret", "")
 		if err != nil {
 			return err
 		}
@@ -338,9 +338,15 @@ func ReadSecret(dataDir, name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func secretFile(dir, name, prefix string) (value, path string, err error) {
+func (a *App) secretFile(dir, name, prefix string) (value, path string, err error) {
 	path = SecretPath(dir, name)
 	if v := ReadSecret(dir, name); v != "" {
+		// Made by an older version, or copied in: readable by its owner only.
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(path, fi.Mode().Perm()&0o700); err != nil {
+				a.log.Warn("cannot make a secret file readable by its owner only", "file", path, "err", err)
+			}
+		}
 		return v, path, nil
 	}
 	var b [24]byte

@@ -33,6 +33,7 @@ func lockFile(path string) (*os.File, error) {
 		}
 		return nil, err
 	}
+	_ = f.Chmod(0o600)
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return f, nil
