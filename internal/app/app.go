@@ -147,6 +147,11 @@ func (a *App) Hub() *hub.Hub { return a.hub }
 
 func (a *App) ready(ctx context.Context) ([]string, error) {
 	if err := a.store.Ping(ctx); err != nil {
+		// A store that answers but cannot write says what is wrong (its message
+		// names the problem, never a path); anything else is "unreachable".
+		if tocsin.ErrorCodeOf(err) == tocsin.EUnavailable {
+			return nil, err
+		}
 		return nil, tocsin.Errorf(tocsin.EUnavailable, "store unreachable")
 	}
 	if p, ok := a.bus.(tocsin.BusPinger); ok {
