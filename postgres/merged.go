@@ -223,10 +223,27 @@ const sqlInsertKeys = `INSERT INTO idempotency (scope, key, request_hash, result
 // (user, time) of $9/$10 has its unread count read once, after this transaction's
 // inserts, into an array that row k finds at its index $7[k] (0: a topic's event,
 // no count), wound back by the later rows' items. (An array, not a join: the
-// planner cannot see the sizes of the arrays and would loop over both.) $11/$12: a
-// topic notification that expires (its id and expiry; NULL for the rest), which the
-// expiry sweep finds and forgets by them.
+// planner cannot see the sizes of the arrays and would loop over both.)
 const sqlInsertEvents = `WITH r AS (
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::int[],
+		$8::int[]) AS r(stream, back, name, type, data, created_at, g, later)
+), c AS (
+	SELECT array_agg((SELECT count(*) FROM notifications n WHERE n.user_id = d.uid
+		AND n.read_at IS NULL AND n.archived_at IS NULL
+		AND (n.expires_at IS NULL OR n.expires_at > d.t)) ORDER BY d.g) AS unread
+	FROM unnest($9::text[], $10::bigint[]) WITH ORDINALITY AS d(uid, t, g)
+)
+INSERT INTO events (stream, seq, name, type, data, unread, created_at)
+SELECT r.stream, (SELECT st.head FROM streams st WHERE st.stream = r.stream) - r.back, r.name, r.type, r.data,
+	CASE WHEN r.g > 0 THEN c.unread[r.g] - r.later ELSE -1 END, r.created_at
+FROM r, c
+RETURNING stream, seq, unread`
+
+// sqlInsertEventsExpiring is sqlInsertEvents for a plan that holds a topic
+// notification with an expiry: $11/$12 are each row's ref and expires_at (NULL but
+// for those), by which the expiry sweep finds and forgets it. A text of its own, so
+// that the common plan binds nothing more.
+const sqlInsertEventsExpiring = `WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::int[],
 		$8::int[], $11::text[], $12::bigint[]) AS r(stream, back, name, type, data, created_at, g, later, ref, expires_at)
 ), c AS (
@@ -291,10 +308,11 @@ func (p *plan) queue(b *pgx.Batch) {
 		gs[k] = g
 	}
 	p.unread = make(map[seqKey]int32, n)
-	if refs == nil { // unnest pads them with NULLs
-		refs, expires = []*string{}, []*int64{}
+	q, args := sqlInsertEvents, []any{streams, backs, names, types, datas, created, gs, later, uids, times}
+	if refs != nil {
+		q, args = sqlInsertEventsExpiring, append(args, refs, expires)
 	}
-	b.Queue(sqlInsertEvents, streams, backs, names, types, datas, created, gs, later, uids, times, refs, expires).Query(func(rows pgx.Rows) error {
+	b.Queue(q, args...).Query(func(rows pgx.Rows) error {
 		var k seqKey
 		var u int32
 		_, err := pgx.ForEachRow(rows, []any{&k.stream, &k.seq, &u}, func() error { p.unread[k] = u; return nil })
