@@ -1,8 +1,10 @@
 package tocsin
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseEventID(t *testing.T) {
@@ -83,4 +85,41 @@ func FuzzParseEventID(f *testing.F) {
 			t.Fatalf("%q parsed to %+v which prints %q", s, id, id.String())
 		}
 	})
+}
+
+func TestReadAllData(t *testing.T) {
+	at := time.Date(2026, 12, 2, 10, 0, 0, 123456789, time.UTC)
+	var g IDGen
+	many := make([]string, ReadAllMaxIDs+1)
+	for i := range many {
+		many[i] = g.New(at)
+	}
+	newest := many[len(many)-1]
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		want string
+	}{
+		{"one", []string{"A"}, `{"ids":["A"],"readAt":"2026-12-02T10:00:00.123Z"}`},
+		{"sorted", []string{"C", "A", "B"}, `{"ids":["A","B","C"],"readAt":"2026-12-02T10:00:00.123Z"}`},
+		{"at the limit", many[:ReadAllMaxIDs], ""},
+		{"past the limit", append([]string{newest}, many[:ReadAllMaxIDs]...), `{"before":"` + newest + `","readAt":"2026-12-02T10:00:00.123Z"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadAllData(tc.ids, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				var d struct{ IDs []string }
+				if err := json.Unmarshal(got, &d); err != nil || len(d.IDs) != ReadAllMaxIDs {
+					t.Fatalf("%s: want %d ids", got, ReadAllMaxIDs)
+				}
+				return
+			}
+			if string(got) != tc.want {
+				t.Fatalf("ReadAllData = %s, want %s", got, tc.want)
+			}
+		})
+	}
 }
