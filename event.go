@@ -2,6 +2,7 @@ package tocsin
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ const (
 	EventInit         = "init"
 	EventReset        = "reset"
 	EventUnread       = "unread"
+	// EventRead is a read-all: one event however many notifications it read (its
+	// data is ReadAllData's), never one per item.
+	EventRead = "notifications:read"
 )
 
 // ReservedEventName reports whether name belongs to the stream protocol, so that no
@@ -146,4 +150,29 @@ func ValidEpoch(s string) bool {
 type CustomEventInput struct {
 	Type string          `json:"type"`
 	Body json.RawMessage `json:"body"`
+}
+
+// ReadAllMaxIDs is how many notification ids a "notifications:read" event lists;
+// a read-all of more names only the newest ("before").
+const ReadAllMaxIDs = 100
+
+// ReadAllData is the data of the "notifications:read" event of a read-all that read
+// the notifications ids (in any order; at least one) at now:
+// {"ids": [...], "readAt": "..."} with the ids in ascending order when there are at
+// most ReadAllMaxIDs of them, else {"before": "<the newest id>", "readAt": "..."},
+// which means every notification with an id up to and including before that was
+// unread and not archived is now read (ids sort by creation time). It sorts ids.
+func ReadAllData(ids []string, now time.Time) ([]byte, error) {
+	slices.Sort(ids)
+	at := now.UTC().Truncate(time.Millisecond)
+	if len(ids) <= ReadAllMaxIDs {
+		return json.Marshal(struct {
+			IDs    []string  `json:"ids"`
+			ReadAt time.Time `json:"readAt"`
+		}{ids, at})
+	}
+	return json.Marshal(struct {
+		Before string    `json:"before"`
+		ReadAt time.Time `json:"readAt"`
+	}{ids[len(ids)-1], at})
 }

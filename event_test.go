@@ -1,8 +1,10 @@
 package tocsin
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseEventID(t *testing.T) {
@@ -103,9 +105,46 @@ func TestReservedEventName(t *testing.T) {
 		}
 	}
 	// The protocol's own names are all reserved.
-	for _, n := range []string{EventNotification, EventUpdated, EventDeleted, EventBatch, EventInit, EventReset, EventUnread} {
+	for _, n := range []string{EventNotification, EventUpdated, EventDeleted, EventBatch, EventInit, EventReset, EventUnread, EventRead} {
 		if !ReservedEventName(n) {
 			t.Errorf("protocol name %q is not reserved", n)
 		}
+	}
+}
+
+func TestReadAllData(t *testing.T) {
+	at := time.Date(2026, 12, 2, 10, 0, 0, 123456789, time.UTC)
+	var g IDGen
+	many := make([]string, ReadAllMaxIDs+1)
+	for i := range many {
+		many[i] = g.New(at)
+	}
+	newest := many[len(many)-1]
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		want string
+	}{
+		{"one", []string{"A"}, `{"ids":["A"],"readAt":"2026-12-02T10:00:00.123Z"}`},
+		{"sorted", []string{"C", "A", "B"}, `{"ids":["A","B","C"],"readAt":"2026-12-02T10:00:00.123Z"}`},
+		{"at the limit", many[:ReadAllMaxIDs], ""},
+		{"past the limit", append([]string{newest}, many[:ReadAllMaxIDs]...), `{"before":"` + newest + `","readAt":"2026-12-02T10:00:00.123Z"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadAllData(tc.ids, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				var d struct{ IDs []string }
+				if err := json.Unmarshal(got, &d); err != nil || len(d.IDs) != ReadAllMaxIDs {
+					t.Fatalf("%s: want %d ids", got, ReadAllMaxIDs)
+				}
+				return
+			}
+			if string(got) != tc.want {
+				t.Fatalf("ReadAllData = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -81,6 +81,12 @@ const IdempotencyWindow = 24 * time.Hour
 //     event of a stream in that transaction when the unread count changed, Unread.
 //   - Every method that names a user only ever reads or changes that user's data: a
 //     notification of another user is ENotFound, exactly as a missing one.
+//   - Forget: a notification that is deleted, expires or is pruned takes its content
+//     out of the event log in the same transaction: each earlier event of it in its
+//     stream (its "notification", every "notification:updated") becomes
+//     "notification:deleted" with data {"id": "..."} at the same Seq (Type and
+//     Unread kept), so a resume from before replays that, never its title, body or
+//     data, and event ids and order stay exact.
 //   - Errors meant for clients are *Error; an unreachable store is EUnavailable.
 type Store interface {
 	// Epoch identifies this store's history; it is part of every public event id.
@@ -94,11 +100,16 @@ type Store interface {
 	// a "notification:updated" event. It returns the notification after the change and
 	// the events appended (none when p changed nothing).
 	Update(ctx context.Context, userID, id string, p Patch, now time.Time) (Notification, []Event, error)
-	// Delete removes the user's notification id and appends "notification:deleted".
+	// Delete removes the user's notification id and appends "notification:deleted". In
+	// the same transaction it forgets the notification's earlier events (see Forget).
 	Delete(ctx context.Context, userID, id string, now time.Time) ([]Event, error)
-	// ReadAll marks every unread, unarchived notification of the user read, with one
-	// "notification:updated" event per notification changed.
-	ReadAll(ctx context.Context, userID string, now time.Time) ([]Event, error)
+	// ReadAll marks every unread, unarchived (and unexpired) notification of the user
+	// read and returns how many it read. However many that is, it appends ONE
+	// "notifications:read" event (EventRead, data ReadAllData: the ids, or the newest
+	// id as "before" past ReadAllMaxIDs), which carries the user's unread count; it
+	// appends nothing when nothing was unread. One event per item would flood every
+	// stream of the user with thousands of events and cut them as slow consumers.
+	ReadAll(ctx context.Context, userID string, now time.Time) (read int, evs []Event, err error)
 
 	// Get returns the user's notification id.
 	Get(ctx context.Context, userID, id string) (Notification, error)
@@ -119,13 +130,16 @@ type Store interface {
 
 	// Expire removes up to limit notifications whose ExpiresAt is at or before now and
 	// appends a "notification:deleted" event for each, carrying the user's unread count
-	// (reads hide expired items already; the event tells connected clients).
+	// (reads hide expired items already; the event tells connected clients); it
+	// forgets their earlier events. A topic notification (no inbox item) whose
+	// ExpiresAt has passed is forgotten in its topic's stream, which gets a
+	// "notification:deleted" too.
 	Expire(ctx context.Context, now time.Time, limit int) ([]Event, error)
 	// Prune enforces retention without appending events: it removes notifications
-	// created before before, and stream events created before before or more than
-	// depth behind their stream's head (depth 0: no depth limit). A resume point
-	// older than what is kept is then EGone from Events. It returns how many
-	// notifications and events it removed.
+	// created before before (forgetting their later events, which outlive them), and
+	// stream events created before before or more than depth behind their stream's
+	// head (depth 0: no depth limit). A resume point older than what is kept is then
+	// EGone from Events. It returns how many notifications and events it removed.
 	Prune(ctx context.Context, before time.Time, depth int) (notifications, events int, err error)
 
 	// PutToken stores a new stream token.

@@ -63,7 +63,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "comma-separated origins whose pages may call with credentials (cookie included); * lets any page call with a bearer token only, never the cookie; default same origin only")
 	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "config file of 'flag-name: value' lines")
 
-	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite store and generated secrets")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite store and generated secrets (owner-only files); one server at a time (it holds <data-dir>/tocsin.lock)")
 	fs.StringVar(&c.Store, "store", c.Store, "store: sqlite:<path> (default sqlite:<data-dir>/tocsin.db) or postgres://...")
 	fs.StringVar(&c.Bus, "bus", c.Bus, "bus between nodes: memory, redis://... or nats://...")
 	fs.StringVar(&c.SQLiteSync, "sqlite-sync", c.SQLiteSync, "SQLite durability: full (fsync every commit; survives power loss) or normal (survives a crash)")

@@ -133,9 +133,9 @@ func TestStreamLifecycle(t *testing.T) {
 	}
 	expectUnread(t, s, 0)
 
-	// read-all over two new items: two updates, the last followed by unread 0.
-	n.publish(user, nil)
-	n.publish(user, nil)
+	// read-all over two new items: one notifications:read naming both, then unread 0.
+	r1 := n.publish(user, nil)
+	r2 := n.publish(user, nil)
 	s.expect("notification")
 	expectUnread(t, s, 1)
 	s.expect("notification")
@@ -143,8 +143,9 @@ func TestStreamLifecycle(t *testing.T) {
 	if r := n.do("POST", "/api/notifications/read-all", tok, nil); r.Status != 200 {
 		t.Fatalf("read-all: %d %s", r.Status, r.Body)
 	}
-	s.expect("notification:updated")
-	s.expect("notification:updated")
+	if got := decode[readData](t, s.expect("notifications:read").Data); fmt.Sprint(got.IDs) != fmt.Sprint([]string{r1.ID, r2.ID}) {
+		t.Fatalf("notifications:read ids %v, want %s %s", got.IDs, r1.ID, r2.ID)
+	}
 	expectUnread(t, s, 0)
 
 	// custom event: the body plus an ISO-8601 timestamp.

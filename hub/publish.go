@@ -111,14 +111,15 @@ func (h *Hub) Delete(ctx context.Context, userID, id string) error {
 	return nil
 }
 
-// ReadAll marks all of a user's notifications read and returns how many changed.
+// ReadAll marks all of a user's notifications read and returns how many changed:
+// one "notifications:read" event on the user's stream, however many.
 func (h *Hub) ReadAll(ctx context.Context, userID string) (int, error) {
-	evs, err := h.store.ReadAll(ctx, userID, h.now())
+	n, evs, err := h.store.ReadAll(ctx, userID, h.now())
 	if err != nil {
 		return 0, err
 	}
 	h.announce(evs)
-	return len(evs), nil
+	return n, nil
 }
 
 // announce hands committed events to the bus. A bus fault never fails the request:

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,7 +20,7 @@ func (s *Store) AppendCustom(ctx context.Context, stream tocsin.StreamID, name s
 			return err
 		}
 		ev.Seq = first[stream]
-		return appendEvents(ctx, tx, []tocsin.Event{ev})
+		return appendEvents(ctx, tx, []tocsin.Event{ev}, nil)
 	})
 	return ev, err
 }
@@ -38,8 +37,9 @@ func lockStream(ctx context.Context, tx pgx.Tx, stream tocsin.StreamID) (uint64,
 	return uint64(head), nil
 }
 
-// appendLocked appends evs to the locked stream whose head was head, and moves it.
-func appendLocked(ctx context.Context, tx pgx.Tx, stream tocsin.StreamID, head uint64, evs []tocsin.Event) error {
+// appendLocked appends evs (about refs: see appendEvents) to the locked stream whose
+// head was head, and moves it.
+func appendLocked(ctx context.Context, tx pgx.Tx, stream tocsin.StreamID, head uint64, evs []tocsin.Event, refs []eventRef) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -49,7 +49,7 @@ func appendLocked(ctx context.Context, tx pgx.Tx, stream tocsin.StreamID, head u
 	if _, err := tx.Exec(ctx, `UPDATE streams SET head = $2 WHERE stream = $1`, string(stream), int64(head)+int64(len(evs))); err != nil {
 		return fmt.Errorf("advance stream head: %w", err)
 	}
-	return appendEvents(ctx, tx, evs)
+	return appendEvents(ctx, tx, evs, refs)
 }
 
 // Update implements tocsin.Store.
@@ -84,7 +84,7 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 			}
 		}
 		evs = []tocsin.Event{ev}
-		return appendLocked(ctx, tx, stream, head, evs)
+		return appendLocked(ctx, tx, stream, head, evs, []eventRef{{id: n.ID}})
 	})
 	return n, evs, err
 }
@@ -103,11 +103,14 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM notifications WHERE id = $1`, n.ID); err != nil {
+		var seq *int64
+		if err := tx.QueryRow(ctx, `DELETE FROM notifications WHERE id = $1 RETURNING seq`, n.ID).Scan(&seq); err != nil {
 			return fmt.Errorf("delete notification: %w", err)
 		}
-		data, _ := json.Marshal(map[string]string{"id": n.ID})
-		ev := tocsin.Event{Stream: stream, Name: tocsin.EventDeleted, Type: n.Type, Data: data,
+		if err := forget(ctx, tx, []gone{{stream: stream, id: n.ID, seq: seq}}); err != nil {
+			return err
+		}
+		ev := tocsin.Event{Stream: stream, Name: tocsin.EventDeleted, Type: n.Type, Data: tombstone(n.ID),
 			Unread: tocsin.UnreadUnchanged, Time: now}
 		if n.Unread() {
 			if ev.Unread, err = unreadCount(ctx, tx, userID, now); err != nil {
@@ -115,45 +118,48 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 			}
 		}
 		evs = []tocsin.Event{ev}
-		return appendLocked(ctx, tx, stream, head, evs)
+		return appendLocked(ctx, tx, stream, head, evs, nil)
 	})
 	return evs, err
 }
 
-// ReadAll implements tocsin.Store.
-func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]tocsin.Event, error) {
+// ReadAll implements tocsin.Store: one statement marks the items read and one event
+// tells the streams.
+func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) (int, []tocsin.Event, error) {
 	var evs []tocsin.Event
+	var read int
 	stream := tocsin.UserStream(userID)
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		evs = nil
+		evs, read = nil, 0
 		head, err := lockStream(ctx, tx, stream)
 		if err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `UPDATE notifications SET read_at = $2, seen_at = coalesce(seen_at, $2)
 			WHERE user_id = $1 AND read_at IS NULL AND archived_at IS NULL
-			AND (expires_at IS NULL OR expires_at > $2) RETURNING `+notificationCols, userID, now.UnixMilli())
+			AND (expires_at IS NULL OR expires_at > $2) RETURNING id`, userID, now.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("mark read: %w", err)
 		}
-		ns, err := collectNotifications(rows)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return fmt.Errorf("mark read: %w", err)
 		}
-		sortByID(ns)
-		for i := range ns {
-			ev, err := notificationEvent(tocsin.EventUpdated, &ns[i], now)
-			if err != nil {
-				return err
-			}
-			if i == len(ns)-1 {
-				ev.Unread = 0
-			}
-			evs = append(evs, ev)
+		if len(ids) == 0 {
+			return nil
 		}
-		return appendLocked(ctx, tx, stream, head, evs)
+		data, err := tocsin.ReadAllData(ids, now)
+		if err != nil {
+			return err
+		}
+		ev := tocsin.Event{Stream: stream, Name: tocsin.EventRead, Data: data, Time: now}
+		if ev.Unread, err = unreadCount(ctx, tx, userID, now); err != nil {
+			return err
+		}
+		evs, read = []tocsin.Event{ev}, len(ids)
+		return appendLocked(ctx, tx, stream, head, evs, nil)
 	})
-	return evs, err
+	return read, evs, err
 }
 
 // PutTicket implements tocsin.Store. It also sweeps expired tickets.

@@ -192,8 +192,11 @@ func (p *plan) countLater() {
 	}
 }
 
-// sqlInsertNotifications inserts rows ($1 ids, $2 users, $3 each one's template) of
-// templates ($4…$21, one per publish: its copies share everything else).
+// sqlInsertNotifications inserts rows ($1 ids, $2 users, $3 each one's template, $22
+// each one's back: see sqlInsertEvents) of templates ($4…$21, one per publish: its
+// copies share everything else). Each row keeps the position of its event (seq, from
+// the stream row this transaction has advanced already), so that deleting the item
+// forgets the event without an index from notification to event.
 const sqlInsertNotifications = `WITH t AS MATERIALIZED (
 	SELECT j, type, title, body, priority, ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)) AS tags, data,
 		actor_id, entity_type, entity_id, action_url, image_url, group_key, count, created_at, seen_at,
@@ -203,10 +206,11 @@ const sqlInsertNotifications = `WITH t AS MATERIALIZED (
 		$20::bigint[], $21::bigint[]) WITH ORDINALITY AS u(type, title, body, priority, tags, data, actor_id,
 		entity_type, entity_id, action_url, image_url, group_key, count, created_at, seen_at, read_at,
 		archived_at, expires_at, j))
-INSERT INTO notifications (` + notificationCols + `)
+INSERT INTO notifications (` + notificationCols + `, seq)
 SELECT r.id, r.uid, t.type, t.title, t.body, t.priority, t.tags, t.data, t.actor_id, t.entity_type, t.entity_id,
-	t.action_url, t.image_url, t.group_key, t.count, t.created_at, t.seen_at, t.read_at, t.archived_at, t.expires_at
-FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(id, uid, j) JOIN t ON t.j = r.j`
+	t.action_url, t.image_url, t.group_key, t.count, t.created_at, t.seen_at, t.read_at, t.archived_at, t.expires_at,
+	(SELECT st.head FROM streams st WHERE st.stream = 'user:' || r.uid) - r.back
+FROM unnest($1::text[], $2::text[], $3::bigint[], $22::bigint[]) AS r(id, uid, j, back) JOIN t ON t.j = r.j`
 
 // sqlInsertKeys remembers Idempotency-Keys, in the order given (sorted by the caller).
 // A key a concurrent request committed first is a unique violation: the plan fails.
@@ -235,6 +239,25 @@ SELECT r.stream, (SELECT st.head FROM streams st WHERE st.stream = r.stream) - r
 FROM r, c
 RETURNING stream, seq, unread`
 
+// sqlInsertEventsExpiring is sqlInsertEvents for a plan that holds a topic
+// notification with an expiry: $11/$12 are each row's ref and expires_at (NULL but
+// for those), by which the expiry sweep finds and forgets it. A text of its own, so
+// that the common plan binds nothing more.
+const sqlInsertEventsExpiring = `WITH r AS (
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::int[],
+		$8::int[], $11::text[], $12::bigint[]) AS r(stream, back, name, type, data, created_at, g, later, ref, expires_at)
+), c AS (
+	SELECT array_agg((SELECT count(*) FROM notifications n WHERE n.user_id = d.uid
+		AND n.read_at IS NULL AND n.archived_at IS NULL
+		AND (n.expires_at IS NULL OR n.expires_at > d.t)) ORDER BY d.g) AS unread
+	FROM unnest($9::text[], $10::bigint[]) WITH ORDINALITY AS d(uid, t, g)
+)
+INSERT INTO events (stream, seq, name, type, data, unread, created_at, ref, expires_at)
+SELECT r.stream, (SELECT st.head FROM streams st WHERE st.stream = r.stream) - r.back, r.name, r.type, r.data,
+	CASE WHEN r.g > 0 THEN c.unread[r.g] - r.later ELSE -1 END, r.created_at, r.ref, r.expires_at
+FROM r, c
+RETURNING stream, seq, unread`
+
 // queue adds the plan's statements to b: the streams first (locked in sorted order,
 // heads advanced), then the notifications, the keys and the events.
 func (p *plan) queue(b *pgx.Batch) {
@@ -253,6 +276,8 @@ func (p *plan) queue(b *pgx.Batch) {
 	n := len(p.rows)
 	streams, backs, names, types := make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
 	datas, created, gs, later := make([][]byte, n), make([]int64, n), make([]int32, n), make([]int32, n)
+	var refs []*string // allocated only for a plan with an expiring topic notification
+	var expires []*int64
 	type userAt struct {
 		uid string
 		t   int64
@@ -265,6 +290,12 @@ func (p *plan) queue(b *pgx.Batch) {
 		types[k], datas[k], created[k] = r.j.req.Notifications[r.i].Type, r.j.data[r.i], r.j.now.UnixMilli()
 		later[k] = r.later
 		if r.uid == "" {
+			if nt := &r.j.req.Notifications[r.i]; nt.ExpiresAt != nil {
+				if refs == nil {
+					refs, expires = make([]*string, n), make([]*int64, n)
+				}
+				refs[k], expires[k] = &nt.ID, millis(nt.ExpiresAt)
+			}
 			continue
 		}
 		at := userAt{r.uid, created[k]}
@@ -277,7 +308,11 @@ func (p *plan) queue(b *pgx.Batch) {
 		gs[k] = g
 	}
 	p.unread = make(map[seqKey]int32, n)
-	b.Queue(sqlInsertEvents, streams, backs, names, types, datas, created, gs, later, uids, times).Query(func(rows pgx.Rows) error {
+	q, args := sqlInsertEvents, []any{streams, backs, names, types, datas, created, gs, later, uids, times}
+	if refs != nil {
+		q, args = sqlInsertEventsExpiring, append(args, refs, expires)
+	}
+	b.Queue(q, args...).Query(func(rows pgx.Rows) error {
 		var k seqKey
 		var u int32
 		_, err := pgx.ForEachRow(rows, []any{&k.stream, &k.seq, &u}, func() error { p.unread[k] = u; return nil })
@@ -288,7 +323,7 @@ func (p *plan) queue(b *pgx.Batch) {
 // queueNotifications queues the insert of the inbox items (none for topics).
 func (p *plan) queueNotifications(b *pgx.Batch) {
 	var ids, uids []string
-	var tmpl []int64
+	var tmpl, backs []int64
 	var jobs []*pubJob
 	for _, r := range p.rows {
 		if r.uid == "" {
@@ -298,6 +333,7 @@ func (p *plan) queueNotifications(b *pgx.Batch) {
 			jobs = append(jobs, r.j)
 		}
 		ids, uids, tmpl = append(ids, r.j.req.Notifications[r.i].ID), append(uids, r.uid), append(tmpl, int64(len(jobs)))
+		backs = append(backs, r.back)
 	}
 	if len(ids) == 0 {
 		return
@@ -315,7 +351,7 @@ func (p *plan) queueNotifications(b *pgx.Batch) {
 		seen[k], read[k], archived[k], expires[k] = millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), millis(n.ExpiresAt)
 	}
 	b.Queue(sqlInsertNotifications, ids, uids, tmpl, types, titles, bodies, prios, tags, datas, actors, etypes, eids,
-		actions, images, groups, counts, created, seen, read, archived, expires)
+		actions, images, groups, counts, created, seen, read, archived, expires, backs)
 }
 
 // queueKeys queues the insert of the jobs' Idempotency-Keys, in key order.

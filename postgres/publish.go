@@ -103,7 +103,7 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 			return err
 		}
 		ev.Seq = first[ev.Stream]
-		if err := appendEvents(ctx, tx, []tocsin.Event{ev}); err != nil {
+		if err := appendEvents(ctx, tx, []tocsin.Event{ev}, topicRefs(&n)); err != nil {
 			return err
 		}
 		res.Notifications, res.Events = []tocsin.Notification{n}, []tocsin.Event{ev}
@@ -128,6 +128,8 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 		}
 	}
 	var fresh []tocsin.Notification
+	var seqs []int64
+	refs := make([]eventRef, len(ns))
 	res.Notifications = make([]tocsin.Notification, len(ns))
 	for i, n := range ns {
 		if g, ok := groups[n.UserID]; ok {
@@ -135,12 +137,14 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 				return err
 			}
 			res.Notifications[i] = g
+			refs[i].id = g.ID // its event carries the item's content
 			continue
 		}
 		fresh = append(fresh, n)
+		seqs = append(seqs, int64(first[streams[i]]))
 		res.Notifications[i] = n
 	}
-	if err := insertNotifications(ctx, tx, fresh); err != nil {
+	if err := insertNotifications(ctx, tx, fresh, seqs); err != nil {
 		return err
 	}
 	counts, err := unreadCounts(ctx, tx, users, now)
@@ -164,7 +168,7 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 		ev.Seq = first[ev.Stream]
 		res.Events[i] = ev
 	}
-	if err := appendEvents(ctx, tx, res.Events); err != nil {
+	if err := appendEvents(ctx, tx, res.Events, refs); err != nil {
 		return err
 	}
 	return rememberIdempotency(ctx, tx, req, now, res)
@@ -211,8 +215,9 @@ func checkIdempotency(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest
 }
 
 // insertNotifications inserts ns, which share everything but id and user (one
-// publish's copies), in one statement however many recipients there are.
-func insertNotifications(ctx context.Context, tx pgx.Tx, ns []tocsin.Notification) error {
+// publish's copies), in one statement however many recipients there are, each with
+// the position of its event (seqs), so that deleting it forgets the event.
+func insertNotifications(ctx context.Context, tx pgx.Tx, ns []tocsin.Notification, seqs []int64) error {
 	if len(ns) == 0 {
 		return nil
 	}
@@ -222,12 +227,12 @@ func insertNotifications(ctx context.Context, tx pgx.Tx, ns []tocsin.Notificatio
 		ids[i], users[i] = ns[i].ID, ns[i].UserID
 	}
 	n := ns[0]
-	_, err := tx.Exec(ctx, `INSERT INTO notifications (`+notificationCols+`)
-		SELECT id, uid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
-		FROM unnest($1::text[], $2::text[]) AS t(id, uid)`,
+	_, err := tx.Exec(ctx, `INSERT INTO notifications (`+notificationCols+`, seq)
+		SELECT id, uid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, seq
+		FROM unnest($1::text[], $2::text[], $21::bigint[]) AS t(id, uid, seq)`,
 		ids, users, n.Type, n.Title, n.Body, n.Priority, n.Tags, string(n.Data), n.ActorID, n.EntityType,
 		n.EntityID, n.ActionURL, n.ImageURL, n.GroupKey, n.Count, n.CreatedAt.UnixMilli(),
-		millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), millis(n.ExpiresAt))
+		millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), millis(n.ExpiresAt), seqs)
 	if err != nil {
 		return fmt.Errorf("insert notifications: %w", err)
 	}
@@ -289,4 +294,13 @@ func unreadCounts(ctx context.Context, tx pgx.Tx, users []string, now time.Time)
 		return nil, fmt.Errorf("unread counts: %w", err)
 	}
 	return out, nil
+}
+
+// topicRefs is what a topic notification's event is about: an item that expires is
+// found (and forgotten) by its expiry and id, having no inbox row.
+func topicRefs(n *tocsin.Notification) []eventRef {
+	if n.ExpiresAt == nil {
+		return nil
+	}
+	return []eventRef{{id: n.ID, expires: n.ExpiresAt}}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -12,10 +11,6 @@ import (
 
 	"github.com/tocsin/tocsin"
 )
-
-func sortByID(ns []tocsin.Notification) {
-	sort.Slice(ns, func(i, j int) bool { return ns[i].ID < ns[j].ID })
-}
 
 // Get implements tocsin.Store.
 func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification, error) {

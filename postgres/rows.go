@@ -134,8 +134,17 @@ const sqlReserve = `INSERT INTO streams AS st (stream, head)
 	ON CONFLICT (stream) DO UPDATE SET head = st.head + EXCLUDED.head
 	RETURNING stream, head`
 
-// appendEvents inserts evs (their Seq set) in one statement.
-func appendEvents(ctx context.Context, tx pgx.Tx, evs []tocsin.Event) error {
+// eventRef is what an appended event is about, so that it can be forgotten
+// (forget.go): the notification whose content it carries ("" for none), and, for a
+// topic notification, when it expires.
+type eventRef struct {
+	id      string
+	expires *time.Time
+}
+
+// appendEvents inserts evs (their Seq set) in one statement; refs is nil or says
+// what each event is about.
+func appendEvents(ctx context.Context, tx pgx.Tx, evs []tocsin.Event, refs []eventRef) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -146,13 +155,19 @@ func appendEvents(ctx context.Context, tx pgx.Tx, evs []tocsin.Event) error {
 	datas := make([][]byte, len(evs))
 	unread := make([]int32, len(evs))
 	created := make([]int64, len(evs))
+	ids := make([]string, len(evs))
+	expires := make([]*int64, len(evs))
 	for i, ev := range evs {
 		streams[i], seqs[i], names[i], types[i] = string(ev.Stream), int64(ev.Seq), ev.Name, ev.Type
 		datas[i], unread[i], created[i] = ev.Data, int32(ev.Unread), ev.Time.UnixMilli()
+		if refs != nil {
+			ids[i], expires[i] = refs[i].id, millis(refs[i].expires)
+		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO events (stream, seq, name, type, data, unread, created_at)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::int[], $7::bigint[])`,
-		streams, seqs, names, types, datas, unread, created)
+	_, err := tx.Exec(ctx, `INSERT INTO events (stream, seq, name, type, data, unread, created_at, ref, expires_at)
+		SELECT s, q, n, t, d, u, c, nullif(r, ''), e FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[],
+			$6::int[], $7::bigint[], $8::text[], $9::bigint[]) AS x(s, q, n, t, d, u, c, r, e)`,
+		streams, seqs, names, types, datas, unread, created, ids, expires)
 	if err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}

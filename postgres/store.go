@@ -33,6 +33,9 @@ type Store struct {
 	epoch string
 	log   *slog.Logger
 
+	fault  atomic.Pointer[tocsin.Error] // the last write's refusal, nil once one succeeds (fault.go)
+	probed atomic.Int64                 // when Ping last tried a write (unix ns)
+
 	// The publish queue and its writers (writer.go). mu guards closed against
 	// sends on a closed queue.
 	mu          sync.RWMutex
@@ -74,11 +77,13 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	s := &Store{pool: pool, log: log}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, refuse(err)
 	}
+	// loadEpoch writes (an INSERT that may do nothing): a database that refuses
+	// writes is refused here, with what to do, not found out by every publish.
 	if s.epoch, err = s.loadEpoch(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, refuse(err)
 	}
 	s.startWriters()
 	return s, nil
@@ -157,12 +162,12 @@ func newEpoch() string {
 // Epoch implements tocsin.Store.
 func (s *Store) Epoch() string { return s.epoch }
 
-// Ping implements tocsin.Store.
+// Ping implements tocsin.Store: the database answers, and takes writes (fault.go).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return unavailable(err)
 	}
-	return nil
+	return s.writable(ctx)
 }
 
 // Close implements tocsin.Store: queued publishes are committed first.
@@ -175,8 +180,9 @@ func (s *Store) Close() error {
 // write runs fn in a transaction. A transaction that failed because the server went
 // away is rolled back by PostgreSQL: nothing is half-written, and the caller gets 503.
 func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, fn)
-	return classify(err)
+	err := classify(pgx.BeginFunc(ctx, s.pool, fn))
+	s.noteWrite(err)
+	return err
 }
 
 // classify maps driver errors: the store's own *tocsin.Error passes through, a
@@ -194,6 +200,9 @@ func classify(err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if what := cannotWrite(pe.Code); what != "" {
+			return &faultError{unavailableError{tocsin.Errorf(tocsin.EUnavailable, "the store cannot write: %s; retry later", what), err}}
+		}
 		switch pe.Code[:2] {
 		case "08", "57", "53": // connection exception, operator intervention, insufficient resources
 			return unavailable(err)

@@ -226,6 +226,7 @@ func (s *Store) commitBatch(batch []*pubJob) {
 		return
 	}
 	fail := func(err error) {
+		s.noteWrite(err)
 		for _, j := range jobs {
 			j.done <- err
 		}
@@ -259,7 +260,12 @@ func (s *Store) commitBatch(batch []*pubJob) {
 	for _, j := range jobs {
 		if j.err == nil {
 			ok++
+		} else {
+			s.noteWrite(j.err)
 		}
+	}
+	if ok > 0 {
+		s.noteWrite(nil)
 	}
 	s.commits.Add(1)
 	s.published.Add(int64(ok))

@@ -78,7 +78,7 @@ func publishTx(tx *wtx, req *tocsin.PublishRequest, job *pubJob, res *tocsin.Pub
 		if ev.Unread, err = unreadCount(bg, tx, n.UserID, now); err != nil {
 			return err
 		}
-		if err := appendEvent(bg, tx, &ev); err != nil {
+		if err := appendEvent(bg, tx, &ev, n.ID, nil); err != nil {
 			return err
 		}
 		res.Notifications[i] = n
@@ -148,7 +148,13 @@ func publishTopic(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, now 
 		return err
 	}
 	ev.Stream = tocsin.TopicStream(req.Topic)
-	if err := appendEvent(ctx, tx, &ev); err != nil {
+	// A topic notification has no inbox row: one that expires is found (and
+	// forgotten) by its event's expiry and ref.
+	ref := ""
+	if n.ExpiresAt != nil {
+		ref = n.ID
+	}
+	if err := appendEvent(ctx, tx, &ev, ref, n.ExpiresAt); err != nil {
 		return err
 	}
 	res.Notifications, res.Events = []tocsin.Notification{n}, []tocsin.Event{ev}
@@ -193,7 +199,7 @@ func foldIntoGroup(ctx context.Context, tx *wtx, n *tocsin.Notification, now tim
 		return g, ev, false, err
 	}
 	// Still one unread item: the count does not change.
-	if err := appendEvent(ctx, tx, &ev); err != nil {
+	if err := appendEvent(ctx, tx, &ev, g.ID, nil); err != nil {
 		return g, ev, false, err
 	}
 	return g, ev, true, nil
@@ -202,7 +208,7 @@ func foldIntoGroup(ctx context.Context, tx *wtx, n *tocsin.Notification, now tim
 // AppendCustom implements tocsin.Store.
 func (s *Store) AppendCustom(ctx context.Context, stream tocsin.StreamID, name string, data []byte, now time.Time) (tocsin.Event, error) {
 	ev := tocsin.Event{Stream: stream, Name: name, Type: name, Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
-	err := s.write(ctx, func(tx *wtx) error { return appendEvent(ctx, tx, &ev) })
+	err := s.write(ctx, func(tx *wtx) error { return appendEvent(ctx, tx, &ev, "", nil) })
 	return ev, err
 }
 
@@ -230,7 +236,7 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 		if err := adjustUnread(ctx, tx, userID, unreadDelta(wasUnread, n.Unread())); err != nil {
 			return err
 		}
-		if err := appendChange(ctx, tx, &ev, userID, wasUnread != n.Unread(), now); err != nil {
+		if err := appendChange(ctx, tx, &ev, n.ID, userID, wasUnread != n.Unread(), now); err != nil {
 			return err
 		}
 		evs = []tocsin.Event{ev}
@@ -248,16 +254,20 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE id = ?`, n.ID); err != nil {
+		var seq sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `DELETE FROM notifications WHERE id = ? RETURNING seq`, n.ID).Scan(&seq); err != nil {
 			return fmt.Errorf("delete notification: %w", err)
 		}
-		data, _ := json.Marshal(map[string]string{"id": n.ID})
-		ev := tocsin.Event{Stream: tocsin.UserStream(userID), Name: tocsin.EventDeleted, Type: n.Type,
-			Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
+		stream := tocsin.UserStream(userID)
+		if err := forget(tx, stream, n.ID, seq); err != nil {
+			return err
+		}
+		ev := tocsin.Event{Stream: stream, Name: tocsin.EventDeleted, Type: n.Type,
+			Data: tombstone(n.ID), Unread: tocsin.UnreadUnchanged, Time: now}
 		if err := adjustUnread(ctx, tx, userID, unreadDelta(n.Unread(), false)); err != nil {
 			return err
 		}
-		if err := appendChange(ctx, tx, &ev, userID, n.Unread(), now); err != nil {
+		if err := appendChange(ctx, tx, &ev, "", userID, n.Unread(), now); err != nil {
 			return err
 		}
 		evs = []tocsin.Event{ev}
@@ -266,55 +276,51 @@ func (s *Store) Delete(ctx context.Context, userID, id string, now time.Time) ([
 	return evs, err
 }
 
-// ReadAll implements tocsin.Store.
-func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) ([]tocsin.Event, error) {
+// ReadAll implements tocsin.Store: one statement marks the items read (through the
+// index of unread items) and one event tells the streams.
+func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) (int, []tocsin.Event, error) {
 	var evs []tocsin.Event
+	var read int
 	err := s.write(ctx, func(tx *wtx) error {
-		evs = nil
-		rows, err := tx.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
-			WHERE user_id = ? AND read_at IS NULL AND archived_at IS NULL
-			AND (expires_at IS NULL OR expires_at > ?) ORDER BY id`, userID, now.UnixMilli())
+		evs, read = nil, 0
+		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET read_at = ?1, seen_at = coalesce(seen_at, ?1)
+			WHERE user_id = ?2 AND read_at IS NULL AND archived_at IS NULL
+			AND (expires_at IS NULL OR expires_at > ?1) RETURNING id`, now.UnixMilli(), userID)
 		if err != nil {
-			return fmt.Errorf("read unread: %w", err)
+			return fmt.Errorf("mark read: %w", err)
 		}
-		var ns []tocsin.Notification
+		var ids []string
 		for rows.Next() {
-			n, err := scanNotification(rows)
-			if err != nil {
+			var id string
+			if err := rows.Scan(&id); err != nil {
 				rows.Close()
 				return err
 			}
-			ns = append(ns, n)
+			ids = append(ids, id)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := adjustUnread(ctx, tx, userID, -len(ids)); err != nil {
 			return err
 		}
-		if err := adjustUnread(ctx, tx, userID, -len(ns)); err != nil {
+		data, err := tocsin.ReadAllData(ids, now)
+		if err != nil {
 			return err
 		}
-		read := true
-		for i := range ns {
-			tocsin.Patch{Read: &read}.Apply(&ns[i], now)
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET seen_at = ?, read_at = ? WHERE id = ?`,
-				millis(ns[i].SeenAt), millis(ns[i].ReadAt), ns[i].ID); err != nil {
-				return fmt.Errorf("mark read: %w", err)
-			}
-			ev, err := notificationEvent(tocsin.EventUpdated, &ns[i], now)
-			if err != nil {
-				return err
-			}
-			if i == len(ns)-1 {
-				ev.Unread = 0
-			}
-			if err := appendEvent(ctx, tx, &ev); err != nil {
-				return err
-			}
-			evs = append(evs, ev)
+		ev := tocsin.Event{Stream: tocsin.UserStream(userID), Name: tocsin.EventRead, Data: data,
+			Unread: tocsin.UnreadUnchanged, Time: now}
+		if err := appendChange(ctx, tx, &ev, "", userID, true, now); err != nil {
+			return err
 		}
+		evs, read = []tocsin.Event{ev}, len(ids)
 		return nil
 	})
-	return evs, err
+	return read, evs, err
 }
 
 // PutTicket implements tocsin.Store. It also sweeps expired tickets.

@@ -171,9 +171,6 @@ func publishRows(tx *wtx, jobs []*pubJob) error {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(rows[a].stream, rows[b].stream) })
 
-	if err := insertNotifications(tx, rows, order, args); err != nil {
-		return fmt.Errorf("insert notifications: %w", err)
-	}
 	// Each row adds one event and one unread item to its stream; the new head and
 	// counter are the row's sequence and unread count.
 	if err := tx.each(&tx.st.streams, total, func(st *sql.Stmt, lo, hi int) error {
@@ -228,6 +225,11 @@ func publishRows(tx *wtx, jobs []*pubJob) error {
 			Type: n.Type, Data: r.j.data[r.i], Unread: int(unread), Time: r.j.now,
 		}
 	}
+	// Each item keeps its event's position (seq), so that deleting it forgets the
+	// event without an index from notification to event.
+	if err := insertNotifications(tx, rows, order, args, evs); err != nil {
+		return fmt.Errorf("insert notifications: %w", err)
+	}
 	err := tx.each(&tx.st.events, total, func(st *sql.Stmt, lo, hi int) error {
 		args = args[:0]
 		for _, k := range order[lo:hi] {
@@ -256,10 +258,11 @@ func publishRows(tx *wtx, jobs []*pubJob) error {
 	return nil
 }
 
-// insertNotifications inserts the rows in the given order: those of a publish to
-// many users with the fields they share bound once per statement (only the id and
-// the user differ from row to row), the others with every field.
-func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any) error {
+// insertNotifications inserts the rows in the given order, each with the position of
+// its event (evs, by row): those of a publish to many users with the fields they
+// share bound once per statement (only the id, the user and the position differ from
+// row to row), the others with every field.
+func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any, evs []tocsin.Event) error {
 	var shared map[*pubJob][]int
 	var rest []int
 	for _, k := range order {
@@ -280,7 +283,7 @@ func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any) error 
 				n.CreatedAt.UnixMilli(), millis(n.SeenAt), nil, nil, millis(n.ExpiresAt))
 			for _, k := range ks[lo:hi] {
 				r := &rows[k]
-				args = append(args, r.j.req.Notifications[r.i].ID, r.j.req.Notifications[r.i].UserID)
+				args = append(args, r.j.req.Notifications[r.i].ID, r.j.req.Notifications[r.i].UserID, int64(evs[k].Seq))
 			}
 			_, err := st.ExecContext(bg, args...)
 			return err
@@ -296,7 +299,7 @@ func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any) error 
 			n := &r.j.req.Notifications[r.i]
 			args = append(args, n.ID, n.UserID, n.Type, n.Title, n.Body, n.Priority, r.j.tags[r.i], string(n.Data),
 				n.ActorID, n.EntityType, n.EntityID, n.ActionURL, n.ImageURL, n.GroupKey, n.Count,
-				n.CreatedAt.UnixMilli(), millis(n.SeenAt), nil, nil, millis(n.ExpiresAt))
+				n.CreatedAt.UnixMilli(), millis(n.SeenAt), nil, nil, millis(n.ExpiresAt), int64(evs[k].Seq))
 		}
 		_, err := st.ExecContext(bg, args...)
 		return err

@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -14,11 +14,14 @@ import (
 const pruneBatch = 2000
 
 // Expire implements tocsin.Store. It looks for expired items on a reader first, so
-// the common case (nothing expired) costs the writer nothing.
+// the common case (nothing expired) costs the writer nothing. Expired inbox items are
+// deleted and their earlier events forgotten; an expired topic notification (an event
+// only) is forgotten in its topic's log. Each gets a notification:deleted event.
 func (s *Store) Expire(ctx context.Context, now time.Time, limit int) ([]tocsin.Event, error) {
 	var any int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM notifications
-		WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1)`, now.UnixMilli()).Scan(&any)
+	err := s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM notifications
+		WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT 1)) + (SELECT count(*) FROM (SELECT 1 FROM events
+		INDEXED BY events_expires WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT 1))`, now.UnixMilli()).Scan(&any)
 	if err != nil {
 		return nil, unavailable("find expired", err)
 	}
@@ -30,18 +33,19 @@ func (s *Store) Expire(ctx context.Context, now time.Time, limit int) ([]tocsin.
 		evs = nil
 		rows, err := tx.QueryContext(ctx, `DELETE FROM notifications WHERE id IN (
 			SELECT id FROM notifications WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?)
-			RETURNING id, user_id, type, read_at IS NULL AND archived_at IS NULL`, now.UnixMilli(), limit)
+			RETURNING id, user_id, type, read_at IS NULL AND archived_at IS NULL, seq`, now.UnixMilli(), limit)
 		if err != nil {
 			return fmt.Errorf("delete expired: %w", err)
 		}
 		type gone struct {
 			id, user, typ string
 			unread        bool
+			seq           sql.NullInt64
 		}
 		var all []gone
 		for rows.Next() {
 			var g gone
-			if err := rows.Scan(&g.id, &g.user, &g.typ, &g.unread); err != nil {
+			if err := rows.Scan(&g.id, &g.user, &g.typ, &g.unread, &g.seq); err != nil {
 				rows.Close()
 				return err
 			}
@@ -51,20 +55,70 @@ func (s *Store) Expire(ctx context.Context, now time.Time, limit int) ([]tocsin.
 			return err
 		}
 		for _, g := range all {
+			stream := tocsin.UserStream(g.user)
+			if err := forget(tx, stream, g.id, g.seq); err != nil {
+				return err
+			}
 			if err := adjustUnread(ctx, tx, g.user, unreadDelta(g.unread, false)); err != nil {
 				return err
 			}
-			data, _ := json.Marshal(map[string]string{"id": g.id})
-			ev := tocsin.Event{Stream: tocsin.UserStream(g.user), Name: tocsin.EventDeleted, Type: g.typ,
-				Data: data, Unread: tocsin.UnreadUnchanged, Time: now}
-			if err := appendChange(ctx, tx, &ev, g.user, true, now); err != nil {
+			ev := tocsin.Event{Stream: stream, Name: tocsin.EventDeleted, Type: g.typ,
+				Data: tombstone(g.id), Unread: tocsin.UnreadUnchanged, Time: now}
+			if err := appendChange(ctx, tx, &ev, "", g.user, true, now); err != nil {
 				return err
 			}
 			evs = append(evs, ev)
 		}
-		return nil
+		if len(all) >= limit {
+			return nil
+		}
+		topics, err := expireTopicEvents(tx, now, limit-len(all))
+		evs = append(evs, topics...)
+		return err
 	})
 	return evs, err
+}
+
+// expireTopicEvents forgets up to limit topic notifications whose expiresAt is at or
+// before now, each with a notification:deleted event on its topic's stream.
+func expireTopicEvents(tx *wtx, now time.Time, limit int) ([]tocsin.Event, error) {
+	rows, err := tx.QueryContext(bg, `SELECT stream, seq, type, ref FROM events INDEXED BY events_expires
+		WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find expired topic events: %w", err)
+	}
+	type gone struct {
+		stream, typ, id string
+		seq             int64
+	}
+	var all []gone
+	for rows.Next() {
+		var g gone
+		var ref sql.NullString
+		if err := rows.Scan(&g.stream, &g.seq, &g.typ, &ref); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		g.id = ref.String
+		all = append(all, g)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	var evs []tocsin.Event
+	for _, g := range all {
+		stream := tocsin.StreamID(g.stream)
+		if err := forget(tx, stream, g.id, sql.NullInt64{Int64: g.seq, Valid: true}); err != nil {
+			return nil, err
+		}
+		ev := tocsin.Event{Stream: stream, Name: tocsin.EventDeleted, Type: g.typ,
+			Data: tombstone(g.id), Unread: tocsin.UnreadUnchanged, Time: now}
+		if err := appendEvent(bg, tx, &ev, "", nil); err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
 }
 
 // Prune implements tocsin.Store, in batches of pruneBatch rows. Each batch of events
@@ -75,26 +129,39 @@ func (s *Store) Prune(ctx context.Context, before time.Time, depth int) (int, in
 	notifications, err := s.pruneLoop(ctx, func(tx *wtx) (int, error) {
 		rows, err := tx.QueryContext(ctx, `DELETE FROM notifications WHERE id IN (
 			SELECT id FROM notifications WHERE created_at < ? LIMIT ?)
-			RETURNING user_id, read_at IS NULL AND archived_at IS NULL`, cutoff, pruneBatch)
+			RETURNING id, user_id, read_at IS NULL AND archived_at IS NULL, seq`, cutoff, pruneBatch)
 		if err != nil {
 			return 0, fmt.Errorf("prune notifications: %w", err)
 		}
-		n, unread := 0, map[string]int{}
+		type gone struct {
+			id, user string
+			seq      sql.NullInt64
+		}
+		var all []gone
+		unread := map[string]int{}
 		for rows.Next() {
-			var user string
+			var g gone
 			var isUnread bool
-			if err := rows.Scan(&user, &isUnread); err != nil {
+			if err := rows.Scan(&g.id, &g.user, &isUnread, &g.seq); err != nil {
 				rows.Close()
 				return 0, err
 			}
-			n++
+			all = append(all, g)
 			if isUnread {
-				unread[user]--
+				unread[g.user]--
 			}
 		}
 		if err := rows.Close(); err != nil {
 			return 0, err
 		}
+		// A pruned item's later events (read, archived: newer than the cutoff, so
+		// they stay) must not keep its content either.
+		for _, g := range all {
+			if err := forget(tx, tocsin.UserStream(g.user), g.id, g.seq); err != nil {
+				return 0, err
+			}
+		}
+		n := len(all)
 		for user, d := range unread {
 			if err := adjustUnread(ctx, tx, user, d); err != nil {
 				return 0, err

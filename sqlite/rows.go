@@ -34,8 +34,14 @@ const (
 	sqlUpdateReadState = `UPDATE notifications SET seen_at = ?, read_at = ?, archived_at = ? WHERE id = ?`
 	sqlAdvanceHead     = `INSERT INTO streams (stream, head) VALUES (?, 1)
 		ON CONFLICT (stream) DO UPDATE SET head = head + 1 RETURNING head`
-	sqlInsertEvent = `INSERT INTO events (stream, seq, name, type, data, unread, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertEvent = `INSERT INTO events (stream, seq, name, type, data, unread, created_at, ref, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// A removed notification's earlier events become tombstones (forget.go): the one
+	// at its publish's position, and those that name it as their ref.
+	sqlForgetSeq = `UPDATE events SET name = '` + tocsin.EventDeleted + `', data = ?, ref = NULL, expires_at = NULL
+		WHERE stream = ? AND seq = ?`
+	sqlForgetRef = `UPDATE events INDEXED BY events_ref SET name = '` + tocsin.EventDeleted + `', data = ?, ref = NULL, expires_at = NULL
+		WHERE ref = ? AND stream = ?`
 	// The kept counter, less the expired items the sweep has not removed yet (found
 	// through the expiry index: at most a second's worth).
 	sqlUnreadCount = `SELECT coalesce((SELECT unread FROM streams WHERE stream = 'user:' || ?), 0) -
@@ -155,9 +161,10 @@ func unreadDelta(wasUnread, isUnread bool) int {
 	return 0
 }
 
-// appendChange appends ev for userID; when unreadChanged it first fills in the user's
-// new unread count, so the stream's "unread" frame comes from the same transaction.
-func appendChange(ctx context.Context, q querier, ev *tocsin.Event, userID string, unreadChanged bool, now time.Time) error {
+// appendChange appends ev for userID, about notification ref ("" for none: see
+// appendEvent); when unreadChanged it first fills in the user's new unread count, so
+// the stream's "unread" frame comes from the same transaction.
+func appendChange(ctx context.Context, q querier, ev *tocsin.Event, ref, userID string, unreadChanged bool, now time.Time) error {
 	if unreadChanged {
 		n, err := unreadCount(ctx, q, userID, now)
 		if err != nil {
@@ -165,17 +172,25 @@ func appendChange(ctx context.Context, q querier, ev *tocsin.Event, userID strin
 		}
 		ev.Unread = n
 	}
-	return appendEvent(ctx, q, ev)
+	return appendEvent(ctx, q, ev, ref, nil)
 }
 
 // appendEvent appends one event to stream, assigning the next sequence number in the
 // writer's transaction (the only writer, so sequences are gap-free in commit order).
-func appendEvent(ctx context.Context, q querier, ev *tocsin.Event) error {
+// ref is the notification whose content the event carries, so that removing it
+// forgets the event (forget.go); "" for an event that carries none. expires, when
+// set, is when a topic notification's event is to be forgotten.
+func appendEvent(ctx context.Context, q querier, ev *tocsin.Event, ref string, expires *time.Time) error {
 	err := q.QueryRowContext(ctx, sqlAdvanceHead, string(ev.Stream)).Scan(&ev.Seq)
 	if err != nil {
 		return fmt.Errorf("advance stream head: %w", err)
 	}
-	_, err = q.ExecContext(ctx, sqlInsertEvent, string(ev.Stream), ev.Seq, ev.Name, ev.Type, []byte(ev.Data), ev.Unread, ev.Time.UnixMilli())
+	var r any
+	if ref != "" {
+		r = ref
+	}
+	_, err = q.ExecContext(ctx, sqlInsertEvent, string(ev.Stream), ev.Seq, ev.Name, ev.Type, []byte(ev.Data), ev.Unread,
+		ev.Time.UnixMilli(), r, millis(expires))
 	if err != nil {
 		return fmt.Errorf("insert event: %w", err)
 	}

@@ -63,6 +63,7 @@ var hotQueries = []string{
 	sqlInsertNotification, sqlAdvanceHead, sqlInsertEvent, sqlUnreadCount, sqlAdjustUnread,
 	sqlGetNotification, sqlUpdateReadState,
 	sqlIdempotencyGet, sqlIdempotencyPut, sqlAnyExpiredUnread, sqlExpiredUnread,
+	sqlForgetSeq, sqlForgetRef,
 }
 
 // A publish runs each of its statements over all of its rows at once (and the writer
@@ -71,7 +72,7 @@ var hotQueries = []string{
 // chunks, then as the binary digits of what is left (30 rows: 16, 8, 4, 2). Parsing
 // a statement of hundreds of rows costs more than running it, so none is compiled
 // per request.
-const maxChunkLog = 8 // 256 rows × 20 parameters, well under SQLite's 32,766
+const maxChunkLog = 8 // 256 rows × 21 parameters, well under SQLite's 32,766
 
 // chunked is one multi-row statement in every prepared size.
 type chunked [maxChunkLog + 1]*sql.Stmt
@@ -104,7 +105,7 @@ type stmts struct {
 // the whole transaction anyway), which spares SQLite journaling every page the
 // statement touches so that it could undo it alone.
 const (
-	sqlMultiNotifications = `INSERT OR FAIL INTO notifications (` + notificationCols + `) VALUES `
+	sqlMultiNotifications = `INSERT OR FAIL INTO notifications (` + notificationCols + `, seq) VALUES `
 	// Each row is one more event and one more unread item of the user's stream.
 	sqlMultiStreams = `INSERT OR FAIL INTO streams (stream, head, unread) VALUES %s
 		ON CONFLICT (stream) DO UPDATE SET head = head + 1, unread = unread + 1 RETURNING stream, head, unread`
@@ -136,7 +137,7 @@ func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
 			c *chunked
 			q string
 		}{
-			{&s.notifications, sqlMultiNotifications + placeholders(rows, 20)},
+			{&s.notifications, sqlMultiNotifications + placeholders(rows, 21)},
 			{&s.sharedNotifications, sqlMultiNotifications + sharedPlaceholders(rows)},
 			{&s.streams, fmt.Sprintf(sqlMultiStreams, placeholders(rows, 1, "1", "1"))},
 			{&s.events, sqlMultiEvents + placeholders(rows, 6, "'"+tocsin.EventNotification+"'")},
@@ -172,9 +173,10 @@ func placeholders(rows, cols int, extra ...string) string {
 	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
 }
 
-// sharedPlaceholders is placeholders(rows, 20) for rows that share every column but
-// the first two (id, user_id): those are ?19, ?20 for the first row, ?21, ?22 for the
-// next, and the other eighteen columns are ?1 … ?18 in every row.
+// sharedPlaceholders is placeholders(rows, 21) for rows that share every column but
+// the first two (id, user_id) and the last (seq): those are ?19, ?20 … ?21 for the
+// first row, ?22, ?23 … ?24 for the next, and the other eighteen columns are ?1 … ?18
+// in every row.
 func sharedPlaceholders(rows int) string {
 	var common strings.Builder
 	for c := 1; c <= 18; c++ {
@@ -185,7 +187,7 @@ func sharedPlaceholders(rows int) string {
 		if r > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "(?%d, ?%d%s)", 19+2*r, 20+2*r, common.String())
+		fmt.Fprintf(&b, "(?%d, ?%d%s, ?%d)", 19+3*r, 20+3*r, common.String(), 21+3*r)
 	}
 	return b.String()
 }

@@ -40,9 +40,13 @@ type Store struct {
 	w, r  *sql.DB // w: the writer's single connection; r: read-only pool
 	c     *sql.DB // the checkpointer's connection (checkpoint.go)
 	rs    *reads  // the read pool's kept statements (reads.go)
+	path  string
 	epoch string
 	log   *slog.Logger
 	max   int
+
+	fault  atomic.Pointer[writeFault] // the last write's fault, nil once one commits (fault.go)
+	probed atomic.Int64               // when Ping last tried a write (unix ns)
 
 	st *stmts // the writer's prepared statements (stmts.go)
 
@@ -79,6 +83,21 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := privateFiles(path, o.Logger); err != nil {
+		if f := faultOf(err, path); f != nil {
+			return nil, refuse(path, f, err)
+		}
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	// A store that cannot be written (read-only files or file system, a full disk)
+	// still opens and reads: it is refused here with what to do, not found out by
+	// every publish.
+	cantWrite := func(err error) error {
+		if f := faultOf(err, path); f != nil {
+			return refuse(path, f, err)
+		}
+		return err
+	}
 	w, err := sql.Open("sqlite", dsn(path, o.Sync, roleWriter))
 	if err != nil {
 		return nil, err
@@ -89,12 +108,16 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, w); err != nil {
 		w.Close()
-		return nil, err
+		return nil, cantWrite(err)
 	}
 	epoch, err := loadEpoch(ctx, w)
 	if err != nil {
 		w.Close()
-		return nil, err
+		return nil, cantWrite(err)
+	}
+	if _, err := w.ExecContext(ctx, sqlWriteCheck, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		w.Close()
+		return nil, cantWrite(fmt.Errorf("sqlite: write check: %w", err))
 	}
 	st, err := prepareStmts(ctx, w)
 	if err != nil {
@@ -119,7 +142,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
 	s := &Store{
-		w: w, r: r, c: c, rs: newReads(r), epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st,
+		w: w, r: r, c: c, rs: newReads(r), path: path, epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st,
 		queued: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
 		ckptKick: make(chan struct{}, 1), ckptDone: make(chan struct{}),
 	}
@@ -242,7 +265,8 @@ func newEpoch() string {
 // Epoch implements tocsin.Store.
 func (s *Store) Epoch() string { return s.epoch }
 
-// Ping implements tocsin.Store.
+// Ping implements tocsin.Store: the store reads, and writes (its last write did not
+// fail for want of a writable file system or disk: see fault.go).
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.RLock()
 	closed := s.closed
@@ -250,7 +274,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	if closed {
 		return errClosed
 	}
-	return s.r.PingContext(ctx)
+	if err := s.r.PingContext(ctx); err != nil {
+		return unavailable("ping", err)
+	}
+	return s.writable(ctx)
 }
 
 // Stats reports how many transactions and changes the writer committed.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tocsin/tocsin"
@@ -81,15 +82,17 @@ type txn struct {
 	tx    *wtx
 	batch []*change
 	errs  []error
-	ok    int // changes that succeeded
+	ok    int         // changes that succeeded
+	fault *writeFault // the store's kept write fault when the transaction began
 }
 
 func (t *txn) begin() error {
 	sqltx, err := t.s.w.BeginTx(bg, nil)
 	if err != nil {
-		return unavailable("begin", err)
+		return t.s.failed("begin", err)
 	}
 	t.tx = &wtx{Tx: sqltx, st: t.s.st}
+	t.fault = t.s.fault.Load()
 	return nil
 }
 
@@ -120,18 +123,18 @@ func (t *txn) run(batch []*change) error {
 // one runs change i in its own savepoint.
 func (t *txn) one(i int, c *change) error {
 	if _, err := t.tx.ExecContext(bg, sqlSavepoint); err != nil {
-		return unavailable("savepoint", err)
+		return t.s.failed("savepoint", err)
 	}
-	t.errs[i] = c.fn(t.tx)
+	t.errs[i] = t.s.changeError(c.fn(t.tx))
 	if t.errs[i] != nil {
 		if _, err := t.tx.ExecContext(bg, sqlRollbackRelease); err != nil {
-			return unavailable("rollback to savepoint", err)
+			return t.s.failed("rollback to savepoint", err)
 		}
 	} else {
 		t.ok++
 	}
 	if _, err := t.tx.ExecContext(bg, sqlRelease); err != nil {
-		return unavailable("release", err)
+		return t.s.failed("release", err)
 	}
 	return nil
 }
@@ -156,10 +159,15 @@ func (t *txn) restart() error {
 	return nil
 }
 
-// abort answers every change with err: nothing of the transaction commits.
+// abort answers every change with err: nothing of the transaction commits. When a
+// write fault is kept (this transaction's, most likely: any commit clears it) and err
+// does not say so, its clear message leads.
 func (t *txn) abort(err error) {
 	if t.tx != nil {
 		t.tx.Rollback()
+	}
+	if f := t.s.fault.Load(); f != nil && !errors.Is(err, f.public) {
+		err = fmt.Errorf("%w: %w", f.public, err)
 	}
 	for _, c := range t.batch {
 		c.done <- err
@@ -170,8 +178,14 @@ func (t *txn) abort(err error) {
 func (t *txn) commit() {
 	if err := t.tx.Commit(); err != nil {
 		t.tx = nil
-		t.abort(unavailable("commit", err))
+		t.abort(t.s.failed("commit", err))
 		return
+	}
+	// A commit proves the files writable only if it wrote something and no change
+	// of it failed for want of writing (a change's statement may fail alone, and the
+	// empty rest commit).
+	if t.ok > 0 && t.s.fault.Load() == t.fault {
+		t.s.wrote()
 	}
 	t.s.commits.Add(1)
 	t.s.changes.Add(int64(t.ok))

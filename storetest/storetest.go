@@ -41,6 +41,9 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentBadPublishFailsAlone", testConcurrentBad},
 		{"ExpireAndPrune", testExpirePrune},
 		{"TopicPublish", testTopicPublish},
+		{"ForgetDeleted", testForgetDeleted},
+		{"ForgetExpiredAndPruned", testForgetExpiredAndPruned},
+		{"ForgetExpiredTopic", testForgetExpiredTopic},
 		{"StreamTokens", testTokens},
 		{"APIKeys", testAPIKeys},
 	}
@@ -235,15 +238,51 @@ func testDelete(t *testing.T, s tocsin.Store) {
 }
 
 func testReadAll(t *testing.T, s tocsin.Store) {
+	var ns []tocsin.Notification
 	for range 3 {
-		publish(t, s, notification("r1"))
+		ns = append(ns, publish(t, s, notification("r1")).Notifications[0])
 	}
-	evs, err := s.ReadAll(ctx, "r1", base)
-	if err != nil || len(evs) != 3 || evs[2].Unread != 0 || evs[0].Unread != tocsin.UnreadUnchanged || evs[2].Seq != 6 {
-		t.Fatalf("ReadAll: %+v %v; want three updates, the last with unread 0", evs, err)
+	if _, _, err := s.Update(ctx, "r1", ns[1].ID, tocsin.Patch{Archived: yes()}, base); err != nil { // seq 4
+		t.Fatal(err)
 	}
-	if evs, _ := s.ReadAll(ctx, "r1", base); len(evs) != 0 {
-		t.Fatalf("second ReadAll changed %d", len(evs))
+	at := base.Add(time.Second)
+	readAt, _ := json.Marshal(at)
+	read, evs, err := s.ReadAll(ctx, "r1", at)
+	want := fmt.Sprintf(`{"ids":[%q,%q],"readAt":%s}`, ns[0].ID, ns[2].ID, readAt)
+	if err != nil || read != 2 || len(evs) != 1 || evs[0].Name != tocsin.EventRead || evs[0].Seq != 5 ||
+		evs[0].Unread != 0 || evs[0].Stream != tocsin.UserStream("r1") || string(evs[0].Data) != want {
+		t.Fatalf("ReadAll: %d %+v %v; want 2 read, one %s event at seq 5 with unread 0 and data %s", read, evs, err, tocsin.EventRead, want)
+	}
+	if stored := events(t, s, tocsin.UserStream("r1"), 4); len(stored) != 1 || string(stored[0].Data) != want || stored[0].Name != tocsin.EventRead {
+		t.Fatalf("stored: %+v", stored)
+	}
+	for i, n := range ns {
+		got, err := s.Get(ctx, "r1", n.ID)
+		if err != nil || (i != 1) != (got.ReadAt != nil && got.ReadAt.Equal(at) && got.SeenAt != nil) {
+			t.Fatalf("item %d after ReadAll: %+v %v (the archived one stays unread)", i, got, err)
+		}
+	}
+	if read, evs, err := s.ReadAll(ctx, "r1", at); err != nil || read != 0 || len(evs) != 0 {
+		t.Fatalf("second ReadAll: %d %+v %v; want nothing read, no event", read, evs, err)
+	}
+	if head, _ := s.Head(ctx, tocsin.UserStream("r1")); head != 5 {
+		t.Fatalf("head %d after a ReadAll that read nothing, want 5", head)
+	}
+
+	// Past ReadAllMaxIDs: one event naming the newest item read.
+	many := make([]tocsin.Notification, tocsin.ReadAllMaxIDs+1)
+	for i := range many {
+		many[i] = notification("r2")
+	}
+	publish(t, s, many...)
+	read, evs, err = s.ReadAll(ctx, "r2", at)
+	want = fmt.Sprintf(`{"before":%q,"readAt":%s}`, many[len(many)-1].ID, readAt)
+	if err != nil || read != len(many) || len(evs) != 1 || evs[0].Name != tocsin.EventRead || string(evs[0].Data) != want ||
+		evs[0].Unread != 0 || evs[0].Seq != uint64(len(many)+1) {
+		t.Fatalf("ReadAll of %d: %d %+v %v; want one event with data %s", len(many), read, evs, err, want)
+	}
+	if c, _ := s.UnreadCount(ctx, "r2"); c != 0 {
+		t.Fatalf("unread count %d after ReadAll", c)
 	}
 }
 
@@ -369,7 +408,7 @@ func testIsolation(t *testing.T, s tocsin.Store) {
 	if p, _ := s.List(ctx, "bob", tocsin.ListQuery{}); len(p.Notifications) != 0 {
 		t.Fatalf("bob lists alice's items")
 	}
-	if evs, _ := s.ReadAll(ctx, "bob", base); len(evs) != 0 {
+	if read, evs, _ := s.ReadAll(ctx, "bob", base); read != 0 || len(evs) != 0 {
 		t.Fatal("bob's ReadAll touched alice's items")
 	}
 	if got, err := s.Get(ctx, "alice", n.ID); err != nil || got.ReadAt != nil {

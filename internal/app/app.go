@@ -49,6 +49,9 @@ type App struct {
 	srvMu   sync.Mutex
 	srv     *http.Server
 	stopped bool // Shutdown ran: a later Serve returns at once
+
+	locks     []*os.File // the data dir's lock (datadir.go), held until Close
+	closeOnce sync.Once
 }
 
 // New opens the store and bus and builds the handler. Close releases them.
@@ -57,6 +60,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	a := &App{cfg: cfg, log: log}
+	locks, err := lockDataDir(viewOf(cfg))
+	if err != nil {
+		return nil, err
+	}
+	a.locks = locks
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
 	if err := a.ensureSecrets(); err != nil {
 		return nil, err
 	}
@@ -83,7 +97,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	})
 	bus, err := openBus(ctx, a.cfg, log)
 	if err != nil {
-		_ = store.Close()
 		return nil, err
 	}
 	a.bus = bus
@@ -99,7 +112,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RetentionDepth: noLimitIfZero(a.cfg.RetentionDepth),
 	})
 	if err := a.hub.Start(ctx); err != nil {
-		a.Close()
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
 	proxies, err := clientip.ParseProxies(a.cfg.TrustedProxies)
@@ -120,6 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
 	})
+	ok = true
 	return a, nil
 }
 
@@ -146,6 +159,11 @@ func (a *App) Hub() *hub.Hub { return a.hub }
 
 func (a *App) ready(ctx context.Context) ([]string, error) {
 	if err := a.store.Ping(ctx); err != nil {
+		// A store that answers but cannot write says what is wrong (its message
+		// names the problem, never a path); anything else is "unreachable".
+		if tocsin.ErrorCodeOf(err) == tocsin.EUnavailable {
+			return nil, err
+		}
 		return nil, tocsin.Errorf(tocsin.EUnavailable, "store unreachable")
 	}
 	if p, ok := a.bus.(tocsin.BusPinger); ok {
@@ -220,16 +238,22 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close releases the bus and the store.
+// Close releases the bus, the store and, once the store is closed, the data dir's
+// lock. Calls after the first do nothing.
 func (a *App) Close() {
-	if a.bus != nil {
-		_ = a.bus.Close()
-	}
-	if a.store != nil {
-		if err := a.store.Close(); err != nil {
-			a.log.Error("closing store", "err", err)
+	a.closeOnce.Do(func() {
+		if a.bus != nil {
+			_ = a.bus.Close()
 		}
-	}
+		if a.store != nil {
+			if err := a.store.Close(); err != nil {
+				a.log.Error("closing store", "err", err)
+			}
+		}
+		for _, f := range a.locks {
+			_ = f.Close()
+		}
+	})
 }
 
 func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
@@ -315,7 +339,7 @@ func redact(u string) string {
 // file someone shortened by hand is refused like a weak flag.
 func (a *App) ensureSecrets() error {
 	if len(a.cfg.APIKeys) == 0 {
-		key, path, err := secretFile(a.cfg.DataDir, "api-key", "tk_")
+		key, path, err := a.secretFile(a.cfg.DataDir, "api-key", "tk_")
 		if err != nil {
 			return err
 		}
@@ -327,7 +351,7 @@ func (a *App) ensureSecrets() error {
 		a.log.Info("no --api-key configured; using the generated key in the data dir", "file", path)
 	}
 	if a.cfg.JWTSecret == "" && a.cfg.JWTPublicKey == "" {
-		secret, path, err := secretFile(a.cfg.DataDir, "jwt-secret", "")
+		secret, path, err := a.secretFile(a.cfg.DataDir, "jwt-secret", "")
 		if err != nil {
 			return err
 		}
@@ -353,9 +377,15 @@ func ReadSecret(dataDir, name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func secretFile(dir, name, prefix string) (value, path string, err error) {
+func (a *App) secretFile(dir, name, prefix string) (value, path string, err error) {
 	path = SecretPath(dir, name)
 	if v := ReadSecret(dir, name); v != "" {
+		// Made by an older version, or copied in: readable by its owner only.
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(path, fi.Mode().Perm()&0o700); err != nil {
+				a.log.Warn("cannot make a secret file readable by its owner only", "file", path, "err", err)
+			}
+		}
 		return v, path, nil
 	}
 	var b [24]byte
