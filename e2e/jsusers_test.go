@@ -173,6 +173,16 @@ window.view = () => JSON.stringify({ user: t.userId || "", inbox: window.state.n
 			}
 		}
 
+		// A second tab of alice still shares her one stream (and only hers).
+		tabA2 := open(page.URL + "/?token=" + userToken(t, "alice"))
+		waitUntil(t, "alice's second tab to follow her stream", func() (bool, string) {
+			v, s := view(tabA2)
+			return v.Status == "following" && slices.Equal(v.Inbox, []string{"alice: live", "alice: old"}) && v.Unread == 2, s
+		})
+		if a := connections("alice"); a != 1 {
+			t.Fatalf("%d streams for alice's two tabs, want 1", a)
+		}
+
 		// Bob's tab signs in as carol: bob's inbox and his stream must go, and carol's
 		// tab follows nobody else's.
 		if _, err := chromedp.Run(tabB, chromedp.Evaluate[bool](`(window.live = [], window.tocsin.setToken("`+userToken(t, "carol")+`"), true)`)); err != nil {
@@ -192,8 +202,10 @@ window.view = () => JSON.stringify({ user: t.userId || "", inbox: window.state.n
 		if v, s := view(tabB); len(v.foreign("carol:")) > 0 {
 			t.Fatalf("the tab switched to carol shows another user's data: %s", s)
 		}
-		if v, s := view(tabA); len(v.foreign("alice:")) > 0 || v.Unread != 2 {
-			t.Fatalf("alice's tab changed: %s", s)
+		for _, tab := range []context.Context{tabA, tabA2} {
+			if v, s := view(tab); len(v.foreign("alice:")) > 0 || v.Unread != 2 {
+				t.Fatalf("alice's tab changed: %s", s)
+			}
 		}
 		waitUntil(t, "bob's stream to close", func() (bool, string) {
 			c := connections("bob")
