@@ -32,6 +32,9 @@ func ExampleClient_Subscribe() {
 		case "notification":
 			n, _ := ev.Notification()
 			fmt.Println("new:", n.Title)
+		case client.EventNotificationsRead: // a read-all: one event, however many it read
+			r, _ := ev.NotificationsRead()
+			_ = r // for each notification n held locally: r.Apply(&n) marks it read if covered
 		case "unread":
 			fmt.Println("unread:", string(ev.Data))
 		}

@@ -70,7 +70,7 @@ func TestStreamRawBytes(t *testing.T) {
 	frame := strings.TrimPrefix(got, "retry: 3000\n\n")
 	lines := strings.Split(strings.TrimSuffix(frame, "\n\n"), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "id: ") || lines[1] != "event: init" ||
-		lines[2] != `data: {"notifications":[],"unreadCount":0}` {
+		lines[2] != `data: {"notifications":[],"unreadCount":0,"userId":"raw"}` {
 		t.Fatalf("init frame = %q", frame)
 	}
 	if !strings.HasSuffix(lines[0], "-0") {

@@ -125,7 +125,7 @@ func TestWebSocketEventsMatchTheStream(t *testing.T) {
 	tok := userToken(t, "w1")
 	ws := n.dialWS("/api/notifications/ws", "Authorization", "Bearer "+tok)
 	init := ws.expect("init")
-	if init.ID == "" || string(init.Data) != `{"notifications":[],"unreadCount":0}` {
+	if init.ID == "" || string(init.Data) != `{"notifications":[],"unreadCount":0,"userId":"w1"}` {
 		t.Fatalf("init frame %s", init.raw)
 	}
 	pub := n.publish("w1", map[string]any{"title": "over ws"})

@@ -216,7 +216,9 @@ func (s *Server) streamTicket(w http.ResponseWriter, r *http.Request, p tocsin.P
 	if err := s.store.PutTicket(r.Context(), tocsin.Ticket{Hash: hash, UserID: p.UserID, ExpiresAt: exp}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": exp})
+	// userId: the client scopes what it shares between tabs by the user the server
+	// says the credential is, also when the credential is a cookie it cannot read.
+	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": exp, "userId": p.UserID})
 	return nil
 }
 

@@ -247,10 +247,13 @@ func (c *conn) init(ctx context.Context) error {
 	if snap.Notifications == nil {
 		snap.Notifications = []tocsin.Notification{}
 	}
+	// userId tells the client whose stream this is, so a browser client that shares
+	// one stream between tabs can check it follows the user it was signed in as.
 	data, err := json.Marshal(struct {
 		Notifications []tocsin.Notification `json:"notifications"`
 		UnreadCount   int                   `json:"unreadCount"`
-	}{snap.Notifications, snap.UnreadCount})
+		UserID        string                `json:"userId"`
+	}{snap.Notifications, snap.UnreadCount, c.s.userID})
 	if err != nil {
 		return err
 	}

@@ -62,26 +62,44 @@ function render(notifications) {
   }
 }
 
-function signIn(token, who) {
+// signIn follows the user of token. The client shares one stream between the tabs
+// signed in as that same user (its key is scoped by the user: tabs of other users
+// never share); a read-all arrives as one notifications:read event that empties the
+// list and, with the unread event after it, the badge. getToken, when given, renews
+// the token before it expires.
+function signIn(token, getToken) {
   if (client) client.close();
+  $("toasts").replaceChildren(); // nothing of a previous user stays on screen
+  render([]);
+  setBadge(0);
   sessionStorage.setItem("tocsin.token", token);
-  client = new Tocsin({ url: base, token, key: "dashboard" });
+  client = new Tocsin({ url: base, token, key: "dashboard", getToken });
   client.on("change", (s) => { setBadge(s.unreadCount); render(s.notifications); });
   client.on("notification", toast);
   client.on("status", (s) => { $("status").textContent = s === "open" || s === "following" ? "live" : s; });
   client.on("error", (e) => { $("status").textContent = e.message; });
+  client.on("user", (u) => {
+    $("toasts").replaceChildren();
+    $("who").textContent = u ? `Signed in as ${u}` : "Signed in";
+  });
   client.connect();
   $("signin").hidden = true;
   $("inbox").hidden = false;
-  $("who").textContent = who ? `Signed in as ${who}` : "Signed in";
+  $("who").textContent = client.userId ? `Signed in as ${client.userId}` : "Signed in";
 }
 
-async function devSignIn(user) {
+async function devToken(user) {
   const r = await fetch(base + "/api/dev/token", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ userId: user }),
   });
   if (!r.ok) throw new Error((await r.json()).error.message);
-  signIn((await r.json()).token, user);
+  const tok = (await r.json()).token;
+  sessionStorage.setItem("tocsin.token", tok);
+  return tok;
+}
+
+async function devSignIn(user) {
+  signIn(await devToken(user), () => devToken(user));
 }
 
 $("signin").onsubmit = (e) => { e.preventDefault(); if ($("token").value.trim()) signIn($("token").value.trim()); };

@@ -36,18 +36,40 @@ export interface StreamEvent {
   hasId: boolean;
 }
 
+/**
+ * The data of a `notifications:read` event: one read-all. Either `ids` (when at most
+ * 100 were read) or `before`: every notification whose id sorts at or before it that
+ * was unread and not archived is now read, with `readAt`. An `unread` event with the
+ * new count follows it.
+ */
+export type NotificationsRead =
+  | { ids: string[]; readAt: string; before?: undefined }
+  | { before: string; readAt: string; ids?: undefined };
+
 export interface Options {
   /** Server base URL; "" (the default) for the page's origin. */
   url?: string;
-  /** The user's JWT; without it the tocsin_token cookie is used. */
+  /** The user's JWT; without it (and without getToken) the tocsin_token cookie is used. */
   token?: string;
+  /**
+   * Returns a fresh JWT of the same user. Called before connecting (and before a REST
+   * call) when there is no token or it expires within 30 s, when an open stream ends
+   * with its token about to expire (the server ends streams at expiry), and once
+   * after a 401; the client then reconnects resuming by Last-Event-ID, missing
+   * nothing. Without it a 401 is final. A token of another user makes the client
+   * start over as that user (see setToken).
+   */
+  getToken?: () => Promise<string>;
   /** First reconnect wait in ms (250). */
   minBackoff?: number;
   /** Reconnect wait cap in ms (30000). */
   maxBackoff?: number;
   /** Share one stream between the tabs of a browser (true where the browser allows). */
   share?: boolean;
-  /** Tabs share a stream per key ("default"). */
+  /**
+   * Tabs share a stream per key ("default") and per user: the shared channel and
+   * lock are named by both, so tabs signed in as different users never share.
+   */
   key?: string;
   /** An EventSource implementation (in Node: the npm eventsource package). */
   EventSource?: typeof EventSource;
@@ -57,6 +79,8 @@ export type Status = "idle" | "connecting" | "open" | "following" | "closed";
 
 export class Tocsin {
   constructor(opts?: Options);
+  /** The user whose stream this is ("" until known: the token's sub, or the server's word). */
+  readonly userId: string;
   readonly notifications: Notification[];
   readonly unreadCount: number;
   readonly lastEventId: string;
@@ -66,11 +90,26 @@ export class Tocsin {
   on(type: "event", fn: (e: StreamEvent) => void): () => void;
   on(type: "status", fn: (s: Status) => void): () => void;
   on(type: "error", fn: (e: Error) => void): () => void;
+  /** The client follows another user: everything of the previous one was dropped. */
+  on(type: "user", fn: (userId: string) => void): () => void;
   connect(): void;
   close(): void;
+  /**
+   * Replaces the token. Another user's token drops the inbox, the resume point and
+   * everything shared with other tabs (the lead passes to another tab of the previous
+   * user), and a connected client starts over as the new user.
+   */
+  setToken(token: string): void;
   list(opts?: { status?: "all" | "unread" | "read" | "archived"; type?: string; tag?: string; limit?: number; cursor?: string }):
     Promise<{ notifications: Notification[]; nextCursor: string; unreadCount: number }>;
   markRead(id: string): Promise<Notification>;
   markAllRead(): Promise<{ updated: number; unreadCount: number }>;
   remove(id: string): Promise<null>;
 }
+
+/** Decodes a JWT's payload without verifying it (the server verifies); null if it is not one. */
+export function jwtClaims(token: string): Record<string, unknown> | null;
+/** Whether d is the data of a notifications:read event. */
+export function isNotificationsRead(d: unknown): d is NotificationsRead;
+/** Whether the notifications:read event d marked n read. */
+export function readCovers(d: NotificationsRead, n: Notification): boolean;

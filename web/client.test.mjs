@@ -31,8 +31,9 @@ function until(t, pred) {
   });
 }
 
-test("inbox store: init, live notifications, mark read, resume after a drop", async () => {
+test("inbox store: init, live notifications, mark read, resume after a drop", async (tc) => {
   const t = new Tocsin({ url, token: process.env.TOCSIN_TOKEN, EventSource, share: false, minBackoff: 50, maxBackoff: 200 });
+  tc.after(() => t.close()); // also after a failure: an open stream keeps node alive
   const seen = [];
   t.on("notification", (n) => seen.push(n.id));
   t.connect();
