@@ -14,7 +14,7 @@ import (
 // stream follows the last one without a gap.
 func TestCustomEventsCannotImpersonateTheProtocol(t *testing.T) {
 	t.Parallel()
-	n := startNode(t, "--trusted-user-header", "Member-ID")
+	n := startNode(t, "--trusted-user-header", "Member-ID", "--rate-user-publish", "0") // every name is tried as the member too: no rate in the way
 	user := "imp"
 	s := n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(t, user))
 	head := seqOf(t, s.expect("init").ID)
