@@ -81,32 +81,7 @@ func startProc(t *testing.T, addr, dataDir string, extra ...string) *proc {
 func startProcArgs(t *testing.T, addr, dataDir string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn"}, extra...)
-	cmd := exec.Command(binary(t), args...)
-	cmd.Stderr = &testWriter{t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, URL: "http://" + addr, exited: make(chan struct{})}
-	p.node = &node{t: t, URL: p.URL}
-	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(p.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server on %s not ready: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return serveCmd(t, addr, exec.Command(binary(t), args...))
 }
 
 // collectStream reads a stream's notification events into a channel until it ends.
