@@ -79,7 +79,9 @@ const (
 func (h *Hub) BeginDriven(ctx context.Context, req SubscribeRequest, sink AsyncSink) (*DrivenStream, error) {
 	d := &drivenConn{async: sink}
 	d.conn = conn{h: h, sink: sink, storeTimeout: fillTimeout}
+	h.runq.began() // counted before it can be registered: Close waits for its end
 	if err := h.begin(ctx, req, &d.conn, false); err != nil {
+		h.runq.ended()
 		return nil, err
 	}
 	return &DrivenStream{d: d}, nil
@@ -87,14 +89,20 @@ func (h *Hub) BeginDriven(ctx context.Context, req SubscribeRequest, sink AsyncS
 
 // Go hands the stream to the hub's workers. done is called once, on a worker, when
 // the stream ends, with what Live would return; the stream is unregistered by then.
+// Every stream BeginDriven returned must be handed over: Close waits for its end.
 func (st *DrivenStream) Go(done func(error)) {
 	d := st.d
 	d.done = done
 	if d.s.batch > 0 {
 		d.batching, d.pendingUnread = true, tocsin.UnreadUnchanged
 	}
-	d.lastWrite.Store(time.Now().UnixNano())
-	d.h.startDriving()
+	d.lastWrite.Store(d.h.cfg.Now().UnixNano())
+	if !d.h.startDriving() {
+		// Close began before any driven stream ran, so there are no workers; the
+		// stream was kicked by Shutdown: it ends here, on the caller's goroutine.
+		d.finish(nil)
+		return
+	}
 	d.s.drv.Store(d) // from now on enqueue, kick and Wake schedule it
 	d.schedule()     // what arrived since Begin, or a kick that came before Go
 }
@@ -196,7 +204,7 @@ func (d *drivenConn) step() (bool, error) {
 		if err := d.sink.Flush(); err != nil {
 			return true, err
 		}
-		d.lastWrite.Store(time.Now().UnixNano())
+		d.lastWrite.Store(d.h.cfg.Now().UnixNano())
 	}
 	return false, nil
 }
@@ -221,20 +229,36 @@ func (d *drivenConn) finish(err error) {
 	}
 	d.h.unregister(d.s)
 	d.done(d.ended(err))
+	d.h.runq.ended()
 }
 
-// startDriving starts the workers and the sweep, once per hub.
-func (h *Hub) startDriving() {
-	h.driveOnce.Do(func() {
-		for range max(8, 4*runtime.GOMAXPROCS(0)) {
-			go h.runq.work()
-		}
-		h.startSweep()
-	})
+// startDriving starts the workers and the sweep, once per hub. It reports false when
+// Close has begun and they were never started.
+func (h *Hub) startDriving() bool {
+	if h.life.drivingFast.Load() {
+		return true
+	}
+	workers := make([]func(), max(8, 4*runtime.GOMAXPROCS(0)))
+	for i := range workers {
+		workers[i] = h.runq.work
+	}
+	if !h.spawnOnce(&h.life.driving, workers...) {
+		return false
+	}
+	h.life.drivingFast.Store(true)
+	h.startSweep()
+	return true
 }
 
-// startSweep starts the sweep, once per hub.
-func (h *Hub) startSweep() { h.sweepOnce.Do(func() { go h.sweep() }) }
+// startSweep starts the sweep, once per hub (not after Close has begun).
+func (h *Hub) startSweep() {
+	if h.life.sweepingFast.Load() {
+		return
+	}
+	if h.spawnOnce(&h.life.sweeping, h.sweep) {
+		h.life.sweepingFast.Store(true)
+	}
+}
 
 // sweepEvery is the sweep's period: an eighth of the heartbeat, at most a second.
 func (h *Hub) sweepEvery() time.Duration {
@@ -254,8 +278,13 @@ func (h *Hub) sweep() {
 	defer t.Stop()
 	var due []*drivenConn
 	var expired []*subscriber
-	for range t.C {
-		now := time.Now().UnixNano()
+	for {
+		select {
+		case <-h.life.quit:
+			return
+		case <-t.C:
+		}
+		now := h.cfg.Now().UnixNano()
 		cutoff := now - int64(h.cfg.Heartbeat-every)
 		for i := range h.shards {
 			sh := &h.shards[i]
@@ -293,6 +322,35 @@ type runQueue struct {
 	cond  sync.Cond
 	items []*drivenConn
 	head  int // items[head:] are waiting
+	// live counts the driven streams begun and not yet finished; once closed, the
+	// workers end when the queue is empty and live is 0 (every stream got its done).
+	live   int
+	closed bool
+}
+
+// began and ended count a driven stream in and out of live.
+func (q *runQueue) began() {
+	q.mu.Lock()
+	q.live++
+	q.mu.Unlock()
+}
+
+func (q *runQueue) ended() {
+	q.mu.Lock()
+	q.live--
+	last := q.closed && q.live == 0
+	q.mu.Unlock()
+	if last {
+		q.cond.Broadcast()
+	}
+}
+
+// close lets the workers end once the driven streams have.
+func (q *runQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
 }
 
 func (q *runQueue) push(d *drivenConn) {
@@ -302,12 +360,17 @@ func (q *runQueue) push(d *drivenConn) {
 	q.cond.Signal()
 }
 
-// work runs streams from the queue forever, one at a time: a worker held up by one
-// stream (a store read while catching up) holds up no other.
+// work runs streams from the queue, one at a time, until the hub closes and the
+// last driven stream has ended: a worker held up by one stream (a store read while
+// catching up) holds up no other.
 func (q *runQueue) work() {
 	for {
 		q.mu.Lock()
 		for q.head == len(q.items) {
+			if q.closed && q.live == 0 {
+				q.mu.Unlock()
+				return
+			}
 			q.cond.Wait()
 		}
 		d := q.items[q.head]

@@ -5,80 +5,99 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tocsin/tocsin"
 )
 
-// TestDrivenStreams runs the stream tests again with every stream driven by the
-// hub's workers: the two modes must write the same frames.
-func TestDrivenStreams(t *testing.T) {
-	drivenMode = true
-	defer func() { drivenMode = false }()
-	for _, tc := range []struct {
-		name string
-		fn   func(*testing.T)
-	}{
-		{"FreshConnect", TestFreshConnectGetsInitThenLiveEvents},
-		{"GapFilled", TestGapFromTheBusIsFilledFromTheStore},
-		{"Resume", TestResumeReplaysExactlyThenGoesLive},
-		{"Reset", TestUnhonourableResumePointResets},
-		{"SlowConsumer", TestSlowConsumerIsClosedWithoutDelayingOthers},
-		{"EncodedOnce", TestEachEventIsEncodedOnceForAllConnections},
-		{"Slots", TestSlots},
-		{"Shutdown", TestShutdownEndsStreamsAndRefusesNewOnes},
-		{"TypesFilter", TestTypesFilterStillAdvancesAndReportsUnread},
-		{"Concurrent", TestConcurrentSubscribeAndPublishLoseNothing},
-		{"Resync", TestResyncCatchesUpWhatTheBusLost},
-		{"Batching", TestBatchingWindowCoalesces},
-	} {
-		t.Run(tc.name, tc.fn)
-	}
-}
-
 func TestBatchingWindowCoalesces(t *testing.T) {
-	f := newFixture(t, Config{})
-	sink := newRecSink()
-	f.serve(t, SubscribeRequest{UserID: "u1", Batch: 100 * time.Millisecond}, sink)
-	if fr := sink.next(t); fr.name != tocsin.EventInit {
-		t.Fatalf("first frame %+v", fr)
-	}
-	waitStreams(t, f.h, 1)
-	for range 3 {
-		f.publish(t, "u1", "comment")
-	}
-	if fr := sink.next(t); fr.kind != "batch" || fr.data != "1,2,3" || fr.id != f.h.EventID(3) {
-		t.Fatalf("got %+v, want one batch of seqs 1,2,3", fr)
-	}
-	f.publish(t, "u1", "comment") // a lone event in its window is written as itself
-	if fr := sink.next(t); fr.kind != "event" || fr.seq != 4 {
-		t.Fatalf("got %+v, want event seq 4", fr)
-	}
+	t.Parallel()
+	modes(t, func(t *testing.T, driven bool) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFixture(t, Config{}).in(driven)
+			sink := newRecSink()
+			const window = 100 * time.Millisecond
+			f.serve(t, SubscribeRequest{UserID: "u1", Batch: window}, sink)
+			if fr := sink.next(t); fr.name != tocsin.EventInit {
+				t.Fatalf("first frame %+v", fr)
+			}
+			waitStreams(t, f.h, 1)
+			start := time.Now()
+			for range 3 {
+				f.publish(t, "u1", "comment")
+			}
+			if fr := sink.next(t); fr.kind != "batch" || fr.data != "1,2,3" || fr.id != f.h.EventID(3) {
+				t.Fatalf("got %+v, want one batch of seqs 1,2,3", fr)
+			}
+			// The window opens with the first event and closes one window later.
+			if d := time.Since(start); d != window {
+				t.Fatalf("batch written %v after the first event, want %v", d, window)
+			}
+			start = time.Now()
+			f.publish(t, "u1", "comment") // a lone event in its window is written as itself
+			if fr := sink.next(t); fr.kind != "event" || fr.seq != 4 {
+				t.Fatalf("got %+v, want event seq 4", fr)
+			}
+			if d := time.Since(start); d != window {
+				t.Fatalf("lone event written %v after it came, want %v", d, window)
+			}
+		})
+	})
 }
 
 func TestDrivenHeartbeatsComeFromTheSweep(t *testing.T) {
-	drivenMode = true
-	defer func() { drivenMode = false }()
-	f := newFixture(t, Config{Heartbeat: 40 * time.Millisecond})
-	sink := newRecSink()
-	f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
-	start := time.Now()
-	beats := 0
-	for beats < 3 {
-		select {
-		case fr := <-sink.frames:
-			if fr.kind == "heartbeat" {
-				beats++
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const period = 40 * time.Millisecond
+		f := newFixture(t, Config{Heartbeat: period}).in(true)
+		sink := newRecSink()
+		f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
+		sink.next(t) // init: the stream's last write
+		last := time.Now()
+		for beat := range 3 {
+			fr := <-sink.frames
+			if fr.kind != "heartbeat" {
+				t.Fatalf("got %+v, want a heartbeat", fr)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%d heartbeats in 5s, want 3", beats)
+			// A heartbeat comes between 7/8 of a period and a period after the last
+			// write: proxies that cut connections idle for a period never see one.
+			if d := time.Since(last); d < period*7/8 || d > period {
+				t.Fatalf("heartbeat %d came %v after the last write, want 7/8 of %v to %v", beat, d, period, period)
+			}
+			last = time.Now()
 		}
-	}
-	// Three idle periods of 40ms: a heartbeat comes between 7/8 of a period and a
-	// period after the last write, so three take at least 105ms.
-	if d := time.Since(start); d < 105*time.Millisecond {
-		t.Fatalf("3 heartbeats after %v, sooner than 3×7/8 periods", d)
-	}
+	})
+}
+
+// Both modes heartbeat an idle stream once per period; a stream that writes puts
+// its next heartbeat off.
+func TestHeartbeatsOfAnIdleStream(t *testing.T) {
+	t.Parallel()
+	modes(t, func(t *testing.T, driven bool) {
+		synctest.Test(t, func(t *testing.T) {
+			const period = 40 * time.Millisecond
+			f := newFixture(t, Config{Heartbeat: period}).in(driven)
+			sink := newRecSink()
+			f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
+			sink.next(t)
+			waitStreams(t, f.h, 1)
+			time.Sleep(period / 2)
+			f.publish(t, "u1", "comment") // a write: the idle period starts again
+			if fr := <-sink.frames; fr.kind != "event" {
+				t.Fatalf("got %+v, want the event", fr)
+			}
+			<-sink.frames // its unread count
+			wrote := time.Now()
+			fr := <-sink.frames
+			if fr.kind != "heartbeat" {
+				t.Fatalf("got %+v, want a heartbeat", fr)
+			}
+			if d := time.Since(wrote); d < period*7/8 || d > period {
+				t.Fatalf("heartbeat %v after the last write, want 7/8 of %v to %v", d, period, period)
+			}
+		})
+	})
 }
 
 // blockingSink is an AsyncSink whose Flush leaves its write pending until release.
@@ -118,6 +137,7 @@ func (b *blockingSink) release() {
 // no worker, and is closed as a slow consumer when its queue fills, while another
 // stream of the same user gets every event.
 func TestDrivenBlockedWriteHoldsNoWorker(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, Config{QueueSize: 4})
 	slow := &blockingSink{recSink: newRecSink()}
 	st, err := f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u1"}, slow)
@@ -127,10 +147,8 @@ func TestDrivenBlockedWriteHoldsNoWorker(t *testing.T) {
 	slow.wake = st.Wake
 	slowDone := make(chan error, 1)
 	st.Go(func(err error) { slowDone <- err })
-	drivenMode = true
 	fast := newRecSink()
-	f.serve(t, SubscribeRequest{UserID: "u1"}, fast)
-	drivenMode = false
+	f.in(true).serve(t, SubscribeRequest{UserID: "u1"}, fast)
 	slow.next(t)
 	fast.next(t)
 	waitStreams(t, f.h, 2)

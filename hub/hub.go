@@ -18,7 +18,6 @@ import (
 	"errors"
 	"hash/maphash"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +55,9 @@ type Config struct {
 	RetentionDepth int
 	PruneInterval  time.Duration
 
+	// Now is the hub's clock (time.Now): the time of what it stores, of expiry and
+	// retention, of a credential's end and of a driven stream's idleness. Tests pass
+	// their own; inside a testing/synctest bubble time.Now is the bubble's.
 	Now func() time.Time
 }
 
@@ -85,16 +87,17 @@ type Hub struct {
 	open    atomic.Int64 // streams open on this node
 	slots   slotCounts   // open streams per user, token and address (slots.go)
 	closing atomic.Bool
-	stop    context.CancelFunc // ends housekeeping
 
 	busFailing atomic.Bool // the last bus publish failed (logged once per outage)
 
 	// Driven streams (driven.go): their run queue, whose workers start with the first
 	// such stream; the sweep (heartbeats of driven streams, the end of streams whose
 	// credential expires) starts with the first stream that needs it.
-	runq      runQueue
-	driveOnce sync.Once
-	sweepOnce sync.Once
+	runq runQueue
+
+	// Lifecycle (lifecycle.go): every goroutine the hub starts is counted in wg and
+	// ends when quit is closed (Close); housekeeping also ends at Shutdown.
+	life lifecycle
 }
 
 // New returns a hub; call Start before serving.
@@ -143,6 +146,7 @@ func New(cfg Config) *Hub {
 		epoch: cfg.Store.Epoch(), seed: maphash.MakeSeed(), slots: newSlotCounts(),
 	}
 	h.runq.cond.L = &h.runq.mu
+	h.life.init()
 	for i := range h.shards {
 		h.shards[i].streams = make(map[tocsin.StreamID]*streamEntry)
 		h.shards[i].interest = make(map[tocsin.StreamID]bool)
@@ -159,9 +163,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.bus.Start(ctx, h.deliver); err != nil {
 		return err
 	}
-	bg, stop := context.WithCancel(context.Background())
-	h.stop = stop
-	go h.maintain(bg)
+	h.spawn(h.maintain)
 	return nil
 }
 
@@ -176,14 +178,12 @@ func (h *Hub) EventID(seq uint64) string {
 // OpenStreams returns how many streams are open on this node.
 func (h *Hub) OpenStreams() int { return int(h.open.Load()) }
 
-// Shutdown refuses new streams and ends every open one with ErrShutdown, so that
-// clients reconnect (to another node, behind a load balancer). It returns at once;
-// the streams' goroutines end as they notice.
+// Shutdown refuses new streams, stops housekeeping and ends every open stream with
+// ErrShutdown, so that clients reconnect (to another node, behind a load balancer).
+// It returns at once; the streams end as they notice. Close waits for them.
 func (h *Hub) Shutdown() {
 	h.closing.Store(true)
-	if h.stop != nil {
-		h.stop()
-	}
+	h.life.stopHousekeeping()
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
@@ -209,6 +209,9 @@ func (h *Hub) shard(s tocsin.StreamID) *shard {
 // (events published meanwhile never reached this node); it is cheap for streams that
 // are up to date: one head read per stream.
 func (h *Hub) Resync() {
+	if h.life.closed() {
+		return // the store may be closing
+	}
 	var streams []tocsin.StreamID
 	for i := range h.shards {
 		sh := &h.shards[i]

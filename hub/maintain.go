@@ -8,10 +8,11 @@ import (
 // expireBatch bounds the notifications one expiry pass removes.
 const expireBatch = 500
 
-// maintain runs the store's housekeeping until ctx ends: expired notifications are
+// maintain runs the store's housekeeping until Shutdown: expired notifications are
 // removed (their "notification:deleted" events announced) every ExpiryInterval, and
 // retention is enforced every PruneInterval, the first time soon after start.
-func (h *Hub) maintain(ctx context.Context) {
+func (h *Hub) maintain() {
+	ctx := h.life.bg
 	expiry := time.NewTicker(h.cfg.ExpiryInterval)
 	defer expiry.Stop()
 	prune := time.NewTimer(time.Minute)

@@ -4,11 +4,10 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tocsin/tocsin"
-	"github.com/tocsin/tocsin/membus"
-	"github.com/tocsin/tocsin/sqlite"
 )
 
 // countingStore counts the event reads a gap makes a connection do.
@@ -25,22 +24,14 @@ func (s *countingStore) Events(ctx context.Context, stream tocsin.StreamID, afte
 // Events that reach the node out of order are delivered in order without a store
 // read; an event the bus lost is read from the store after the short wait.
 func TestEarlyEventsWaitForTheOnesBefore(t *testing.T) {
-	for _, driven := range []bool{false, true} {
-		t.Run(map[bool]string{false: "goroutine", true: "driven"}[driven], func(t *testing.T) {
-			drivenMode = driven
-			defer func() { drivenMode = false }()
-			ctx := context.Background()
-			st, err := sqlite.Open(ctx, t.TempDir()+"/hub.db", sqlite.Options{Sync: "normal"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cs := &countingStore{Store: st}
-			bus := membus.New()
-			f := &fixture{h: New(Config{Store: cs, Bus: bus}), store: st}
-			if err := f.h.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { f.h.Shutdown(); bus.Close(); st.Close() })
+	t.Parallel()
+	modes(t, func(t *testing.T, driven bool) {
+		synctest.Test(t, func(t *testing.T) {
+			var cs *countingStore
+			f := newFixtureStore(t, Config{}, func(st tocsin.Store) tocsin.Store {
+				cs = &countingStore{Store: st}
+				return cs
+			}).in(driven)
 
 			sink := newRecSink()
 			f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
@@ -70,8 +61,8 @@ func TestEarlyEventsWaitForTheOnesBefore(t *testing.T) {
 					t.Fatalf("got %+v, want seq %d", fr, want)
 				}
 			}
-			if waited := time.Since(start); waited < reorderWait {
-				t.Fatalf("gap read after %v, before the wait of %v", waited, reorderWait)
+			if waited := time.Since(start); waited != reorderWait {
+				t.Fatalf("gap read after %v, want after the wait of %v", waited, reorderWait)
 			}
 			if cs.reads.Load() == reads {
 				t.Fatal("the lost event was not read from the store")
@@ -79,5 +70,5 @@ func TestEarlyEventsWaitForTheOnesBefore(t *testing.T) {
 			f.h.deliver(e4) // late: passed already, dropped
 			sink.none(t)
 		})
-	}
+	})
 }

@@ -116,7 +116,7 @@ func (h *Hub) begin(ctx context.Context, req SubscribeRequest, c *conn, withChan
 	if _, isUser := stream.UserID(); !isUser {
 		req.NoInit = true // a topic has no inbox to snapshot
 	}
-	if !req.Expires.IsZero() && !time.Now().Before(req.Expires) {
+	if !req.Expires.IsZero() && !h.cfg.Now().Before(req.Expires) {
 		return tocsin.Errorf(tocsin.EUnauthorized, "invalid token: expired")
 	}
 	s := &subscriber{

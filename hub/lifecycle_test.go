@@ -1,0 +1,122 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// hubGoroutines counts the goroutines running one of the hub's own loops
+// (housekeeping, the sweep, a run queue worker), in any hub of the process.
+func hubGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		for _, fn := range []string{"hub.(*Hub).maintain(", "hub.(*Hub).sweep(", "hub.(*runQueue).work("} {
+			if bytes.Contains(g, []byte("tocsin/"+fn)) {
+				count++
+				break
+			}
+		}
+	}
+	return count
+}
+
+// Close returns only once every goroutine the hub started has ended, and the driven
+// streams it ended have had their done called; a second Close is safe. Not
+// parallel: it counts the hub goroutines of the whole process.
+func TestCloseWaitsForWhatTheHubStarted(t *testing.T) {
+	if n := hubGoroutines(); n != 0 {
+		t.Fatalf("%d hub goroutines before the test", n)
+	}
+	f := newFixture(t, Config{})
+	plain := newRecSink()
+	_, plainDone := f.serve(t, SubscribeRequest{UserID: "u1"}, plain)
+	plain.next(t)
+	// A driven stream (the workers and the sweep start) whose token expires later.
+	driven := newRecSink()
+	st, err := f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u2", Expires: time.Now().Add(time.Hour)}, asyncSink{driven})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drivenDone := make(chan error, 1)
+	st.Go(func(err error) { drivenDone <- err })
+	driven.next(t)
+	waitStreams(t, f.h, 2)
+	if n := hubGoroutines(); n < 3 {
+		t.Fatalf("%d hub goroutines with a driven stream open, want housekeeping, the sweep and workers", n)
+	}
+
+	f.h.Close()
+	if n := hubGoroutines(); n != 0 {
+		t.Fatalf("%d hub goroutines still running after Close returned", n)
+	}
+	select {
+	case err := <-drivenDone:
+		if !errors.Is(err, ErrShutdown) {
+			t.Fatalf("driven stream ended with %v, want ErrShutdown", err)
+		}
+	default:
+		t.Fatal("Close returned before the driven stream's done was called")
+	}
+	// A stream on the caller's goroutine is the caller's: it ends as it notices.
+	select {
+	case err := <-plainDone:
+		if !errors.Is(err, ErrShutdown) {
+			t.Fatalf("stream ended with %v, want ErrShutdown", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream did not end")
+	}
+
+	closed := make(chan struct{})
+	go func() { f.h.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second Close did not return")
+	}
+	_, err = f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u3"}, asyncSink{newRecSink()})
+	if tocsin.ErrorCodeOf(err) != tocsin.EUnavailable {
+		t.Fatalf("stream after Close: %v, want EUnavailable", err)
+	}
+}
+
+// A driven stream that began before Close but is handed over (Go) after it, on a
+// hub whose workers never started, ends at once with ErrShutdown.
+func TestDrivenStreamHandedOverAfterClose(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	sink := newRecSink()
+	st, err := f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u1"}, asyncSink{sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.Close()
+	done := make(chan error, 1)
+	st.Go(func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrShutdown) {
+			t.Fatalf("ended with %v, want ErrShutdown", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end")
+	}
+	if n := f.h.OpenStreams(); n != 0 {
+		t.Fatalf("%d streams open", n)
+	}
+}
