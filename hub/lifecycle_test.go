@@ -6,6 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -119,4 +120,58 @@ func TestDrivenStreamHandedOverAfterClose(t *testing.T) {
 	if n := f.h.OpenStreams(); n != 0 {
 		t.Fatalf("%d streams open", n)
 	}
+}
+
+// The sweep ends a stream, in either mode, whose credential expired, at most one
+// sweep period after the instant; one that expired before it began is refused.
+func TestStreamEndsWhenItsCredentialExpires(t *testing.T) {
+	t.Parallel()
+	modes(t, func(t *testing.T, driven bool) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFixture(t, Config{}).in(driven)
+			expires := time.Now().Add(3 * time.Second)
+			sink := newRecSink()
+			_, done := f.serve(t, SubscribeRequest{UserID: "u1", Expires: expires}, sink)
+			sink.next(t)
+			err := <-done
+			if !errors.Is(err, ErrExpired) {
+				t.Fatalf("stream ended with %v, want ErrExpired", err)
+			}
+			if late := time.Since(expires); late < 0 || late > f.h.sweepEvery() {
+				t.Fatalf("stream ended %v after its credential expired, want within %v", late, f.h.sweepEvery())
+			}
+			_, err = f.h.Begin(context.Background(), SubscribeRequest{UserID: "u1", Expires: time.Now()}, newRecSink())
+			if tocsin.ErrorCodeOf(err) != tocsin.EUnauthorized {
+				t.Fatalf("stream with an expired credential: %v, want EUnauthorized", err)
+			}
+		})
+	})
+}
+
+// The hub reads time from Config.Now only: a credential that has expired by the
+// hub's clock (an hour ahead) is refused, and the sweep ends a stream by it.
+func TestTheHubsClockIsConfigNow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ahead := func() time.Time { return time.Now().Add(time.Hour) }
+		f := newFixture(t, Config{Now: ahead}).in(true)
+		_, err := f.h.Begin(context.Background(), SubscribeRequest{UserID: "u1", Expires: time.Now().Add(time.Minute)}, newRecSink())
+		if tocsin.ErrorCodeOf(err) != tocsin.EUnauthorized {
+			t.Fatalf("stream whose credential expired by the hub's clock: %v, want EUnauthorized", err)
+		}
+		sink := newRecSink()
+		_, done := f.serve(t, SubscribeRequest{UserID: "u1", Expires: time.Now().Add(time.Hour + time.Second)}, sink)
+		sink.next(t)
+		start := time.Now()
+		if err := <-done; !errors.Is(err, ErrExpired) {
+			t.Fatalf("stream ended with %v, want ErrExpired", err)
+		}
+		if d := time.Since(start); d > time.Second+f.h.sweepEvery() {
+			t.Fatalf("stream ended %v after it began, want about 1s by the hub's clock", d)
+		}
+		n := f.publish(t, "u1", "comment")
+		if want := ahead().UTC().Truncate(time.Millisecond); !n.CreatedAt.Equal(want) {
+			t.Fatalf("notification created at %v, want the hub's clock %v", n.CreatedAt, want)
+		}
+	})
 }
