@@ -38,6 +38,8 @@ type Config struct {
 	JWTIssuer       string // required "iss" when set
 	JWTAudience     string // required "aud" when set
 	Leeway          time.Duration
+	// Now is the clock tokens' exp, nbf and iat are checked against (time.Now).
+	Now func() time.Time
 	// AllowNoExp accepts user JWTs without "exp" (they never expire). Off by default:
 	// a token that leaks without an end is a key to the user's stream forever.
 	AllowNoExp bool
@@ -106,6 +108,9 @@ func New(cfg Config) (*Authenticator, error) {
 			jwt.WithValidMethods([]string{a.method.Alg()}),
 			jwt.WithLeeway(cfg.Leeway),
 			jwt.WithIssuedAt(),
+		}
+		if cfg.Now != nil {
+			opts = append(opts, jwt.WithTimeFunc(cfg.Now))
 		}
 		if cfg.JWTIssuer != "" {
 			opts = append(opts, jwt.WithIssuer(cfg.JWTIssuer))

@@ -15,7 +15,7 @@ import (
 // Get implements tocsin.Store.
 func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification, error) {
 	n, err := scanNotification(s.pool.QueryRow(ctx, `SELECT `+notificationCols+` FROM notifications
-		WHERE id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at > $3)`, id, userID, timeNow().UnixMilli()))
+		WHERE id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at > $3)`, id, userID, s.now().UnixMilli()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return n, tocsin.Errorf(tocsin.ENotFound, "notification not found")
 	}
@@ -24,12 +24,15 @@ func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification
 
 // UnreadCount implements tocsin.Store.
 func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
-	n, err := unreadCount(ctx, s.pool, userID, timeNow())
+	n, err := unreadCount(ctx, s.pool, userID, s.now())
 	return n, classify(err)
 }
 
 // List implements tocsin.Store.
 func (s *Store) List(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
+	if q.Now.IsZero() {
+		q.Now = s.now()
+	}
 	p, err := list(ctx, s.pool, userID, q)
 	return p, classify(err)
 }
@@ -38,10 +41,7 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 	if q.Limit <= 0 || q.Limit > tocsin.MaxListLimit {
 		q.Limit = tocsin.DefaultListLimit
 	}
-	now := q.Now
-	if now.IsZero() {
-		now = timeNow()
-	}
+	now := q.Now // set by the caller
 	args := []any{userID, now.UnixMilli()}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -88,6 +88,9 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 // Snapshot implements tocsin.Store: one repeatable-read transaction, so the list, the
 // count and the head are of the same instant.
 func (s *Store) Snapshot(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Snapshot, error) {
+	if q.Now.IsZero() {
+		q.Now = s.now()
+	}
 	var snap tocsin.Snapshot
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		page, err := list(ctx, tx, userID, q)

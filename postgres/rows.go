@@ -184,5 +184,3 @@ func notificationEvent(name string, n *tocsin.Notification, now time.Time) (tocs
 		Unread: tocsin.UnreadUnchanged, Time: now,
 	}, nil
 }
-
-func timeNow() time.Time { return time.Now().UTC() }

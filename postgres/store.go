@@ -32,6 +32,7 @@ type Store struct {
 	pool  *pgxpool.Pool
 	epoch string
 	log   *slog.Logger
+	clock func() time.Time // Options.Now
 
 	fault  atomic.Pointer[tocsin.Error] // the last write's refusal, nil once one succeeds (fault.go)
 	probed atomic.Int64                 // when Ping last tried a write (unix ns)
@@ -51,11 +52,31 @@ type Store struct {
 
 var _ tocsin.Store = (*Store)(nil)
 
+// now is the store's clock, in UTC.
+func (s *Store) now() time.Time { return s.clock().UTC() }
+
 // Open connects to url (postgres://user:pass@host:5432/db?...), runs the migrations
 // (serialised between nodes by an advisory lock) and reads or makes the epoch.
 func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
+	return OpenOptions(ctx, url, Options{Logger: log})
+}
+
+// Options tune a Store; the zero value is the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the store's clock (time.Now): reads that hide expired notifications and
+	// the end of stream tickets are judged by it.
+	Now func() time.Time
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, url string, o Options) (*Store, error) {
+	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -74,7 +95,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, log: log}
+	s := &Store{pool: pool, log: log, clock: o.Now}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, refuse(err)

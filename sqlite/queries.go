@@ -11,16 +11,19 @@ import (
 
 // Get implements tocsin.Store.
 func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification, error) {
-	return getNotification(ctx, s.rs, userID, id, timeNow())
+	return getNotification(ctx, s.rs, userID, id, s.now())
 }
 
 // UnreadCount implements tocsin.Store.
 func (s *Store) UnreadCount(ctx context.Context, userID string) (int, error) {
-	return unreadCount(ctx, s.rs, userID, timeNow())
+	return unreadCount(ctx, s.rs, userID, s.now())
 }
 
 // List implements tocsin.Store.
 func (s *Store) List(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
+	if q.Now.IsZero() {
+		q.Now = s.now()
+	}
 	return list(ctx, s.rs, userID, q)
 }
 
@@ -28,10 +31,7 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 	if q.Limit <= 0 || q.Limit > tocsin.MaxListLimit {
 		q.Limit = tocsin.DefaultListLimit
 	}
-	now := q.Now
-	if now.IsZero() {
-		now = timeNow()
-	}
+	now := q.Now // set by the caller
 	where := []string{"user_id = ?", "(expires_at IS NULL OR expires_at > ?)"}
 	args := []any{userID, now.UnixMilli()}
 	switch q.Status {
@@ -87,6 +87,9 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 // Snapshot implements tocsin.Store: one read transaction, so the list, the count and
 // the head are of the same instant.
 func (s *Store) Snapshot(ctx context.Context, userID string, q tocsin.ListQuery) (tocsin.Snapshot, error) {
+	if q.Now.IsZero() {
+		q.Now = s.now()
+	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return tocsin.Snapshot{}, unavailable("begin read", err)

@@ -208,6 +208,3 @@ func notificationEvent(name string, n *tocsin.Notification, now time.Time) (tocs
 		Unread: tocsin.UnreadUnchanged, Time: now,
 	}, nil
 }
-
-// timeNow is the store's clock for reads that hide expired notifications.
-var timeNow = func() time.Time { return time.Now().UTC() }

@@ -33,6 +33,9 @@ type Options struct {
 	// Readers is the size of the read connection pool (8).
 	Readers int
 	Logger  *slog.Logger
+	// Now is the store's clock (time.Now): reads that hide expired notifications and
+	// the end of stream tickets are judged by it.
+	Now func() time.Time
 }
 
 // Store is a tocsin.Store on one SQLite file.
@@ -44,6 +47,7 @@ type Store struct {
 	epoch string
 	log   *slog.Logger
 	max   int
+	clock func() time.Time // Options.Now
 
 	fault  atomic.Pointer[writeFault] // the last write's fault, nil once one commits (fault.go)
 	probed atomic.Int64               // when Ping last tried a write (unix ns)
@@ -66,6 +70,9 @@ type Store struct {
 
 var _ tocsin.Store = (*Store)(nil)
 
+// now is the store's clock, in UTC.
+func (s *Store) now() time.Time { return s.clock().UTC() }
+
 // Open opens (creating if needed) the database at path and runs its migrations.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Sync == "" {
@@ -82,6 +89,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if err := privateFiles(path, o.Logger); err != nil {
 		if f := faultOf(err, path); f != nil {
@@ -142,7 +152,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
 	s := &Store{
-		w: w, r: r, c: c, rs: newReads(r), path: path, epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st,
+		w: w, r: r, c: c, rs: newReads(r), path: path, epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st, clock: o.Now,
 		queued: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
 		ckptKick: make(chan struct{}, 1), ckptDone: make(chan struct{}),
 	}
