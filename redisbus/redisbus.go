@@ -57,7 +57,6 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Bus, error) {
 	// delivery falls back to this node's own streams and the store).
 	opt.DialTimeout = 500 * time.Millisecond
 	opt.MaxRetries = 1
-	setLoggerOnce.Do(func() { redis.SetLogger(redisLogger{log}) })
 	rdb := redis.NewClient(opt)
 	b := &Bus{rdb: rdb, log: log, waiting: map[string][]chan struct{}{}}
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -67,16 +66,17 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
-// redisLogger routes go-redis's own messages (dial retries and the like) to slog at
+// LogLibraryTo routes go-redis's own messages (dial retries and the like) to log at
 // debug level instead of stderr: this package already logs outages once, at warn.
+// go-redis has one logger for the whole process, so this sets process state: call
+// it once, from main, never from a library or a test.
+func LogLibraryTo(log *slog.Logger) { redis.SetLogger(redisLogger{log}) }
+
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Log(ctx, slog.LevelDebug, "go-redis: "+fmt.Sprintf(format, v...))
 }
-
-// setLoggerOnce: go-redis has one global logger; the first bus sets it.
-var setLoggerOnce sync.Once
 
 func channel(s tocsin.StreamID) string { return Prefix + string(s) }
 

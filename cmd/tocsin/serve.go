@@ -17,6 +17,7 @@ import (
 
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/internal/app"
+	"github.com/tocsin/tocsin/redisbus"
 )
 
 // serve runs the server until SIGINT or SIGTERM, then shuts down gracefully.
@@ -30,6 +31,8 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	// go-redis logs through one process-wide logger: set here, once, for the process.
+	redisbus.LogLibraryTo(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
