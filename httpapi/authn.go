@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/auth"
@@ -143,12 +142,12 @@ func (s *Server) redeemTicket(r *http.Request, ticket string) (tocsin.Principal,
 	if ticket == "" || len(ticket) > 128 {
 		return tocsin.Principal{}, tocsin.Errorf(tocsin.EUnauthorized, "invalid stream ticket")
 	}
-	user, err := s.store.RedeemTicket(r.Context(), auth.HashTicket(ticket), s.hubNow())
+	user, err := s.store.RedeemTicket(r.Context(), auth.HashTicket(ticket), s.now())
 	if err != nil {
 		return tocsin.Principal{}, err
 	}
 	p := tocsin.Principal{Kind: tocsin.PrincipalUser, UserID: user, Via: "ticket", Expires: auth.TicketExpires(ticket)}
-	if !p.Expires.IsZero() && !time.Now().Before(p.Expires) {
+	if !p.Expires.IsZero() && !s.now().Before(p.Expires) {
 		return tocsin.Principal{}, errTokenExpired
 	}
 	return p, nil

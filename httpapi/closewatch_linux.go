@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"syscall"
@@ -15,13 +16,18 @@ import (
 // in Read per connection: an idle SSE stream then costs no goroutine of its own for
 // this. SSE clients send nothing after the request, so any readability (EOF, reset,
 // stray bytes) ends the stream.
+//
+// Each Server has one, started by the first watch and stopped by close (Server.Close).
 type closeWatcher struct {
 	once sync.Once
 	epfd int
+	efd  int // an eventfd in the epoll set: close writes to it to end the loop
 	err  error
+	done chan struct{} // closed when the loop has returned
 
 	mu      sync.Mutex
-	gen     int32 // tells a registration from an earlier one of a reused fd
+	closed  bool
+	gen     int32 // tells a registration from an earlier one of a reused fd (from 1)
 	watched map[int32]watch
 }
 
@@ -30,18 +36,59 @@ type watch struct {
 	gone func()
 }
 
-var watcher closeWatcher
-
 func (w *closeWatcher) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		w.err = errWatcherClosed
+		return
+	}
 	w.epfd, w.err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if w.err != nil {
 		return
 	}
+	w.efd, w.err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if w.err != nil {
+		_ = unix.Close(w.epfd)
+		return
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(w.efd)} // Pad 0: no watch's gen
+	if w.err = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, w.efd, &ev); w.err != nil {
+		_ = unix.Close(w.efd)
+		_ = unix.Close(w.epfd)
+		return
+	}
 	w.watched = map[int32]watch{}
+	w.done = make(chan struct{})
 	go w.loop()
 }
 
+var errWatcherClosed = errors.New("close watcher stopped")
+
+// close stops the loop and waits for it; watches made after it fail (their callers
+// fall back to a reading goroutine). The connections still watched are not told.
+func (w *closeWatcher) close() {
+	w.once.Do(func() {}) // a watcher never started stays so
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed = true
+	started := w.done != nil
+	w.mu.Unlock()
+	if !started {
+		return
+	}
+	one := [8]byte{1}
+	_, _ = unix.Write(w.efd, one[:])
+	<-w.done
+	_ = unix.Close(w.epfd)
+	_ = unix.Close(w.efd)
+}
+
 func (w *closeWatcher) loop() {
+	defer close(w.done)
 	events := make([]unix.EpollEvent, 128)
 	for {
 		n, err := unix.EpollWait(w.epfd, events, -1)
@@ -52,6 +99,9 @@ func (w *closeWatcher) loop() {
 			return
 		}
 		for _, ev := range events[:n] {
+			if ev.Fd == int32(w.efd) && ev.Pad == 0 {
+				return // close
+			}
 			w.mu.Lock()
 			cur, ok := w.watched[ev.Fd]
 			if ok && cur.gen == ev.Pad {
@@ -90,7 +140,14 @@ func (w *closeWatcher) watch(conn net.Conn, gone func()) (stop func(), ok bool) 
 		return nil, false
 	}
 	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil, false
+	}
 	w.gen++
+	if w.gen <= 0 {
+		w.gen = 1 // 0 is the eventfd's
+	}
 	gen := w.gen
 	w.watched[fd] = watch{gen: gen, gone: gone}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: fd, Pad: gen}
@@ -104,7 +161,8 @@ func (w *closeWatcher) watch(conn net.Conn, gone func()) (stop func(), ok bool) 
 	}
 	return func() {
 		w.mu.Lock()
-		if cur, still := w.watched[fd]; still && cur.gen == gen {
+		// After close the epoll fd is gone (its number may be another file's).
+		if cur, still := w.watched[fd]; still && cur.gen == gen && !w.closed {
 			delete(w.watched, fd)
 			_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 		}

@@ -6,7 +6,7 @@ import "net"
 
 type closeWatcher struct{}
 
-var watcher closeWatcher
-
 // watch is not available off Linux: the caller falls back to a reading goroutine.
-func (closeWatcher) watch(net.Conn, func()) (func(), bool) { return nil, false }
+func (*closeWatcher) watch(net.Conn, func()) (func(), bool) { return nil, false }
+
+func (*closeWatcher) close() {}

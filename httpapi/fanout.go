@@ -32,7 +32,7 @@ func (s *Server) checkFanout(in *tocsin.PublishInput, bodyLen int) error {
 	}
 	n := in.Template()
 	n.ID = strings.Repeat("0", 26)
-	n.CreatedAt = time.Now().UTC()
+	n.CreatedAt = time.Now().UTC() // any instant: only its encoded length counts
 	n.Topic = in.Topic
 	for _, u := range in.Recipients() {
 		if len(u) > len(n.UserID) {

@@ -19,7 +19,7 @@ type listResponse struct {
 // parseListQuery reads status, type, tag, limit and cursor.
 func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
 	q := r.URL.Query()
-	lq := tocsin.ListQuery{Status: tocsin.StatusAll, Limit: tocsin.DefaultListLimit, Now: s.hubNow()}
+	lq := tocsin.ListQuery{Status: tocsin.StatusAll, Limit: tocsin.DefaultListLimit, Now: s.now()}
 	switch st := tocsin.Status(q.Get("status")); st {
 	case "":
 	case tocsin.StatusAll, tocsin.StatusUnread, tocsin.StatusRead, tocsin.StatusArchived:
@@ -209,7 +209,7 @@ func (s *Server) streamTicket(w http.ResponseWriter, r *http.Request, p tocsin.P
 	if err != nil {
 		return err
 	}
-	exp := s.hubNow().Add(auth.TicketTTL).Truncate(1e6)
+	exp := s.now().Add(auth.TicketTTL).Truncate(1e6)
 	if !p.Expires.IsZero() && p.Expires.Before(exp) {
 		exp = p.Expires
 	}

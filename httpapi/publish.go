@@ -5,14 +5,11 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/hub"
 	"github.com/tocsin/tocsin/internal/jsonarray"
 )
-
-func (s *Server) hubNow() time.Time { return time.Now().UTC() }
 
 // publish: POST /api/notifications.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
@@ -31,7 +28,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p tocsin.Princi
 	if in.UserIDs == nil && len(body) > maxBody {
 		return tocsin.Errorf(tocsin.ETooLarge, "request body is larger than %d bytes (%d allowed with userIds)", maxBody, maxBulkBody)
 	}
-	if err := in.Validate(s.hubNow()); err != nil {
+	if err := in.Validate(s.now()); err != nil {
 		return err
 	}
 	if err := s.checkFanout(&in, len(body)); err != nil {

@@ -56,20 +56,21 @@ func takeOver(w http.ResponseWriter, r *http.Request, rc *http.ResponseControlle
 
 // watchHangUp calls gone when conn's client hangs up; call the returned stop before
 // closing conn.
-func watchHangUp(conn net.Conn, gone func()) (stop func()) {
-	if stop, ok := watcher.watch(conn, gone); ok {
+func (s *Server) watchHangUp(conn net.Conn, gone func()) (stop func()) {
+	if stop, ok := s.watcher.watch(conn, gone); ok {
 		return stop
 	}
-	// No shared watcher on this platform: a small goroutine waits for the hang-up.
+	// No shared watcher on this platform (or it was stopped): a small goroutine waits
+	// for the hang-up; it ends when the connection is closed.
 	done := make(chan struct{})
-	go func() {
+	s.streams.goCounted(func() {
 		_, _ = io.Copy(io.Discard, bufio.NewReaderSize(conn, 16))
 		select {
 		case <-done:
 		default:
 			gone()
 		}
-	}()
+	})
 	return func() { close(done) }
 }
 
@@ -115,6 +116,7 @@ type rawStream struct {
 	hdrs    []byte      // backing store of this cycle's chunk headers
 	pending int
 	stop    func()
+	track   *streamSet // counts the background write (nil: not counted)
 
 	// The background write of a flush the socket did not take whole.
 	mu      sync.Mutex
@@ -228,7 +230,11 @@ func (s *rawStream) flushNow() error {
 	s.mu.Lock()
 	s.blocked, s.bgDone = true, make(chan struct{})
 	s.mu.Unlock()
-	go s.finish(rest)
+	if s.track != nil {
+		s.track.goCounted(func() { s.finish(rest) })
+	} else {
+		go s.finish(rest)
+	}
 	return nil
 }
 

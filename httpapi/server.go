@@ -63,6 +63,11 @@ type Config struct {
 	RateUserPublish, RateHook float64
 	MaxFanoutBytes            int64
 	TrustedProxies            clientip.Proxies
+
+	// Now is the server's clock (time.Now), the hub's: the time of what it stores
+	// (tokens, tickets, publishes) and of a credential's end. Deadlines, rate
+	// buckets and durations use the runtime's monotonic clock.
+	Now func() time.Time
 }
 
 // Server is the http.Handler of one tocsin node.
@@ -78,6 +83,14 @@ type Server struct {
 
 	wsAccept *websocket.AcceptOptions
 	limits   limiters
+
+	// streams counts the streams the server runs beyond its handlers: taken-over SSE
+	// connections and WebSocket ones (net/http's Shutdown waits for neither), each
+	// with the goroutines it started. Close waits for them.
+	streams streamSet
+	// watcher tells when the peers of taken-over connections hang up
+	// (closewatch_linux.go); Close stops it.
+	watcher *closeWatcher
 }
 
 // authKind says which principal a route requires.
@@ -155,9 +168,12 @@ func New(cfg Config) *Server {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	s := &Server{
 		cfg: cfg, hub: cfg.Hub, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger,
-		origins: map[string]bool{}, wsAccept: wsAcceptOptions(),
+		origins: map[string]bool{}, wsAccept: wsAcceptOptions(), watcher: &closeWatcher{},
 		limits: limiters{
 			publish: newKeyedLimiter(cfg.RatePublish), user: newKeyedLimiter(cfg.RateUser),
 			connect: newKeyedLimiter(cfg.RateConnect), userPublish: newKeyedLimiter(cfg.RateUserPublish),
@@ -190,6 +206,23 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close waits, up to ctx, for the streams the server runs outside net/http's
+// handlers (taken-over SSE connections, WebSockets) to end, then stops the hang-up
+// watcher. Call it after http.Server.Shutdown and hub.Shutdown (which tells the
+// streams to end), and before the hub and the store close. It returns ctx's error
+// when streams were still open at the deadline.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.streams.wait(ctx)
+	if err != nil {
+		s.log.Warn("streams still open at the shutdown deadline", "streams", s.streams.open())
+	}
+	s.watcher.close()
+	return err
+}
+
+// now is the server's clock, in UTC.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 
 // adapt turns a route into an http.Handler: authenticate, run, write any error, count.
 func (s *Server) adapt(rt route) http.Handler {

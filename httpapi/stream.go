@@ -194,15 +194,19 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Princ
 	return s.runSSE(r, p, req, sink)
 }
 
-// runSSE runs the stream on sink until it ends.
+// runSSE runs the stream on sink until it ends. Every stream is counted in
+// s.streams until it has ended (Close waits for them): a taken-over one outlives
+// its handler.
 func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) error {
 	streamEstablished(sink.rc) // no body is coming: --read-timeout no longer applies
+	s.streams.add()
 	if conn, lines, ok := takeOver(sink.w, r, sink.rc); ok {
 		sink.w, sink.rc = nil, nil // net/http's writer is gone with the connection
-		sink.raw = &rawStream{conn: conn, timeout: sink.timeout, head: lines, first: sse.AppendRetry(nil, sink.retry)}
-		go s.runRawSSE(p, req, sink)
+		sink.raw = &rawStream{conn: conn, timeout: sink.timeout, head: lines, first: sse.AppendRetry(nil, sink.retry), track: &s.streams}
+		go s.runRawSSE(p, req, sink) // its end calls s.streams.done
 		return nil
 	}
+	defer s.streams.done()
 	err := s.hub.Serve(r.Context(), req, sink)
 	if !sink.started {
 		if err == nil {
@@ -214,15 +218,15 @@ func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRe
 	return nil
 }
 
-// runRawSSE runs a stream on a taken-over connection until it ends, then closes it.
-// Its context is its own (the request's ended with the handler): the client hanging
-// up, noticed by the shared watcher, cancels it. On a plain TCP connection on Linux
-// the live phase is driven by the hub's workers (no goroutine per stream); elsewhere
-// (TLS) it runs on a goroutine of its own.
+// runRawSSE runs a stream on a taken-over connection until it ends, then closes it
+// and tells s.streams. Its context is its own (the request's ended with the
+// handler): the client hanging up, noticed by the shared watcher, cancels it. On a
+// plain TCP connection on Linux the live phase is driven by the hub's workers (no
+// goroutine per stream); elsewhere (TLS) it runs on a goroutine of its own.
 func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var driven atomic.Pointer[hub.DrivenStream]
-	stop := watchHangUp(sink.raw.conn, func() {
+	stop := s.watchHangUp(sink.raw.conn, func() {
 		cancel()
 		if st := driven.Load(); st != nil {
 			st.Stop()
@@ -235,6 +239,7 @@ func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *s
 		if err != nil {
 			cancel()
 			s.failRawSSE(p, sink, err)
+			s.streams.done()
 			return
 		}
 		sink.raw.setWake(st.Wake)
@@ -246,6 +251,7 @@ func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *s
 			cancel()
 			s.endStream(p, sink, err)
 			sink.raw.close()
+			s.streams.done()
 		})
 		return
 	}
@@ -253,11 +259,13 @@ func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *s
 	if err != nil {
 		cancel()
 		s.failRawSSE(p, sink, err)
+		s.streams.done()
 		return
 	}
 	// The live phase on a fresh goroutine: this one's stack grew with the store
 	// reads and encoding of the start, and an idle stream should not keep it.
 	go func() {
+		defer s.streams.done()
 		defer cancel()
 		s.endStream(p, sink, st.Live(ctx))
 		sink.raw.close()

@@ -101,7 +101,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ tocsin.Pr
 	if err != nil {
 		return err
 	}
-	t := tocsin.StreamToken{ID: id, Hash: auth.HashTicket(token), Stream: stream, Scope: in.Scope, CreatedAt: s.hubNow()}
+	t := tocsin.StreamToken{ID: id, Hash: auth.HashTicket(token), Stream: stream, Scope: in.Scope, CreatedAt: s.now()}
 	if err := s.store.PutToken(r.Context(), t); err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ tocsin.Pr
 	if !strings.HasPrefix(v, tokenIDPrefix) {
 		key = auth.HashTicket(v)
 	}
-	t, err := s.store.RevokeToken(r.Context(), key, s.hubNow())
+	t, err := s.store.RevokeToken(r.Context(), key, s.now())
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request, _ tocsin.Principal
 	} else {
 		in.Topic = strings.TrimPrefix(string(t.Stream), "topic:")
 	}
-	if err := in.Validate(s.hubNow()); err != nil {
+	if err := in.Validate(s.now()); err != nil {
 		return err
 	}
 	res, err := s.hub.Publish(r.Context(), &in, hub.Idempotency{})

@@ -141,6 +141,10 @@ type wsClientFrame struct {
 // checked before the upgrade but refused after it, with close code 4401/4403, since a
 // browser's WebSocket cannot see an HTTP status.
 func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	// Counted from the start: once upgraded, the connection is hijacked and net/http's
+	// Shutdown no longer waits for it; Close does.
+	s.streams.add()
+	defer s.streams.done()
 	p, err := s.authenticate(r, authStream)
 	if err == errForeignPage {
 		return err // 403 before the upgrade, as for any cross-origin handshake
@@ -171,13 +175,13 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 	// before the stream's context ends (closing after it, from here, lost the close
 	// frame now and then); here the stream then only ends.
 	var failed atomic.Bool
-	go func() {
+	s.streams.goCounted(func() {
 		defer cancel() // the client closed or broke the connection: end the stream
 		if f, bad := s.wsRead(ctx, c, sink, p.UserID); bad {
 			failed.Store(true)
 			c.Close(f.code, f.reason)
 		}
-	}()
+	})
 	err = s.hub.Serve(ctx, req, sink)
 	switch {
 	case failed.Load():

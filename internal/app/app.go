@@ -52,6 +52,9 @@ type App struct {
 
 	locks     []*os.File // the data dir's lock (datadir.go), held until Close
 	closeOnce sync.Once
+
+	// now is the node's one clock, handed to the store, the hub and the handler.
+	now func() time.Time
 }
 
 // New opens the store and bus and builds the handler. Close releases them.
@@ -59,7 +62,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, now: time.Now}
 	locks, err := lockDataDir(viewOf(cfg))
 	if err != nil {
 		return nil, err
@@ -74,11 +77,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := a.ensureSecrets(); err != nil {
 		return nil, err
 	}
-	authn, err := newAuthenticator(a.cfg)
+	authn, err := newAuthenticator(a.cfg, a.now)
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, a.cfg, log)
+	store, err := openStoreClock(ctx, a.cfg, log, a.now)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		CloseOldest:        a.cfg.SlotPolicy == "close-oldest",
 		ExpiryInterval:     a.cfg.ExpiryInterval, Retention: a.cfg.Retention,
 		RetentionDepth: noLimitIfZero(a.cfg.RetentionDepth),
+		Now:            a.now,
 	})
 	if err := a.hub.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start bus: %w", err)
@@ -131,6 +135,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		DevToken:        a.devToken(),
 		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
+		Now: a.now,
 	})
 	ok = true
 	return a, nil
@@ -147,7 +152,7 @@ func (a *App) devToken() func(string) (string, error) {
 	}
 	secret := []byte(a.cfg.JWTSecret)
 	return func(user string) (string, error) {
-		return auth.MintJWT(secret, user, time.Hour, time.Now())
+		return auth.MintJWT(secret, user, time.Hour, a.now())
 	}
 }
 
@@ -198,6 +203,9 @@ func (a *App) Serve(ln net.Listener) error {
 	if a.cfg.TLSCert != "" {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
 	}
+	// Shutdown closes the listeners first, then runs this: streams are told to
+	// reconnect once no new one can arrive.
+	srv.RegisterOnShutdown(a.hub.Shutdown)
 	// Shutdown may run on another goroutine before or while Serve starts.
 	a.srvMu.Lock()
 	if a.stopped {
@@ -218,30 +226,44 @@ func (a *App) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops the node gracefully: it stops accepting, tells every stream to
-// reconnect elsewhere, waits (up to ctx) for in-flight requests such as publishes
-// to finish, then closes the bus and flushes the store.
+// Shutdown stops the node gracefully, in this order: it stops accepting, tells
+// every stream to reconnect elsewhere, waits (all of it up to ctx) for in-flight
+// requests such as publishes and then for the streams that outlive their handlers
+// (taken-over SSE connections, WebSockets) to end, then closes the hub (waiting for
+// its goroutines), the bus and the store: nothing uses the store once it closes.
 func (a *App) Shutdown(ctx context.Context) error {
-	a.hub.Shutdown()
 	a.srvMu.Lock()
 	srv := a.srv
 	a.stopped = true
 	a.srvMu.Unlock()
 	var err error
 	if srv != nil {
-		err = srv.Shutdown(ctx)
+		err = srv.Shutdown(ctx) // runs hub.Shutdown once the listeners are closed
 		if err != nil {
 			_ = srv.Close()
 		}
+	}
+	a.hub.Shutdown() // when Serve never ran; otherwise done already
+	if herr := a.handler.Close(ctx); err == nil {
+		err = herr
 	}
 	a.Close()
 	return err
 }
 
-// Close releases the bus, the store and, once the store is closed, the data dir's
-// lock. Calls after the first do nothing.
+// Close closes the hub (waiting for what it started), then releases the bus, the
+// store and, once the store is closed, the data dir's lock. Calls after the first
+// do nothing. Without Shutdown first, open streams are cut off.
 func (a *App) Close() {
 	a.closeOnce.Do(func() {
+		if a.handler != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // no waiting: only the hang-up watcher stops
+			_ = a.handler.Close(ctx)
+		}
+		if a.hub != nil {
+			a.hub.Close()
+		}
 		if a.bus != nil {
 			_ = a.bus.Close()
 		}
@@ -256,8 +278,8 @@ func (a *App) Close() {
 	})
 }
 
-func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
-	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience, AllowNoExp: cfg.JWTAllowNoExp}
+func newAuthenticator(cfg config.Config, now func() time.Time) (*auth.Authenticator, error) {
+	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience, AllowNoExp: cfg.JWTAllowNoExp, Now: now}
 	if cfg.JWTPublicKey != "" {
 		pem, err := os.ReadFile(cfg.JWTPublicKey)
 		if err != nil {
@@ -272,10 +294,11 @@ func newAuthenticator(cfg config.Config) (*auth.Authenticator, error) {
 
 // OpenStore opens the store cfg names (for tools such as tocsin keys).
 func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin.Store, error) {
-	return openStore(ctx, cfg, log)
+	return openStoreClock(ctx, cfg, log, time.Now)
 }
 
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin.Store, error) {
+// openStoreClock opens the store cfg names, with now as its clock.
+func openStoreClock(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (tocsin.Store, error) {
 	u := cfg.StoreURL()
 	switch {
 	case strings.HasPrefix(u, "sqlite:"):
@@ -283,13 +306,13 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (tocsin
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("store dir: %w", err)
 		}
-		s, err := sqlite.Open(ctx, path, sqlite.Options{Sync: cfg.SQLiteSync, Logger: log})
+		s, err := sqlite.Open(ctx, path, sqlite.Options{Sync: cfg.SQLiteSync, Logger: log, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 		}
 		return s, nil
 	case strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://"):
-		s, err := postgres.Open(ctx, u, log)
+		s, err := postgres.OpenOptions(ctx, u, postgres.Options{Logger: log, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store %s: %w", redact(u), err)
 		}
