@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -203,10 +202,7 @@ func TestClientPlainGo(t *testing.T) {
 		t.Skip("runs server processes")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "plaingo")
-	if out, err := exec.Command("go", "build", "-o", bin, "./clients/plaingo").CombinedOutput(); err != nil {
-		t.Fatalf("build plaingo: %v\n%s", err, out)
-	}
+	bin := program(t, "./clients/plaingo")
 	runClientScenario(t, func(t *testing.T, url string) <-chan string {
 		return linesOf(t, exec.Command(bin, url), idOf)
 	})
