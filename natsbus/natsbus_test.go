@@ -21,6 +21,14 @@ func TestConformance(t *testing.T) {
 			}
 			return b
 		},
+		Cut: func(t *testing.T) (tocsin.Bus, func()) {
+			p := bustest.NewProxy(t, url)
+			b, err := natsbus.Open(context.Background(), p.URL(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, p.Cut
+		},
 		Nodes: 3,
 	})
 }
