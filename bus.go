@@ -12,7 +12,8 @@ type BusHandler func(Event)
 //
 // Contract (bustest checks it against every implementation):
 //   - Start registers the one handler before any Publish; events of one Publish call
-//     reach each node's handler in the order given.
+//     reach each node's handler in the order given. A second Start is an error and
+//     leaves the first handler in place.
 //   - Delivery is at most once and best effort: the store is the truth, and a node
 //     that misses an event (bus down, reordering between publishers) finds the gap by
 //     its sequence number and reads the missing events from the store.
@@ -22,6 +23,9 @@ type BusHandler func(Event)
 //     down), and re-establishes it when it reconnects.
 //   - Publish does not fail the caller's request for a bus fault: it returns the error
 //     for logging and metrics only.
+//   - Close stops delivery: once it returns, the handler is not called again and
+//     Publish returns an error. Close may be called again, started or not; later
+//     calls return nil.
 type Bus interface {
 	Start(ctx context.Context, h BusHandler) error
 	Publish(ctx context.Context, events []Event) error
@@ -37,8 +41,9 @@ type BusPinger interface {
 }
 
 // BusResyncer is implemented by buses that may have lost events while disconnected.
-// The bus calls f after it reconnects, so the hub checks its streams against the
-// store and clients catch up without waiting for their next event.
+// The bus calls f (on a goroutine of its own) after it reconnects and has its
+// subscriptions back, so the hub checks its streams against the store and clients
+// catch up without waiting for their next event. OnResync is called before Start.
 type BusResyncer interface {
 	OnResync(f func())
 }

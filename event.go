@@ -1,6 +1,7 @@
 package tocsin
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -129,6 +130,18 @@ func ParseEventID(s string) (EventID, error) {
 		return EventID{}, bad
 	}
 	return EventID{Epoch: epoch, Seq: seq}, nil
+}
+
+// NewEpoch makes the epoch of a new store: 8 random characters of [a-z0-9], so the
+// ids of a wiped or replaced database never resume into another history.
+func NewEpoch() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
 }
 
 // ValidEpoch reports whether s is a well-formed store epoch: 1 to 32 characters of

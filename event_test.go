@@ -148,3 +148,13 @@ func TestReadAllData(t *testing.T) {
 		})
 	}
 }
+
+func TestNewEpoch(t *testing.T) {
+	a, b := NewEpoch(), NewEpoch()
+	if len(a) != 8 || !ValidEpoch(a) || !ValidEpoch(b) {
+		t.Fatalf("NewEpoch made %q and %q: want 8 characters of [a-z0-9]", a, b)
+	}
+	if a == b {
+		t.Fatalf("two new epochs are both %q", a)
+	}
+}

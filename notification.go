@@ -57,6 +57,19 @@ func (n *Notification) Normalize() {
 	}
 }
 
+// Event is the event of a change of n (EventNotification, EventUpdated) made at now:
+// on its user's stream, carrying n's JSON. Its Seq is the store's to assign.
+func (n *Notification) Event(name string, now time.Time) (Event, error) {
+	data, err := json.Marshal(n)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{
+		Stream: UserStream(n.UserID), Name: name, Type: n.Type, Data: data,
+		Unread: UnreadUnchanged, Time: now,
+	}, nil
+}
+
 // Patch is a change of read state made by the user (PATCH /api/notifications/{id}).
 // A nil field leaves that state as it is.
 type Patch struct {

@@ -1,5 +1,6 @@
 // Package bustest is the conformance suite of the tocsin.Bus contract, run against
-// every implementation (memory now; Redis and NATS with the scale-out work).
+// every implementation: membus, redisbus and natsbus. Proxy lets a suite cut a
+// network bus's connections to test its recovery.
 package bustest
 
 import (
@@ -22,6 +23,11 @@ type Options struct {
 	Nodes int
 	// Settle is how long a subscription may take to become effective (0 for memory).
 	Settle time.Duration
+	// Cut, for a bus over a network, opens a node as Open does and returns with it a
+	// function that breaks its connections at once (a Proxy's Cut): the bus must
+	// reconnect by itself, subscribe again and call its tocsin.BusResyncer callback.
+	// nil for an in-process bus, which has no connection to lose.
+	Cut func(t *testing.T) (b tocsin.Bus, cut func())
 }
 
 // Run runs the suite.
@@ -33,6 +39,12 @@ func Run(t *testing.T, o Options) {
 		t.Run("CrossNode", func(t *testing.T) { testCrossNode(t, o) })
 		t.Run("SubscribeIsEffectiveOnReturn", func(t *testing.T) { testSubscribeEffective(t, o) })
 		t.Run("UnsubscribeStopsDelivery", func(t *testing.T) { testUnsubscribe(t, o) })
+	}
+	t.Run("SecondStartFails", func(t *testing.T) { testSecondStart(t, o) })
+	t.Run("CloseStopsDelivery", func(t *testing.T) { testClose(t, o) })
+	t.Run("CloseTwice", func(t *testing.T) { testCloseTwice(t, o) })
+	if o.Cut != nil {
+		t.Run("ResyncAfterOutage", func(t *testing.T) { testResync(t, o) })
 	}
 }
 
@@ -52,6 +64,19 @@ func (c *collector) handle(ev tocsin.Event) {
 	case c.notify <- struct{}{}:
 	default:
 	}
+}
+
+// count is how many events of stream have arrived.
+func (c *collector) count(stream tocsin.StreamID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, ev := range c.events {
+		if ev.Stream == stream {
+			n++
+		}
+	}
+	return n
 }
 
 // wait returns the events of stream once n have arrived, or fails after timeout.
@@ -231,5 +256,129 @@ func testUnsubscribe(t *testing.T, o Options) {
 		if e.Stream == s {
 			t.Fatalf("event of an unsubscribed stream delivered: %+v", e)
 		}
+	}
+}
+
+// unique is a stream name no other run of the suite uses (network buses are shared
+// by every test process).
+func unique(name string) tocsin.StreamID {
+	return tocsin.UserStream(fmt.Sprintf("%s-%d", name, time.Now().UnixNano()))
+}
+
+// testSecondStart: Start registers the one handler; a second Start is an error and
+// leaves the first handler in place.
+func testSecondStart(t *testing.T, o Options) {
+	b, c := start(t, o)
+	second := newCollector()
+	if err := b.Start(context.Background(), second.handle); err == nil {
+		t.Fatal("a second Start succeeded; the contract says it is an error")
+	}
+	s := unique("second-start")
+	subscribe(t, o, b, s)
+	if err := b.Publish(context.Background(), []tocsin.Event{ev(s, 1)}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	c.wait(t, s, 1)
+	if n := second.count(s); n != 0 {
+		t.Fatalf("the second Start's handler got %d events", n)
+	}
+}
+
+// testClose: after Close, Publish fails and the handler is not called again, for this
+// node's publishes nor (on a network bus) another node's.
+func testClose(t *testing.T, o Options) {
+	b, c := start(t, o)
+	s := unique("close")
+	subscribe(t, o, b, s)
+	if err := b.Publish(context.Background(), []tocsin.Event{ev(s, 1)}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	c.wait(t, s, 1)
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := b.Publish(context.Background(), []tocsin.Event{ev(s, 2)}); err == nil {
+		t.Fatal("Publish after Close succeeded")
+	}
+	if o.Nodes > 1 {
+		other, oc := start(t, o)
+		subscribe(t, o, other, s)
+		if err := other.Publish(context.Background(), []tocsin.Event{ev(s, 3)}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		oc.wait(t, s, 1) // delivered to a live node, so the closed one had its chance
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := c.count(s); n != 1 {
+		t.Fatalf("the handler of a closed bus was called: %d events, want the 1 from before Close", n)
+	}
+}
+
+// testCloseTwice: Close may be called again (the hub and its owner may both close the
+// bus on the way out), with or without Start; later calls return nil.
+func testCloseTwice(t *testing.T, o Options) {
+	b, _ := start(t, o)
+	for i := range 2 {
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	unstarted := o.Open(t)
+	for i := range 2 {
+		if err := unstarted.Close(); err != nil {
+			t.Fatalf("Close #%d of a bus never started: %v", i+1, err)
+		}
+	}
+}
+
+// testResync: a bus whose connection is cut reconnects by itself, calls its resync
+// callback (so the hub reads what it missed from the store), and has its streams'
+// subscriptions back: another node's events reach it again.
+func testResync(t *testing.T, o Options) {
+	b, cut := o.Cut(t)
+	r, ok := b.(tocsin.BusResyncer)
+	if !ok {
+		t.Fatal("a bus that can lose its connection must implement tocsin.BusResyncer")
+	}
+	resynced := make(chan struct{}, 1)
+	r.OnResync(func() {
+		select {
+		case resynced <- struct{}{}:
+		default:
+		}
+	})
+	c := newCollector()
+	if err := b.Start(context.Background(), c.handle); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	other, _ := start(t, o)
+	s := unique("resync")
+	subscribe(t, o, b, s)
+	if err := other.Publish(context.Background(), []tocsin.Event{ev(s, 1)}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	c.wait(t, s, 1)
+	select {
+	case <-resynced:
+		t.Fatal("resync called before any outage")
+	default:
+	}
+
+	cut()
+	select {
+	case <-resynced:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no resync within 15 s of the connection being cut")
+	}
+	// Delivery is at most once, and the bus may take a moment to subscribe again:
+	// publish until one event arrives.
+	deadline := time.Now().Add(10 * time.Second)
+	for seq := uint64(2); c.count(s) < 2; seq++ {
+		if time.Now().After(deadline) {
+			t.Fatal("after the resync, another node's events no longer reach the bus: its subscription is lost")
+		}
+		_ = other.Publish(context.Background(), []tocsin.Event{ev(s, seq)})
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -2,24 +2,11 @@ package e2e
 
 import (
 	"net/http"
-	"os"
 	"strings"
 	"testing"
-)
 
-// serviceURL reads a service's URL from env. Without it the test skips on a
-// developer's machine and fails in CI (CI=true), where .ci/run always sets it.
-func serviceURL(t *testing.T, env string) string {
-	t.Helper()
-	u := os.Getenv(env)
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is unset in CI", env)
-		}
-		t.Skipf("set %s to run this test against the real service", env)
-	}
-	return u
-}
+	"github.com/tocsin/tocsin/internal/testenv"
+)
 
 // TestEveryBusServesTheStream runs one node on each bus: the node's own events come
 // back to it through the bus, so this is the cluster's code path on one node.
@@ -32,7 +19,7 @@ func TestEveryBusServesTheStream(t *testing.T) {
 			t.Parallel()
 			url := "memory"
 			if bus.env != "" {
-				url = serviceURL(t, bus.env)
+				url = testenv.URL(t, bus.env)
 			}
 			n := startNode(t, "--bus", url)
 			if r := n.do("GET", "/readyz", "", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"ready"`) {

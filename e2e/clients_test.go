@@ -8,15 +8,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // Real clients that nobody here wrote read a capability stream across a server
@@ -117,7 +117,7 @@ func TestClientCurl(t *testing.T) {
 		t.Skip("runs server processes")
 	}
 	t.Parallel()
-	curl := requireTool(t, "TOCSIN_TEST_CURL", "curl")
+	curl := testenv.Program(t, "TOCSIN_TEST_CURL", "curl")
 	runClientScenario(t, func(t *testing.T, url string) <-chan string {
 		ids := make(chan string, 64)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -184,13 +184,7 @@ func TestClientNodeEventSource(t *testing.T) {
 		t.Skip("runs server processes")
 	}
 	t.Parallel()
-	node := requireTool(t, "TOCSIN_TEST_NODE", "node")
-	if _, err := os.Stat("clients/node/node_modules/eventsource"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("e2e/clients/node/node_modules/eventsource missing: .ci/run must npm install it")
-		}
-		t.Skip("run: npm install --prefix e2e/clients/node")
-	}
+	node := nodeWithEventSource(t)
 	runClientScenario(t, func(t *testing.T, url string) <-chan string {
 		return linesOf(t, exec.Command(node, "clients/node/listen.mjs", url), func(line string) string {
 			var m struct{ Data struct{ ID string } }
@@ -208,10 +202,7 @@ func TestClientPlainGo(t *testing.T) {
 		t.Skip("runs server processes")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "plaingo")
-	if out, err := exec.Command("go", "build", "-o", bin, "./clients/plaingo").CombinedOutput(); err != nil {
-		t.Fatalf("build plaingo: %v\n%s", err, out)
-	}
+	bin := program(t, "./clients/plaingo")
 	runClientScenario(t, func(t *testing.T, url string) <-chan string {
 		return linesOf(t, exec.Command(bin, url), idOf)
 	})
@@ -224,7 +215,7 @@ func TestClientChromiumEventSource(t *testing.T) {
 		t.Skip("runs server processes and a browser")
 	}
 	t.Parallel()
-	chromium := requireTool(t, "TOCSIN_TEST_CHROMIUM", "chromium")
+	chromium := testenv.Chromium(t)
 	runClientScenario(t, func(t *testing.T, url string) <-chan string {
 		page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/internal/pgtest"
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // streamReader follows one user's stream on one node and records what it gets.
@@ -95,7 +96,7 @@ func TestCluster(t *testing.T) {
 	for _, bus := range []struct{ name, env string }{{"redis", "TOCSIN_TEST_REDIS_URL"}, {"nats", "TOCSIN_TEST_NATS_URL"}} {
 		t.Run(bus.name, func(t *testing.T) {
 			t.Parallel()
-			busURL := serviceURL(t, bus.env)
+			busURL := testenv.URL(t, bus.env)
 			store := pgtest.FreshSchemaURL(t)
 			var nodes []*proc
 			for range 3 {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // artifactsDir is where browser tests write screenshots: $TOCSIN_TEST_ARTIFACTS, or
@@ -32,7 +34,7 @@ func TestDashboard(t *testing.T) {
 		t.Skip("runs a browser")
 	}
 	t.Parallel()
-	chromium := requireTool(t, "TOCSIN_TEST_CHROMIUM", "chromium")
+	chromium := testenv.Chromium(t)
 	n := startNode(t, "--dev-tokens")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/internal/pgtest"
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // startRedis runs a private redis-server on addr (so restarting it disturbs no
 // other test) and returns a stop function that kills it.
 func startRedis(t *testing.T, addr string) (stop func()) {
 	t.Helper()
-	bin := requireTool(t, "TOCSIN_TEST_REDIS_SERVER", "redis-server")
+	bin := testenv.Program(t, "TOCSIN_TEST_REDIS_SERVER", "redis-server")
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(bin, "--bind", host, "--port", port, "--save", "", "--appendonly", "no", "--daemonize", "no")
 	if err := cmd.Start(); err != nil {

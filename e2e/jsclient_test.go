@@ -4,7 +4,20 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/tocsin/tocsin/internal/testenv"
 )
+
+// nodeWithEventSource finds node and checks the npm eventsource package is installed
+// in e2e/clients/node (.ci/run installs it).
+func nodeWithEventSource(t *testing.T) string {
+	t.Helper()
+	node := testenv.Program(t, "TOCSIN_TEST_NODE", "node")
+	if _, err := os.Stat("clients/node/node_modules/eventsource"); err != nil {
+		testenv.Missing(t, "e2e/clients/node/node_modules/eventsource is missing", "run: npm install --prefix e2e/clients/node")
+	}
+	return node
+}
 
 // runNodeTests runs JavaScript test files (paths from e2e/) with node's test runner,
 // with env added to the environment; a test that has not finished in two minutes
@@ -12,13 +25,7 @@ import (
 // package is missing, except in CI.
 func runNodeTests(t *testing.T, env []string, files ...string) {
 	t.Helper()
-	node := requireTool(t, "TOCSIN_TEST_NODE", "node")
-	if _, err := os.Stat("clients/node/node_modules/eventsource"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("e2e/clients/node/node_modules/eventsource missing: .ci/run must npm install it")
-		}
-		t.Skip("run: npm install --prefix e2e/clients/node")
-	}
+	node := nodeWithEventSource(t)
 	cmd := exec.Command(node, append([]string{"--test", "--test-reporter=spec", "--test-timeout=120000"}, files...)...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()

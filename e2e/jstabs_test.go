@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // TestJSClientSharesOneStreamAcrossTabs: two tabs of one browser use the JavaScript
@@ -20,7 +22,7 @@ func TestJSClientSharesOneStreamAcrossTabs(t *testing.T) {
 		t.Skip("runs a browser")
 	}
 	t.Parallel()
-	chromium := requireTool(t, "TOCSIN_TEST_CHROMIUM", "chromium")
+	chromium := testenv.Chromium(t)
 	var tocsinURL, tok string
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // newBrowser starts headless Chromium with one fresh profile and returns a function
@@ -19,7 +21,7 @@ import (
 // Locks, which is what the tests below attack.
 func newBrowser(t *testing.T) func(url string) context.Context {
 	t.Helper()
-	chromium := requireTool(t, "TOCSIN_TEST_CHROMIUM", "chromium")
+	chromium := testenv.Chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,

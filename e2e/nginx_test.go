@@ -9,31 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tocsin/tocsin/internal/testenv"
 )
-
-// requireTool finds a binary named by env (or on PATH). Without it the test skips
-// on a developer's machine, and fails in CI (CI=true), where .ci/run installs it.
-func requireTool(t *testing.T, env, name string) string {
-	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s not found and %s unset: CI must install it", name, env)
-	}
-	t.Skipf("%s not found; set %s (apt-get install nginx-light) to run this test", name, env)
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -49,7 +27,7 @@ func freePort(t *testing.T) string {
 // address and the upstream address, in front of upstream. It returns nginx's URL.
 func startNginx(t *testing.T, upstream string) string {
 	t.Helper()
-	bin := requireTool(t, "TOCSIN_TEST_NGINX", "nginx")
+	bin := testenv.Nginx(t)
 	doc, err := os.ReadFile("../docs/deploy/nginx.conf")
 	if err != nil {
 		t.Fatal(err)

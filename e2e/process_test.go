@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,31 +16,10 @@ import (
 	"github.com/tocsin/tocsin/sse"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds ./cmd/tocsin once per test run.
+// binary is ./cmd/tocsin built with the race detector (buildcache_test.go).
 func binary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tocsin-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "tocsin")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath, "../cmd/tocsin").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return program(t, "../cmd/tocsin", "-race")
 }
 
 // proc is a tocsin serve process.

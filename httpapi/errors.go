@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -83,8 +82,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 var errNotFound = tocsin.Errorf(tocsin.ENotFound, "notification not found")
-
-// isClientGone reports errors that only mean the client went away.
-func isClientGone(err error) bool {
-	return errors.Is(err, http.ErrHandlerTimeout) || errors.Is(err, http.ErrAbortHandler)
-}

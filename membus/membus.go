@@ -27,11 +27,17 @@ func New() *Bus { return &Bus{} }
 // ErrClosed is returned by Publish after Close.
 var ErrClosed = errors.New("membus: closed")
 
-// Start registers h; a second Start replaces it.
+// errStarted is a second Start's answer.
+var errStarted = errors.New("membus: started twice")
+
+// Start registers h.
 func (b *Bus) Start(_ context.Context, h tocsin.BusHandler) error {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.handler != nil {
+		return errStarted
+	}
 	b.handler = h
-	b.mu.Unlock()
 	return nil
 }
 
@@ -58,7 +64,7 @@ func (b *Bus) Subscribe(context.Context, tocsin.StreamID) error { return nil }
 // Unsubscribe is a no-op.
 func (b *Bus) Unsubscribe(context.Context, tocsin.StreamID) error { return nil }
 
-// Close stops delivery.
+// Close stops delivery; closing again is a no-op.
 func (b *Bus) Close() error {
 	b.mu.Lock()
 	b.closed = true

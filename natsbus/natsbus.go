@@ -38,6 +38,7 @@ type Bus struct {
 	handler  tocsin.BusHandler
 	onResync func()
 	started  bool
+	closed   bool
 	stop     chan struct{} // closed by Close
 	done     chan struct{} // closed when delivery has stopped
 }
@@ -212,12 +213,16 @@ func (b *Bus) Ping(ctx context.Context) error {
 }
 
 // Close drains nothing (the store is the truth): it closes the connection and stops
-// delivery.
+// delivery. Closing again is a no-op.
 func (b *Bus) Close() error {
-	b.nc.Close()
 	b.mu.Lock()
-	started := b.started
+	started, closed := b.started, b.closed
+	b.closed = true
 	b.mu.Unlock()
+	if closed {
+		return nil
+	}
+	b.nc.Close()
 	close(b.stop) // b.in stays open: the NATS reader may still hold a message for it
 	if started {
 		<-b.done

@@ -2,31 +2,17 @@ package natsbus_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/bustest"
+	"github.com/tocsin/tocsin/internal/testenv"
 	"github.com/tocsin/tocsin/natsbus"
 )
 
-// natsURL is the server the tests use: TOCSIN_TEST_NATS_URL. Without it the tests
-// skip on a developer's machine and fail in CI, which always sets it.
-func natsURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TOCSIN_TEST_NATS_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TOCSIN_TEST_NATS_URL is unset in CI")
-		}
-		t.Skip("set TOCSIN_TEST_NATS_URL (e.g. nats://127.0.0.1:4222) to test the NATS bus")
-	}
-	return u
-}
-
 func TestConformance(t *testing.T) {
-	url := natsURL(t)
+	url := testenv.NATS(t)
 	bustest.Run(t, bustest.Options{
 		Open: func(t *testing.T) tocsin.Bus {
 			b, err := natsbus.Open(context.Background(), url, nil)
@@ -35,12 +21,20 @@ func TestConformance(t *testing.T) {
 			}
 			return b
 		},
+		Cut: func(t *testing.T) (tocsin.Bus, func()) {
+			p := bustest.NewProxy(t, url)
+			b, err := natsbus.Open(context.Background(), p.URL(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, p.Cut
+		},
 		Nodes: 3,
 	})
 }
 
 func TestPingAndStartWhileDown(t *testing.T) {
-	b, err := natsbus.Open(context.Background(), natsURL(t), nil)
+	b, err := natsbus.Open(context.Background(), testenv.NATS(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

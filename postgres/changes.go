@@ -74,7 +74,7 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 			millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), n.ID); err != nil {
 			return fmt.Errorf("update notification: %w", err)
 		}
-		ev, err := notificationEvent(tocsin.EventUpdated, &n, now)
+		ev, err := n.Event(tocsin.EventUpdated, now)
 		if err != nil {
 			return err
 		}

@@ -93,7 +93,7 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 	if req.Topic != "" {
 		n := req.Notifications[0]
 		n.Normalize()
-		ev, err := notificationEvent(tocsin.EventNotification, &n, now)
+		ev, err := n.Event(tocsin.EventNotification, now)
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 		if _, folded := groups[n.UserID]; folded {
 			name = tocsin.EventUpdated
 		}
-		ev, err := notificationEvent(name, n, now)
+		ev, err := n.Event(name, now)
 		if err != nil {
 			return err
 		}

@@ -173,14 +173,3 @@ func appendEvents(ctx context.Context, tx pgx.Tx, evs []tocsin.Event, refs []eve
 	}
 	return nil
 }
-
-func notificationEvent(name string, n *tocsin.Notification, now time.Time) (tocsin.Event, error) {
-	data, err := json.Marshal(n)
-	if err != nil {
-		return tocsin.Event{}, err
-	}
-	return tocsin.Event{
-		Stream: tocsin.UserStream(n.UserID), Name: name, Type: n.Type, Data: data,
-		Unread: tocsin.UnreadUnchanged, Time: now,
-	}, nil
-}

@@ -9,7 +9,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -160,7 +159,7 @@ func (m migrationTarget) Apply(ctx context.Context, version int, body string) er
 }
 
 func (s *Store) loadEpoch(ctx context.Context) (string, error) {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('epoch', $1) ON CONFLICT (key) DO NOTHING`, newEpoch()); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('epoch', $1) ON CONFLICT (key) DO NOTHING`, tocsin.NewEpoch()); err != nil {
 		return "", fmt.Errorf("postgres: write epoch: %w", err)
 	}
 	var e string
@@ -168,16 +167,6 @@ func (s *Store) loadEpoch(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("postgres: read epoch: %w", err)
 	}
 	return e, nil
-}
-
-func newEpoch() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
 }
 
 // Epoch implements tocsin.Store.

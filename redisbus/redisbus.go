@@ -35,6 +35,7 @@ type Bus struct {
 	onResync func()
 	cancel   context.CancelFunc
 	done     chan struct{}
+	closed   bool
 }
 
 var (
@@ -263,11 +264,15 @@ func (b *Bus) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops receiving and closes both connections.
+// Close stops receiving and closes both connections; closing again is a no-op.
 func (b *Bus) Close() error {
 	b.mu.Lock()
-	cancel, done, ps := b.cancel, b.done, b.ps
+	cancel, done, ps, closed := b.cancel, b.done, b.ps, b.closed
+	b.closed = true
 	b.mu.Unlock()
+	if closed {
+		return nil
+	}
 	if cancel != nil {
 		cancel()
 		_ = ps.Close()

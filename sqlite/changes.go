@@ -71,7 +71,7 @@ func publishTx(tx *wtx, req *tocsin.PublishRequest, job *pubJob, res *tocsin.Pub
 		if err := adjustUnread(bg, tx, n.UserID, unreadDelta(false, n.Unread())); err != nil {
 			return err
 		}
-		ev, err := notificationEvent(tocsin.EventNotification, &n, now)
+		ev, err := n.Event(tocsin.EventNotification, now)
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func rememberIdempotency(ctx context.Context, tx *wtx, req *tocsin.PublishReques
 func publishTopic(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, now time.Time, res *tocsin.PublishResult) error {
 	n := req.Notifications[0]
 	n.Normalize()
-	ev, err := notificationEvent(tocsin.EventNotification, &n, now)
+	ev, err := n.Event(tocsin.EventNotification, now)
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func foldIntoGroup(ctx context.Context, tx *wtx, n *tocsin.Notification, now tim
 		g.ActionURL, g.ImageURL, millis(g.ExpiresAt), g.Priority, g.ID); err != nil {
 		return g, tocsin.Event{}, false, fmt.Errorf("fold into group: %w", err)
 	}
-	ev, err := notificationEvent(tocsin.EventUpdated, &g, now)
+	ev, err := g.Event(tocsin.EventUpdated, now)
 	if err != nil {
 		return g, ev, false, err
 	}
@@ -229,7 +229,7 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 		if _, err := tx.ExecContext(ctx, sqlUpdateReadState, millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), n.ID); err != nil {
 			return fmt.Errorf("update notification: %w", err)
 		}
-		ev, err := notificationEvent(tocsin.EventUpdated, &n, now)
+		ev, err := n.Event(tocsin.EventUpdated, now)
 		if err != nil {
 			return err
 		}

@@ -196,15 +196,3 @@ func appendEvent(ctx context.Context, q querier, ev *tocsin.Event, ref string, e
 	}
 	return nil
 }
-
-// notificationEvent builds the event of a notification change.
-func notificationEvent(name string, n *tocsin.Notification, now time.Time) (tocsin.Event, error) {
-	data, err := json.Marshal(n)
-	if err != nil {
-		return tocsin.Event{}, err
-	}
-	return tocsin.Event{
-		Stream: tocsin.UserStream(n.UserID), Name: name, Type: n.Type, Data: data,
-		Unread: tocsin.UnreadUnchanged, Time: now,
-	}, nil
-}

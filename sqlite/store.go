@@ -6,7 +6,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -254,22 +253,12 @@ func loadEpoch(ctx context.Context, db *sql.DB) (string, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("sqlite: read epoch: %w", err)
 	}
-	e = newEpoch()
+	e = tocsin.NewEpoch()
 	if _, err := db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO NOTHING`, e); err != nil {
 		return "", fmt.Errorf("sqlite: write epoch: %w", err)
 	}
 	err = db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'epoch'`).Scan(&e)
 	return e, err
-}
-
-func newEpoch() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
 }
 
 // Epoch implements tocsin.Store.

@@ -7,24 +7,18 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // FreshSchemaURL returns the URL of a new, empty schema, dropped when the test ends.
-// Without TOCSIN_TEST_POSTGRES_URL the test skips on a developer's machine and fails
-// in CI (CI set), which always provides it.
+// Without TOCSIN_TEST_POSTGRES_URL the test skips, or fails in CI (testenv).
 func FreshSchemaURL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("TOCSIN_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TOCSIN_TEST_POSTGRES_URL is unset in CI")
-		}
-		t.Skip("set TOCSIN_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run against PostgreSQL")
-	}
+	base := testenv.Postgres(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
