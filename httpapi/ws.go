@@ -245,6 +245,11 @@ func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, us
 			continue
 		}
 		if err := s.wsCommand(ctx, sink, userID, f); err != nil {
+			if ctx.Err() != nil {
+				// The stream is ending (shutdown, expiry, slow): the command was cut
+				// short with it, which is no error of the client's or the server's.
+				return wsFailure{}, false
+			}
 			s.wsError(sink, err)
 		}
 	}

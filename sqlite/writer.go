@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/tocsin/tocsin"
 )
@@ -16,7 +17,19 @@ type change struct {
 	// publishes of its transaction (publishRows) instead of calling fn.
 	pub  *pubJob
 	done chan error
+	// state is the handshake between a caller whose ctx ends and the writer: the
+	// writer claims a change (queued → taken) before it runs fn; a caller that gives
+	// up first marks it abandoned (queued → abandoned) and the writer skips it. A
+	// caller that finds it taken waits for done, so fn (which writes the caller's
+	// variables) has finished before the caller reads them.
+	state atomic.Int32
 }
+
+const (
+	changeQueued int32 = iota
+	changeTaken
+	changeAbandoned
+)
 
 // write queues fn for the writer and waits until its transaction has committed (and
 // synced, as configured). If ctx ends first, write returns ctx's error, but the
@@ -39,6 +52,11 @@ func (s *Store) queue(ctx context.Context, c *change) error {
 	case err := <-c.done:
 		return err
 	case <-ctx.Done():
+		if c.state.CompareAndSwap(changeQueued, changeAbandoned) {
+			return ctx.Err() // never run
+		}
+		// Running: fn's queries take ctx, so it ends soon; its commit may still land.
+		<-c.done
 		return ctx.Err()
 	}
 }
@@ -49,7 +67,10 @@ func (s *Store) queue(ctx context.Context, c *change) error {
 func (s *Store) writer() {
 	defer close(s.done)
 	for first := range s.queued {
-		batch := []*change{first}
+		var batch []*change
+		if first.state.CompareAndSwap(changeQueued, changeTaken) {
+			batch = append(batch, first)
+		}
 	fill:
 		for len(batch) < s.max {
 			select {
@@ -57,10 +78,15 @@ func (s *Store) writer() {
 				if !ok {
 					break fill
 				}
-				batch = append(batch, c)
+				if c.state.CompareAndSwap(changeQueued, changeTaken) {
+					batch = append(batch, c)
+				}
 			default:
 				break fill
 			}
+		}
+		if len(batch) == 0 {
+			continue // every change was abandoned by its caller
 		}
 		s.beforeBegin()
 		t := &txn{s: s, batch: batch}
