@@ -198,9 +198,7 @@ func (s *Server) capabilityStream(w http.ResponseWriter, r *http.Request, _ tocs
 		// The token is the credential: any page holding the URL may read it.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	}
-	sink := &sseSink{w: w, rc: http.NewResponseController(w), retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout,
-		encode: encodeCapability, slot: encodingCapability}
-	return s.runSSE(r, tocsin.Principal{}, req, sink)
+	return s.serveSSE(w, r, tocsin.Principal{}, req, sseEncoding{encode: encodeCapability, slot: encodingCapability})
 }
 
 // encodingCapability is the hub.Delivery cache slot of capability-stream frames.
@@ -251,7 +249,7 @@ func (s *Server) topicStream(w http.ResponseWriter, r *http.Request, p tocsin.Pr
 		return err
 	}
 	req.Stream = tocsin.TopicStream(name)
-	return s.serveSSE(w, r, p, req)
+	return s.serveSSE(w, r, p, req, sseEncoding{})
 }
 
 // hook: POST /api/hooks/{token}. A notification JSON body, or a plain-text body
