@@ -277,8 +277,8 @@ type recordedLog struct {
 }
 
 func (l *recordedLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *recordedLog) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *recordedLog) WithGroup(string) slog.Handler           { return l }
+func (l *recordedLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *recordedLog) WithGroup(string) slog.Handler            { return l }
 func (l *recordedLog) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	l.records = append(l.records, r.Clone())
