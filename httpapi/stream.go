@@ -13,6 +13,20 @@ import (
 	"github.com/tocsin/tocsin/sse"
 )
 
+// An open stream, as this package names it. The hub serves it (hub.Begin, Live,
+// BeginDriven) and writes to one sink per transport, each a hub.Sink:
+//
+//   - httpSSESink (this file): SSE through net/http's ResponseWriter: HTTP/2, and
+//     any connection that cannot be taken over.
+//   - rawSSESink (rawsink.go): SSE on an HTTP/1.1 connection taken over from
+//     net/http (rawconn.go, plain or TLS), writing the chunked framing itself; on
+//     plain TCP on Linux it is a hub.AsyncSink, driven by the hub's workers.
+//   - wsSink (ws.go): WebSocket.
+//
+// The two SSE sinks share the encodings below as plain functions (sseEncoding,
+// batchFrame, heartbeatFrame, setSSEHeaders); serveSSE picks the sink. streamSet
+// counts the streams that outlive their handler, so that Close waits for them.
+
 // encodingSSE is the hub.Delivery cache slot of the SSE wire format.
 const encodingSSE = 0
 
