@@ -34,8 +34,8 @@ type streamNode struct {
 	log     *recordedLog
 }
 
-// newStreamNode starts a node whose users hold at most one stream each.
-func newStreamNode(t *testing.T) *streamNode {
+// newStreamNode starts a node whose users hold at most maxPerUser streams each.
+func newStreamNode(t testing.TB, maxPerUser int) *streamNode {
 	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), sqlite.Options{})
 	if err != nil {
@@ -46,7 +46,7 @@ func newStreamNode(t *testing.T) *streamNode {
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	h := hub.New(hub.Config{Store: store, Bus: membus.New(), Observer: m, MaxStreamsPerUser: 1})
+	h := hub.New(hub.Config{Store: store, Bus: membus.New(), Observer: m, MaxStreamsPerUser: maxPerUser})
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func refusal(t *testing.T, resp *http.Response) answer {
 // log count each with its real status, as they count a stream that was served,
 // when it ends.
 func TestStreamRefusedAfterTakeover(t *testing.T) {
-	n := newStreamNode(t)
+	n := newStreamNode(t, 1)
 	servers := make([]*httptest.Server, len(doors))
 	for i, d := range doors {
 		servers[i] = d.start(n.handler)
@@ -229,7 +229,7 @@ func headersEqual(a, b http.Header) bool {
 
 // requestCounts reads tocsin_http_requests_total of route by status class from the
 // server's /metrics.
-func requestCounts(t *testing.T, ts *httptest.Server, route string) map[string]int {
+func requestCounts(t testing.TB, ts *httptest.Server, route string) map[string]int {
 	t.Helper()
 	resp, err := ts.Client().Get(ts.URL + "/metrics")
 	if err != nil {
@@ -259,7 +259,7 @@ func requestCounts(t *testing.T, ts *httptest.Server, route string) map[string]i
 }
 
 // waitFor polls cond (what the server does after a client leaves takes a moment).
-func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
+func waitFor(t testing.TB, what string, cond func() bool, state func() string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
