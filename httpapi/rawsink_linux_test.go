@@ -81,6 +81,29 @@ func (k *drivenSink) waitWake(t *testing.T) {
 	}
 }
 
+// writeFrames writes fs to the sink's cycle.
+func (k *drivenSink) writeFrames(t *testing.T, fs [][]byte) {
+	t.Helper()
+	for _, f := range fs {
+		if err := k.write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// block flushes a cycle the socket cannot take (the peer reads nothing): the sink
+// is then blocked on its background write.
+func (k *drivenSink) block(t *testing.T) {
+	t.Helper()
+	k.writeFrames(t, frames(0, 15, 4<<10))
+	if err := k.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if blocked, err := k.Blocked(); !blocked || err != nil {
+		t.Fatalf("Blocked() = %v, %v; want true, nil", blocked, err)
+	}
+}
+
 // frames returns n distinct SSE frames of about size bytes each (at least 24).
 func frames(first, n, size int) [][]byte {
 	out := make([][]byte, n)
@@ -132,10 +155,8 @@ func TestFlushNowPartialWrites(t *testing.T) {
 				t.Helper()
 				for _, f := range fs {
 					want = append(want, f...)
-					if err := k.write(f); err != nil {
-						t.Fatal(err)
-					}
 				}
+				k.writeFrames(t, fs)
 			}
 			backgroundWrites := 0
 			flush := func() (blocked bool) {
@@ -204,18 +225,8 @@ func TestFlushNowPartialWrites(t *testing.T) {
 func TestFlushNowPeerStopsReading(t *testing.T) {
 	server, _ := socketPair(t, 4<<10)
 	k := newDrivenSink(t, server, 200*time.Millisecond)
-	for _, f := range frames(0, 15, 4<<10) {
-		if err := k.write(f); err != nil {
-			t.Fatal(err)
-		}
-	}
 	start := time.Now()
-	if err := k.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if blocked, err := k.Blocked(); !blocked || err != nil {
-		t.Fatalf("Blocked() = %v, %v; want true, nil", blocked, err)
-	}
+	k.block(t)
 	k.waitWake(t)
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("the background write gave up after %v, before its deadline", d)
@@ -224,9 +235,7 @@ func TestFlushNowPeerStopsReading(t *testing.T) {
 	if blocked || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Blocked() = %v, %v; want false, a deadline error", blocked, err)
 	}
-	if err := k.write(frames(15, 1, 100)[0]); err != nil {
-		t.Fatal(err)
-	}
+	k.writeFrames(t, frames(15, 1, 100))
 	if err := k.Flush(); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("the next Flush: %v, want the deadline error", err)
 	}
@@ -240,16 +249,9 @@ func TestFlushNowPeerStopsReading(t *testing.T) {
 func TestFlushNowTooFarBehind(t *testing.T) {
 	server, _ := socketPair(t, 4<<10)
 	k := newDrivenSink(t, server, 10*time.Second)
-	for _, f := range frames(0, 64, 4<<10) {
-		if err := k.write(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := k.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	k.block(t)
 	var err error
-	for _, f := range frames(64, 2*maxBehind/(4<<10), 4<<10) {
+	for _, f := range frames(15, 2*maxBehind/(4<<10), 4<<10) {
 		if err = k.write(f); err != nil {
 			break
 		}
