@@ -31,11 +31,11 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 type streamNode struct {
 	hub     *hub.Hub
 	handler http.Handler
-	log     *recordedLog
 }
 
-// newStreamNode starts a node whose users hold at most maxPerUser streams each.
-func newStreamNode(t testing.TB, maxPerUser int) *streamNode {
+// newStreamNode starts a node whose users hold at most maxPerUser streams each,
+// logging to log (debug included, when log takes it).
+func newStreamNode(t testing.TB, maxPerUser int, log slog.Handler) *streamNode {
 	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), sqlite.Options{})
 	if err != nil {
@@ -50,7 +50,6 @@ func newStreamNode(t testing.TB, maxPerUser int) *streamNode {
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	log := &recordedLog{}
 	srv := httpapi.New(httpapi.Config{Hub: h, Store: store, Auth: a, Gatherer: m.Registry,
 		HTTPRequests: m.HTTPRequests, Logger: slog.New(log)})
 	t.Cleanup(func() {
@@ -63,7 +62,7 @@ func newStreamNode(t testing.TB, maxPerUser int) *streamNode {
 		h.Close()
 		store.Close()
 	})
-	return &streamNode{hub: h, handler: srv, log: log}
+	return &streamNode{hub: h, handler: srv}
 }
 
 // door is one way to reach the node, and whether its streams take the connection
@@ -143,7 +142,8 @@ func refusal(t *testing.T, resp *http.Response) answer {
 // log count each with its real status, as they count a stream that was served,
 // when it ends.
 func TestStreamRefusedAfterTakeover(t *testing.T) {
-	n := newStreamNode(t, 1)
+	log := &recordedLog{}
+	n := newStreamNode(t, 1, log)
 	servers := make([]*httptest.Server, len(doors))
 	for i, d := range doors {
 		servers[i] = d.start(n.handler)
@@ -200,7 +200,7 @@ func TestStreamRefusedAfterTakeover(t *testing.T) {
 		c := requestCounts(t, servers[0], route)
 		return c["4xx"] == len(doors) && c["5xx"] == len(doors) && c["2xx"] == 1
 	}, func() string { return fmt.Sprint(requestCounts(t, servers[0], route)) })
-	statuses := n.log.statuses("/api/notifications/stream")
+	statuses := log.statuses("/api/notifications/stream")
 	slices.Sort(statuses)
 	want := []int{200}
 	for range doors {
