@@ -182,7 +182,10 @@ func (s *Server) runRawSSE(r *http.Request, p tocsin.Principal, req hub.Subscrib
 // endRawSSE ends a taken-over stream that started: how it ended (endStream), the
 // last chunk, the connection's close, and its record (200: the stream was served).
 func (s *Server) endRawSSE(p tocsin.Principal, sink *rawSSESink, err error) {
-	s.endStream(p, sink, err)
+	if last := s.endStream(p, err); last != nil {
+		_ = sink.write(last)
+		_ = sink.Flush()
+	}
 	sink.close()
 	s.record(context.Background(), &sink.rec, http.StatusOK)
 }

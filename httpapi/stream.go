@@ -114,12 +114,6 @@ func setSSEHeaders(h http.Header) {
 	h.Set("X-Accel-Buffering", "no")
 }
 
-// sseWriter is either SSE sink: what ends a stream (endStream) writes to.
-type sseWriter interface {
-	write(b []byte) error
-	Flush() error
-}
-
 // httpSSESink writes one stream's SSE frames through net/http: HTTP/2, and any
 // connection that could not be taken over. Headers and the retry hint go out with
 // the first frame, so an error found before it (429, 503) is still answered by
@@ -222,19 +216,23 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Princ
 		}
 		return err // answered by writeError, as any other request's
 	}
-	s.endStream(p, sink, err)
+	if last := s.endStream(p, err); last != nil {
+		_ = sink.write(last)
+		_ = sink.Flush()
+	}
 	return nil
 }
 
-// endStream tells a stream's client how it ended (a reconnect hint on shutdown).
-func (s *Server) endStream(p tocsin.Principal, sink sseWriter, err error) {
+// endStream says how an SSE stream that ended with err ends for its client: the
+// last frame to send it (a reconnect hint on shutdown), or nil; it logs the ends
+// that are not expected.
+func (s *Server) endStream(p tocsin.Principal, err error) (last []byte) {
 	switch {
 	case errors.Is(err, hub.ErrShutdown):
 		// Come back soon, spread over a few seconds so a whole node's clients do not
 		// reconnect in the same instant.
 		jitter := 500*time.Millisecond + rand.N(2500*time.Millisecond)
-		_ = sink.write(sse.AppendRetry(nil, jitter))
-		_ = sink.Flush()
+		return sse.AppendRetry(nil, jitter)
 	case errors.Is(err, hub.ErrExpired):
 		// The token that opened the stream expired: the response ends cleanly (the last
 		// chunk), and the client reconnects with a fresh token and Last-Event-ID, losing
@@ -243,6 +241,7 @@ func (s *Server) endStream(p tocsin.Principal, sink sseWriter, err error) {
 	case err != nil && !errors.Is(err, hub.ErrSlowConsumer) && !errors.Is(err, hub.ErrReplaced) && !errors.Is(err, hub.ErrRevoked):
 		s.log.Debug("stream ended", "user_id", p.UserID, "err", err)
 	}
+	return nil
 }
 
 // subscribeRequest reads what a stream request asks for: the resume point
