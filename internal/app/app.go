@@ -144,9 +144,6 @@ func (a *App) devToken() func(string) (string, error) {
 	}
 }
 
-// Handler is the node's HTTP handler.
-func (a *App) Handler() http.Handler { return a.handler }
-
 // Hub is the node's hub.
 func (a *App) Hub() *hub.Hub { return a.hub }
 
