@@ -24,10 +24,19 @@ import (
 	"github.com/tocsin/tocsin"
 )
 
+// Store is what the hub needs of the store: it makes every change (so each one is
+// also put on the bus), reads the inbox and event log for streams, and runs expiry
+// and retention. A tocsin.Store is one; the contracts are tocsin's.
+type Store interface {
+	tocsin.Inbox
+	tocsin.EventLog
+	tocsin.Retention
+}
+
 // Config wires a Hub. Store and Bus are required; zero values of the rest take the
 // defaults below.
 type Config struct {
-	Store    tocsin.Store
+	Store    Store
 	Bus      tocsin.Bus
 	Logger   *slog.Logger
 	Observer Observer
@@ -75,7 +84,7 @@ const shardCount = 32
 // Hub is safe for concurrent use.
 type Hub struct {
 	cfg    Config
-	store  tocsin.Store
+	store  Store
 	bus    tocsin.Bus
 	log    *slog.Logger
 	obs    Observer
