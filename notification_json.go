@@ -69,7 +69,7 @@ func (e *NotificationEncoder) Event(n *Notification, name string, now time.Time)
 
 // prepare makes e.tail the JSON of n after its userId.
 func (e *NotificationEncoder) prepare(n *Notification) error {
-	if e.ok && sameTail(n, &e.prev) {
+	if e.ok && n.SameButRecipient(&e.prev) {
 		return nil
 	}
 	e.ok = false
@@ -81,11 +81,12 @@ func (e *NotificationEncoder) prepare(n *Notification) error {
 	return nil
 }
 
-// sameTail reports whether n and p have the same fields after UserID, so the same
-// JSON after "userId". Slices are the same when they are the same memory (the
-// hub's copies of one template share theirs) or hold the same values; nil and
-// empty differ (null and [] in JSON).
-func sameTail(n, p *Notification) bool {
+// SameButRecipient reports whether n and p are copies of one notification for
+// different recipients: every field but ID and UserID the same, so the same JSON
+// after "userId". Slices are the same when they are the same memory (the hub's
+// copies of one template share theirs) or hold the same values; nil and empty
+// differ (null and [] in JSON). Times are compared with ==, not Equal (see sameTime).
+func (n *Notification) SameButRecipient(p *Notification) bool {
 	return n.Type == p.Type && n.Title == p.Title && n.Body == p.Body && n.Priority == p.Priority &&
 		sameStrings(n.Tags, p.Tags) && sameBytes(n.Data, p.Data) &&
 		n.ActorID == p.ActorID && n.EntityType == p.EntityType && n.EntityID == p.EntityID &&
