@@ -31,54 +31,40 @@ func AppendNotificationJSON(b []byte, n *Notification) ([]byte, error) {
 	return b, nil
 }
 
-// NotificationEncoder encodes notifications as AppendNotificationJSON does, for the
-// copies of one publish to many users: when a notification differs from the one
-// encoded before only in ID and UserID, only those are encoded and the rest of the
-// JSON (everything after "userId") is reused. A publish to 10,000 users encodes its
-// title, body and data once, not 10,000 times.
+// NotificationEncoder makes the events of notifications as Notification.Event
+// does, for the copies of one publish to many users: when a notification differs
+// from the one encoded before only in ID and UserID, only those are encoded and the
+// rest of the JSON (everything after "userId") is reused. A publish to 10,000 users
+// encodes its title, body and data once, not 10,000 times.
 //
 // It remembers the previous notification's fields, sharing its Tags and Data (not
 // copies): those must not be changed in place while the encoder is in use. The
 // zero value is ready to use; an encoder is not safe for concurrent use.
 type NotificationEncoder struct {
-	prev Notification // the notification tail encodes; ID and UserID unused
-	tail []byte       // its JSON after the userId; valid when ok
-	ok   bool
-}
-
-// Append appends the JSON of n to b, exactly AppendNotificationJSON(b, n).
-func (e *NotificationEncoder) Append(b []byte, n *Notification) ([]byte, error) {
-	if err := e.prepare(n); err != nil {
-		return b, err
-	}
-	b = appendNotificationHead(b, n)
-	return append(b, e.tail...), nil
+	prev Notification // the notification tail was encoded from; ID and UserID unused
+	// tail is prev's JSON after its userId, nil when there is none. It is the end of
+	// the data of the event that encoded it, so it is never written to.
+	tail []byte
 }
 
 // Event is n.Event(name, now), its data encoded by e.
 func (e *NotificationEncoder) Event(n *Notification, name string, now time.Time) (Event, error) {
-	if err := e.prepare(n); err != nil {
+	if e.tail != nil && n.SameButRecipient(&e.prev) {
+		// Sized exactly (unless the head needs escapes): a stored event's data lives
+		// as long as the event does in the hub's queues.
+		data := make([]byte, 0, len(`{"id":"","userId":""`)+len(n.ID)+len(n.UserID)+len(e.tail))
+		data = append(appendNotificationHead(data, n), e.tail...)
+		return n.event(name, data, now), nil
+	}
+	e.tail = nil
+	data := appendNotificationHead(make([]byte, 0, n.jsonSizeHint()), n)
+	head := len(data)
+	data, err := appendNotificationTail(data, n)
+	if err != nil {
 		return Event{}, err
 	}
-	// Sized exactly (unless the head needs escapes): a stored event's data lives as
-	// long as the event does in the hub's queues.
-	data := make([]byte, 0, len(`{"id":"","userId":""`)+len(n.ID)+len(n.UserID)+len(e.tail))
-	data = append(appendNotificationHead(data, n), e.tail...)
+	e.prev, e.tail = *n, data[head:len(data):len(data)]
 	return n.event(name, data, now), nil
-}
-
-// prepare makes e.tail the JSON of n after its userId.
-func (e *NotificationEncoder) prepare(n *Notification) error {
-	if e.ok && n.SameButRecipient(&e.prev) {
-		return nil
-	}
-	e.ok = false
-	tail, err := appendNotificationTail(e.tail[:0], n)
-	if err != nil {
-		return err
-	}
-	e.prev, e.tail, e.ok = *n, tail, true
-	return nil
 }
 
 // SameButRecipient reports whether n and p are copies of one notification for
