@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,20 @@ type pubJob struct {
 	res  tocsin.PublishResult
 	err  error // the job's own failure, set by the writer (its savepoint rolled back)
 	done chan error
+	// state is the handshake between a caller whose ctx ends and the writers (as
+	// in the SQLite store): a writer claims a job (queued → taken) before it reads
+	// anything of it; a caller that gives up first marks it abandoned (queued →
+	// abandoned), and the writers skip it. A caller that finds its job taken waits
+	// for done, so that no writer still reads its request, or writes its result,
+	// once Publish has returned.
+	state atomic.Int32
 }
+
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobAbandoned
+)
 
 // newPubJob prepares req for the writers. It returns nil for a publish that runs in
 // a transaction of its own: one with both a group key and an Idempotency-Key. In a
