@@ -108,21 +108,16 @@ func sameTime(a, b *time.Time) bool {
 // appendNotificationHead appends {"id":…,"userId":… — the part of a notification's
 // JSON that differs between the recipients of one publish.
 func appendNotificationHead(b []byte, n *Notification) []byte {
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, n.ID)
-	b = append(b, `,"userId":`...)
-	return appendJSONString(b, n.UserID)
+	b = appendStringField(b, `{"id":`, n.ID)
+	return appendStringField(b, `,"userId":`, n.UserID)
 }
 
 // appendNotificationTail appends the rest of n's JSON, in the order of the fields of
 // Notification (encoding/json's order).
 func appendNotificationTail(b []byte, n *Notification) ([]byte, error) {
-	b = append(b, `,"type":`...)
-	b = appendJSONString(b, n.Type)
-	b = append(b, `,"title":`...)
-	b = appendJSONString(b, n.Title)
-	b = append(b, `,"body":`...)
-	b = appendJSONString(b, n.Body)
+	b = appendStringField(b, `,"type":`, n.Type)
+	b = appendStringField(b, `,"title":`, n.Title)
+	b = appendStringField(b, `,"body":`, n.Body)
 	b = append(b, `,"priority":`...)
 	b = strconv.AppendInt(b, int64(n.Priority), 10)
 	b = append(b, `,"tags":`...)
@@ -143,23 +138,16 @@ func appendNotificationTail(b []byte, n *Notification) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	b = append(b, `,"actorId":`...)
-	b = appendJSONString(b, n.ActorID)
-	b = append(b, `,"entityType":`...)
-	b = appendJSONString(b, n.EntityType)
-	b = append(b, `,"entityId":`...)
-	b = appendJSONString(b, n.EntityID)
-	b = append(b, `,"actionUrl":`...)
-	b = appendJSONString(b, n.ActionURL)
-	b = append(b, `,"imageUrl":`...)
-	b = appendJSONString(b, n.ImageURL)
-	b = append(b, `,"groupKey":`...)
-	b = appendJSONString(b, n.GroupKey)
+	b = appendStringField(b, `,"actorId":`, n.ActorID)
+	b = appendStringField(b, `,"entityType":`, n.EntityType)
+	b = appendStringField(b, `,"entityId":`, n.EntityID)
+	b = appendStringField(b, `,"actionUrl":`, n.ActionURL)
+	b = appendStringField(b, `,"imageUrl":`, n.ImageURL)
+	b = appendStringField(b, `,"groupKey":`, n.GroupKey)
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, int64(n.Count), 10)
 	if n.Topic != "" { // omitempty
-		b = append(b, `,"topic":`...)
-		b = appendJSONString(b, n.Topic)
+		b = appendStringField(b, `,"topic":`, n.Topic)
 	}
 	b = append(b, `,"createdAt":`...)
 	if b, err = appendJSONTime(b, n.CreatedAt); err != nil {
@@ -177,6 +165,11 @@ func appendNotificationTail(b []byte, n *Notification) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// appendStringField appends key (`,"name":`) and s as a JSON string.
+func appendStringField(b []byte, key, s string) []byte {
+	return appendJSONString(append(b, key...), s)
 }
 
 // appendJSONTime appends t as time.Time.MarshalJSON does (RFC 3339 with
