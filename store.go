@@ -25,6 +25,14 @@ type PublishRequest struct {
 
 // PublishResult is what a publish stored: the notifications as stored and the events
 // appended, in commit order. On a replayed idempotent request Events is empty.
+//
+// Contract where bytes cross packages (storetest's EventDataIsTheEncoding checks
+// it): Events[i] is the event of Notifications[i], one for one, and its Data, as
+// returned and as stored, is exactly AppendNotificationJSON of Notifications[i].
+// That is the "notification" event of a new item, or the "notification:updated"
+// of a group-key publish folded into the user's unread item with that key (which
+// Notifications[i] then is). httpapi answers a publish with these bytes instead of
+// encoding the notifications again, and a replay's notifications encode to them.
 type PublishResult struct {
 	Notifications []Notification
 	Events        []Event
@@ -115,7 +123,8 @@ type Inbox interface {
 // InboxWriter makes the changes that append events. Only the hub calls it, so that
 // every change it commits is also put on the bus.
 type InboxWriter interface {
-	// Publish stores the notifications of req and their "notification" events.
+	// Publish stores the notifications of req and their "notification" events, each
+	// event's data the notification's JSON (see PublishResult).
 	Publish(ctx context.Context, req *PublishRequest) (PublishResult, error)
 	// AppendCustom appends a custom event (not an inbox item) to a stream.
 	AppendCustom(ctx context.Context, stream StreamID, name string, data []byte, now time.Time) (Event, error)

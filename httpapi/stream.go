@@ -15,9 +15,6 @@ import (
 	"github.com/tocsin/tocsin/sse"
 )
 
-// encodingSSE is the hub.Delivery cache slot of the SSE wire format.
-const encodingSSE = 0
-
 // encodeSSE is the one encoding of a delivery for every SSE connection: the event
 // frame and, when it changed the unread count, the "unread" frame (no id line).
 func encodeSSE(d *hub.Delivery) []byte {
@@ -68,7 +65,7 @@ type sseSink struct {
 	// encode and slot, when set, replace the standard event framing (capability
 	// streams frame events without names).
 	encode func(*hub.Delivery) []byte
-	slot   int
+	slot   hub.Encoding
 
 	// raw, when set, is the taken-over connection the stream writes to (rawconn.go).
 	raw *rawStream
@@ -105,7 +102,7 @@ func (k *sseSink) Event(d *hub.Delivery) error {
 	if k.encode != nil {
 		return k.write(d.Encoded(k.slot, k.encode))
 	}
-	return k.write(d.Encoded(encodingSSE, encodeSSE))
+	return k.write(d.Encoded(hub.EncodingSSE, encodeSSE))
 }
 
 func (k *sseSink) Batch(ds []*hub.Delivery, unread int) error {
@@ -132,7 +129,7 @@ func appendBatchData(b []byte, ds []*hub.Delivery) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, d.Encoded(encodingWSEvent, encodeWSEvent)...)
+		b = append(b, d.Encoded(hub.EncodingWSEvent, encodeWSEvent)...)
 	}
 	return append(b, ']')
 }

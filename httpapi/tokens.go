@@ -199,12 +199,9 @@ func (s *Server) capabilityStream(w http.ResponseWriter, r *http.Request, _ tocs
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	}
 	sink := &sseSink{w: w, rc: http.NewResponseController(w), retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout,
-		encode: encodeCapability, slot: encodingCapability}
+		encode: encodeCapability, slot: hub.EncodingCapability}
 	return s.runSSE(r, tocsin.Principal{}, req, sink)
 }
-
-// encodingCapability is the hub.Delivery cache slot of capability-stream frames.
-const encodingCapability = 3
 
 // encodeCapability frames a notification event without an event name, its data the
 // notification plus "message" (its body) and "timestamp" (its creation time), the

@@ -16,7 +16,7 @@ import (
 type countSink struct{ wg *sync.WaitGroup }
 
 func (s countSink) Event(d *Delivery) error {
-	_ = d.Encoded(0, func(d *Delivery) []byte {
+	_ = d.Encoded(EncodingSSE, func(d *Delivery) []byte {
 		return sse.AppendEvent(nil, d.ID, d.Event.Name, d.Event.Data)
 	})
 	s.wg.Done()

@@ -40,7 +40,7 @@ func (s *recSink) Event(d *Delivery) error {
 	}
 	var data string
 	if s.encode != nil {
-		data = string(d.Encoded(0, s.encode))
+		data = string(d.Encoded(EncodingSSE, s.encode))
 	}
 	s.frames <- frame{kind: "event", name: d.Event.Name, id: d.ID, seq: d.Event.Seq, data: data}
 	if d.Event.Unread != tocsin.UnreadUnchanged {

@@ -41,18 +41,29 @@ type Delivery struct {
 	// head is at least Event.Seq: connections behind it catch up from the store.
 	poke bool
 
-	once [EncodingSlots]sync.Once
-	enc  [EncodingSlots][]byte
+	once [encodingCount]sync.Once
+	enc  [encodingCount][]byte
 }
 
-// EncodingSlots is how many wire formats may cache an encoding of a Delivery.
-const EncodingSlots = 4
+// Encoding is the key of one wire format's cached encoding of a Delivery
+// (Delivery.Encoded). The keys are declared here, in one place, so that no two
+// formats share one; the transports own the encode functions.
+type Encoding uint8
 
-// Encoded returns the delivery encoded by encode, computed once per slot however many
-// connections ask. Each transport uses its own slot with always the same encode.
-func (d *Delivery) Encoded(slot int, encode func(*Delivery) []byte) []byte {
-	d.once[slot].Do(func() { d.enc[slot] = encode(d) })
-	return d.enc[slot]
+// The wire formats of httpapi's streams.
+const (
+	EncodingSSE        Encoding = iota // an SSE event frame, and its "unread" frame
+	EncodingWSEvent                    // a WebSocket event frame; also an item of an SSE batch
+	EncodingWSUnread                   // the WebSocket "unread" frame after an event
+	EncodingCapability                 // a capability stream's unnamed SSE frame
+	encodingCount
+)
+
+// Encoded returns the delivery encoded by encode, computed once per key however many
+// connections ask. Each wire format uses its own key with always the same encode.
+func (d *Delivery) Encoded(key Encoding, encode func(*Delivery) []byte) []byte {
+	d.once[key].Do(func() { d.enc[key] = encode(d) })
+	return d.enc[key]
 }
 
 // subscriber is one open stream on this node.
