@@ -140,7 +140,7 @@ func TestDrivenBlockedWriteHoldsNoWorker(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{QueueSize: 4})
 	slow := &blockingSink{recSink: newRecSink()}
-	st, err := f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u1"}, slow)
+	st, err := f.h.Begin(context.Background(), SubscribeRequest{UserID: "u1"}, slow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,9 +90,9 @@ type Hub struct {
 
 	busFailing atomic.Bool // the last bus publish failed (logged once per outage)
 
-	// Driven streams (driven.go): their run queue, whose workers start with the first
-	// such stream; the sweep (heartbeats of driven streams, the end of streams whose
-	// credential expires) starts with the first stream that needs it.
+	// The live loop's runners (live.go, runq.go): the run queue, whose workers start
+	// with the first stream handed to them (Go); the sweep (every stream's heartbeats,
+	// the end of streams whose credential expires) starts with the first stream run.
 	runq runQueue
 
 	// Lifecycle (lifecycle.go): every goroutine the hub starts is counted in wg and
@@ -187,7 +187,7 @@ func (h *Hub) Shutdown() {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		var all []*subscriber
+		var all []*Stream
 		for _, e := range sh.streams {
 			all = append(all, e.subs...)
 		}
@@ -239,7 +239,7 @@ func (h *Hub) Resync() {
 func (h *Hub) poke(stream tocsin.StreamID, head uint64) {
 	sh := h.shard(stream)
 	sh.mu.RLock()
-	var subs []*subscriber
+	var subs []*Stream
 	if e := sh.streams[stream]; e != nil {
 		subs = e.subs
 	}

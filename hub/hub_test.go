@@ -179,7 +179,7 @@ func (f *fixture) serve(t *testing.T, req SubscribeRequest, sink Sink) (context.
 	finished := make(chan struct{})
 	if f.driven {
 		go func() {
-			st, err := f.h.BeginDriven(ctx, req, asyncSink{sink})
+			st, err := f.h.Begin(ctx, req, asyncSink{sink})
 			if err != nil {
 				done <- err
 				close(finished)

@@ -98,7 +98,7 @@ func (h *Hub) fanOut(sh *shard, e *streamEntry, ev tocsin.Event) {
 
 // enqueueAll hands d to each subscriber's queue without blocking; one whose queue is
 // full is closed as a slow consumer (it resumes by id).
-func (h *Hub) enqueueAll(subs []*subscriber, d *Delivery) {
+func (h *Hub) enqueueAll(subs []*Stream, d *Delivery) {
 	for _, s := range subs {
 		if !s.enqueue(d) {
 			h.obs.SlowConsumer()

@@ -41,7 +41,7 @@ func newSlotCounts() slotCounts {
 // (evicted). The per-token and per-address caps are never made room for: closing
 // someone's stream to admit another from the same token or address would let that
 // token or address take over every slot anyway.
-func (c *slotCounts) take(s *subscriber, subs []*subscriber, cfg *Config) (evicted *subscriber, err error) {
+func (c *slotCounts) take(s *Stream, subs []*Stream, cfg *Config) (evicted *Stream, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if max := cfg.MaxStreamsPerToken; s.tokenID != "" && max > 0 && c.tokens[s.tokenID] >= max {
@@ -52,7 +52,7 @@ func (c *slotCounts) take(s *subscriber, subs []*subscriber, cfg *Config) (evict
 	}
 	if s.userID != "" && c.users[s.userID] >= cfg.MaxStreamsPerUser {
 		if cfg.CloseOldest {
-			if i := slices.IndexFunc(subs, func(o *subscriber) bool { return o.userID == s.userID && o.held&heldUser != 0 }); i >= 0 {
+			if i := slices.IndexFunc(subs, func(o *Stream) bool { return o.userID == s.userID && o.held&heldUser != 0 }); i >= 0 {
 				evicted = subs[i] // subs are oldest first
 			}
 		}
@@ -77,13 +77,13 @@ func (c *slotCounts) take(s *subscriber, subs []*subscriber, cfg *Config) (evict
 }
 
 // release gives back the slots s holds (none, if it gave them back already).
-func (c *slotCounts) release(s *subscriber) {
+func (c *slotCounts) release(s *Stream) {
 	c.mu.Lock()
 	c.releaseLocked(s)
 	c.mu.Unlock()
 }
 
-func (c *slotCounts) releaseLocked(s *subscriber) {
+func (c *slotCounts) releaseLocked(s *Stream) {
 	if s.held&heldUser != 0 {
 		decr(c.users, s.userID)
 	}
