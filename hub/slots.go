@@ -12,7 +12,7 @@ import (
 // (MaxStreamsPerUser, MaxStreamsPerToken, MaxStreamsPerAddr) and every stream's end
 // gives back. A count is kept only while the key has open streams.
 //
-// Which counts a subscriber holds is recorded on it (subscriber.held), under mu, so
+// Which counts an open stream holds is recorded on it (Stream.held), under mu, so
 // giving them back is idempotent: a stream evicted by close-oldest has given its
 // slots back when it was evicted, and its own unregister gives back nothing.
 //
@@ -24,7 +24,7 @@ type slotCounts struct {
 	addrs  map[string]int
 }
 
-// Which keyed slots a subscriber holds.
+// Which keyed slots an open stream holds.
 const (
 	heldUser uint8 = 1 << iota
 	heldToken
@@ -36,7 +36,7 @@ func newSlotCounts() slotCounts {
 }
 
 // take gives s its slots, or refuses with ETooMany naming the cap it would pass.
-// subs are the subscribers of s's stream: with cfg.CloseOldest, a user at its cap
+// subs are the open streams of s's stream id: with cfg.CloseOldest, a user at its cap
 // takes the slot of its oldest stream among them, which the caller must kick
 // (evicted). The per-token and per-address caps are never made room for: closing
 // someone's stream to admit another from the same token or address would let that
