@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -46,35 +47,9 @@ func TestBatchingWindowCoalesces(t *testing.T) {
 	})
 }
 
-// Heartbeats come from the sweep, with either runner: between 7/8 of a period and a
-// period after the stream's last write.
-func TestHeartbeatsComeFromTheSweep(t *testing.T) {
-	t.Parallel()
-	modes(t, func(t *testing.T, driven bool) {
-		synctest.Test(t, func(t *testing.T) {
-			const period = 40 * time.Millisecond
-			f := newFixture(t, Config{Heartbeat: period}).in(driven)
-			sink := newRecSink()
-			f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
-			sink.next(t) // init: the stream's last write
-			last := time.Now()
-			for beat := range 3 {
-				fr := <-sink.frames
-				if fr.kind != "heartbeat" {
-					t.Fatalf("got %+v, want a heartbeat", fr)
-				}
-				// Proxies that cut connections idle for a period never see one.
-				if d := time.Since(last); d < period*7/8 || d > period {
-					t.Fatalf("heartbeat %d came %v after the last write, want 7/8 of %v to %v", beat, d, period, period)
-				}
-				last = time.Now()
-			}
-		})
-	})
-}
-
-// Both modes heartbeat an idle stream once per period; a stream that writes puts
-// its next heartbeat off.
+// Heartbeats come from the sweep, with either runner: an idle stream gets one
+// between 7/8 of a period and a period after its last write (proxies that cut
+// connections idle for a period never see one), and a write puts the next one off.
 func TestHeartbeatsOfAnIdleStream(t *testing.T) {
 	t.Parallel()
 	modes(t, func(t *testing.T, driven bool) {
@@ -83,22 +58,28 @@ func TestHeartbeatsOfAnIdleStream(t *testing.T) {
 			f := newFixture(t, Config{Heartbeat: period}).in(driven)
 			sink := newRecSink()
 			f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
-			sink.next(t)
-			waitStreams(t, f.h, 1)
+			heartbeat := func(what string, last time.Time) {
+				t.Helper()
+				if fr := <-sink.frames; fr.kind != "heartbeat" {
+					t.Fatalf("%s: got %+v, want a heartbeat", what, fr)
+				}
+				if d := time.Since(last); d < period*7/8 || d > period {
+					t.Fatalf("%s came %v after the last write, want 7/8 of %v to %v", what, d, period, period)
+				}
+			}
+			sink.next(t) // init: the stream's last write
+			last := time.Now()
+			for beat := range 3 {
+				heartbeat(fmt.Sprintf("heartbeat %d", beat), last)
+				last = time.Now()
+			}
 			time.Sleep(period / 2)
 			f.publish(t, "u1", "comment") // a write: the idle period starts again
 			if fr := <-sink.frames; fr.kind != "event" {
 				t.Fatalf("got %+v, want the event", fr)
 			}
 			<-sink.frames // its unread count
-			wrote := time.Now()
-			fr := <-sink.frames
-			if fr.kind != "heartbeat" {
-				t.Fatalf("got %+v, want a heartbeat", fr)
-			}
-			if d := time.Since(wrote); d < period*7/8 || d > period {
-				t.Fatalf("heartbeat %v after the last write, want 7/8 of %v to %v", d, period, period)
-			}
+			heartbeat("the heartbeat after a write", time.Now())
 		})
 	})
 }
