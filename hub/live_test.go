@@ -288,3 +288,48 @@ func TestGoNeedsAnAsyncSink(t *testing.T) {
 		t.Fatalf("Live returned %v, want nil", err)
 	}
 }
+
+// A heartbeat runs the stream's Check first (a token revoked on another node): the
+// heartbeat is written while it passes, and the stream ends with its error when it
+// fails. On the workers the check is bounded by checkTimeout; under Live it has
+// Live's context.
+func TestHeartbeatChecksTheStream(t *testing.T) {
+	t.Parallel()
+	modes(t, func(t *testing.T, driven bool) {
+		synctest.Test(t, func(t *testing.T) {
+			const period = 40 * time.Millisecond
+			f := newFixture(t, Config{Heartbeat: period}).in(driven)
+			revoked := errors.New("revoked elsewhere")
+			checks := 0
+			check := func(ctx context.Context) error {
+				checks++
+				deadline, bounded := ctx.Deadline()
+				if bounded != driven || bounded && time.Until(deadline) != checkTimeout {
+					t.Errorf("check %d: deadline %v (set: %v), want one %v away on the workers only", checks, deadline, bounded, checkTimeout)
+				}
+				if checks == 2 {
+					return revoked
+				}
+				return nil
+			}
+			sink := newRecSink()
+			_, done := f.serve(t, SubscribeRequest{UserID: "u1", Check: check}, sink)
+			sink.next(t)
+			if fr := <-sink.frames; fr.kind != "heartbeat" {
+				t.Fatalf("got %+v, want the heartbeat after the first check", fr)
+			}
+			if err := <-done; err != revoked {
+				t.Fatalf("stream ended with %v, want the check's error", err)
+			}
+			synctest.Wait()
+			select {
+			case fr := <-sink.frames:
+				t.Fatalf("got %+v after the check failed", fr)
+			default:
+			}
+			if checks != 2 {
+				t.Fatalf("%d checks, want 2", checks)
+			}
+		})
+	})
+}
