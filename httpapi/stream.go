@@ -222,7 +222,7 @@ func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRe
 // goroutine per stream); elsewhere (TLS) it runs on a goroutine of its own.
 func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var driven atomic.Pointer[hub.DrivenStream]
+	var driven atomic.Pointer[hub.Stream]
 	stop := s.watchHangUp(sink.raw.conn, func() {
 		cancel()
 		if st := driven.Load(); st != nil {
@@ -232,7 +232,7 @@ func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *s
 	sink.raw.stop = stop
 	if rc, ok := rawWriter(sink.raw.conn); ok {
 		sink.raw.rc = rc
-		st, err := s.hub.BeginDriven(ctx, req, sink)
+		st, err := s.hub.Begin(ctx, req, sink)
 		if err != nil {
 			cancel()
 			s.failRawSSE(p, sink, err)

@@ -48,7 +48,7 @@ func benchFanout(b *testing.B, n int, driven bool) {
 	for range n {
 		served.Add(1)
 		if driven {
-			st, err := f.h.BeginDriven(ctx, SubscribeRequest{UserID: "u1"}, asyncSink{countSink{&wg}})
+			st, err := f.h.Begin(ctx, SubscribeRequest{UserID: "u1"}, asyncSink{countSink{&wg}})
 			if err != nil {
 				b.Fatal(err)
 			}
