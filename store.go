@@ -25,6 +25,14 @@ type PublishRequest struct {
 
 // PublishResult is what a publish stored: the notifications as stored and the events
 // appended, in commit order. On a replayed idempotent request Events is empty.
+//
+// Contract where bytes cross packages (storetest's EventDataIsTheEncoding checks
+// it): Events[i] is the event of Notifications[i], one for one, and its Data, as
+// returned and as stored, is exactly AppendNotificationJSON of Notifications[i].
+// That is the "notification" event of a new item, or the "notification:updated"
+// of a group-key publish folded into the user's unread item with that key (which
+// Notifications[i] then is). httpapi answers a publish with these bytes instead of
+// encoding the notifications again, and a replay's notifications encode to them.
 type PublishResult struct {
 	Notifications []Notification
 	Events        []Event
@@ -68,7 +76,10 @@ type APIKeyRecord struct {
 const IdempotencyWindow = 24 * time.Hour
 
 // Store is the durable truth: notifications, the per-stream event logs, idempotency
-// records and tickets.
+// records and credentials. It is the union of the roles below, which sqlite and
+// postgres implement and storetest checks; each consumer names only the roles it uses
+// (the hub: Inbox, EventLog and Retention; the HTTP API: InboxReader, StreamTokens
+// and Tickets), and only the code that opens a store holds all of it.
 //
 // Contract, which every implementation honours and storetest checks:
 //   - A method that changes data returns only after the change is durable (committed
@@ -89,10 +100,31 @@ const IdempotencyWindow = 24 * time.Hour
 //     data, and event ids and order stay exact.
 //   - Errors meant for clients are *Error; an unreachable store is EUnavailable.
 type Store interface {
-	// Epoch identifies this store's history; it is part of every public event id.
-	Epoch() string
+	Inbox
+	EventLog
+	Retention
+	StreamTokens
+	Tickets
+	APIKeyRecords
 
-	// Publish stores the notifications of req and their "notification" events.
+	// Ping checks the store answers (for /readyz).
+	Ping(ctx context.Context) error
+	// Close flushes pending changes and releases the store.
+	Close() error
+}
+
+// Inbox is the users' notifications: their changes, each appending its events
+// (InboxWriter), and their reads (InboxReader). The Store contract applies.
+type Inbox interface {
+	InboxReader
+	InboxWriter
+}
+
+// InboxWriter makes the changes that append events. Only the hub calls it, so that
+// every change it commits is also put on the bus.
+type InboxWriter interface {
+	// Publish stores the notifications of req and their "notification" events, each
+	// event's data the notification's JSON (see PublishResult).
 	Publish(ctx context.Context, req *PublishRequest) (PublishResult, error)
 	// AppendCustom appends a custom event (not an inbox item) to a stream.
 	AppendCustom(ctx context.Context, stream StreamID, name string, data []byte, now time.Time) (Event, error)
@@ -110,7 +142,10 @@ type Store interface {
 	// appends nothing when nothing was unread. One event per item would flood every
 	// stream of the user with thousands of events and cut them as slow consumers.
 	ReadAll(ctx context.Context, userID string, now time.Time) (read int, evs []Event, err error)
+}
 
+// InboxReader reads one user's notifications.
+type InboxReader interface {
 	// Get returns the user's notification id.
 	Get(ctx context.Context, userID, id string) (Notification, error)
 	// List returns a page of the user's notifications, newest first, with the unread count.
@@ -120,14 +155,23 @@ type Store interface {
 	// Snapshot returns, read at one instant, the first page of q (which the caller sets
 	// to status unread), the unread count and the head of the user's stream.
 	Snapshot(ctx context.Context, userID string, q ListQuery) (Snapshot, error)
+}
 
+// EventLog reads the per-stream event logs that changes append to.
+type EventLog interface {
+	// Epoch identifies this store's history; it is part of every public event id.
+	Epoch() string
 	// Events returns up to limit events of stream with Seq > after, in order. It fails
 	// with EGone when after is no longer resumable: older than the oldest kept event
 	// (minus one) or beyond the stream's head.
 	Events(ctx context.Context, stream StreamID, after uint64, limit int) ([]Event, error)
 	// Head returns the Seq of the newest event of stream, 0 for an empty stream.
 	Head(ctx context.Context, stream StreamID) (uint64, error)
+}
 
+// Retention removes what is past its time: expired notifications (with events, for
+// connected clients) and what retention no longer keeps (without).
+type Retention interface {
 	// Expire removes up to limit notifications whose ExpiresAt is at or before now and
 	// appends a "notification:deleted" event for each, carrying the user's unread count
 	// (reads hide expired items already; the event tells connected clients); it
@@ -141,7 +185,10 @@ type Store interface {
 	// head (depth 0: no depth limit). A resume point older than what is kept is then
 	// EGone from Events. It returns how many notifications and events it removed.
 	Prune(ctx context.Context, before time.Time, depth int) (notifications, events int, err error)
+}
 
+// StreamTokens keeps the capability tokens of streams (only their hashes).
+type StreamTokens interface {
 	// PutToken stores a new stream token.
 	PutToken(ctx context.Context, t StreamToken) error
 	// Token returns the token whose hash is hash, revoked or not; an unknown hash is
@@ -152,7 +199,19 @@ type Store interface {
 	// RevokeToken marks the token with that id or hash revoked (once) and returns it;
 	// an unknown one is ENotFound.
 	RevokeToken(ctx context.Context, idOrHash string, now time.Time) (StreamToken, error)
+}
 
+// Tickets keeps the single-use stream tickets (only their hashes).
+type Tickets interface {
+	// PutTicket stores a new ticket.
+	PutTicket(ctx context.Context, t Ticket) error
+	// RedeemTicket consumes the ticket with hash and returns its user. An unknown, used
+	// or expired ticket is EUnauthorized.
+	RedeemTicket(ctx context.Context, hash string, now time.Time) (userID string, err error)
+}
+
+// APIKeyRecords keeps the API keys created with tocsin keys (only their hashes).
+type APIKeyRecords interface {
 	// PutAPIKey stores a new API key; APIKey finds one by hash (revoked or not; an
 	// unknown hash is ENotFound); APIKeys lists them, newest first; RevokeAPIKey marks
 	// the key with that id revoked (once) and returns it.
@@ -160,15 +219,4 @@ type Store interface {
 	APIKey(ctx context.Context, hash string) (APIKeyRecord, error)
 	APIKeys(ctx context.Context) ([]APIKeyRecord, error)
 	RevokeAPIKey(ctx context.Context, id string, now time.Time) (APIKeyRecord, error)
-
-	// PutTicket stores a new ticket.
-	PutTicket(ctx context.Context, t Ticket) error
-	// RedeemTicket consumes the ticket with hash and returns its user. An unknown, used
-	// or expired ticket is EUnauthorized.
-	RedeemTicket(ctx context.Context, hash string, now time.Time) (userID string, err error)
-
-	// Ping checks the store answers (for /readyz).
-	Ping(ctx context.Context) error
-	// Close flushes pending changes and releases the store.
-	Close() error
 }

@@ -43,6 +43,12 @@ type Config struct {
 	// AllowNoExp accepts user JWTs without "exp" (they never expire). Off by default:
 	// a token that leaks without an end is a key to the user's stream forever.
 	AllowNoExp bool
+	// KeyLookup, when set, lets APIKey also accept keys kept in the store (tocsin
+	// keys): it gets the hex SHA-256 of a presented key that is not one of APIKeys
+	// and says whether it is a live key, and its id. Its answers are cached for
+	// keyCacheTTL, so a new or revoked key takes effect within that time; an error
+	// (the store is unreachable) refuses the key and is not cached.
+	KeyLookup func(hash string) (id string, live bool, err error)
 }
 
 // Minimum strengths of the secrets the server is configured with. An HS256 key must
@@ -62,14 +68,14 @@ const (
 // TicketTTL is how long a stream ticket stays valid.
 const TicketTTL = 60 * time.Second
 
-// Authenticator verifies credentials. It is safe for concurrent use.
+// Authenticator verifies credentials. It is safe for concurrent use: all but the
+// cache of stored keys is fixed by New.
 type Authenticator struct {
-	mu   sync.RWMutex
 	keys map[[32]byte]string // digest → key id
 
-	// lookup finds keys created with tocsin keys (in the store); answers are cached
-	// for keyCacheTTL, so a revocation takes effect within that time.
-	lookup  func(hash string) (id string, ok bool, err error)
+	// lookup finds keys created with tocsin keys (Config.KeyLookup); cache holds its
+	// answers.
+	lookup  func(hash string) (id string, live bool, err error)
 	cacheMu sync.Mutex
 	cache   map[[32]byte]cachedKey
 
@@ -82,11 +88,14 @@ type Authenticator struct {
 
 // New checks cfg and returns an Authenticator.
 func New(cfg Config) (*Authenticator, error) {
-	a := &Authenticator{keys: map[[32]byte]string{}}
+	a := &Authenticator{keys: map[[32]byte]string{}, lookup: cfg.KeyLookup}
 	for _, k := range cfg.APIKeys {
-		if err := a.AddKey(k); err != nil {
+		if err := a.addKey(k); err != nil {
 			return nil, err
 		}
+	}
+	if a.lookup != nil {
+		a.cache = map[[32]byte]cachedKey{}
 	}
 	switch {
 	case len(cfg.JWTPublicKeyPEM) > 0:
@@ -127,16 +136,14 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-// AddKey accepts another API key (e.g. one created with the CLI).
-func (a *Authenticator) AddKey(key string) error {
+// addKey accepts a configured API key.
+func (a *Authenticator) addKey(key string) error {
 	key = strings.TrimSpace(key)
 	if len(key) < MinAPIKeyLen {
 		return fmt.Errorf("auth: an API key is %d characters; at least %d are required: %s", len(key), MinAPIKeyLen, APIKeyRemedy)
 	}
 	d := sha256.Sum256([]byte(key))
-	a.mu.Lock()
 	a.keys[d] = KeyID(d)
-	a.mu.Unlock()
 	return nil
 }
 
@@ -150,8 +157,6 @@ func (a *Authenticator) APIKey(key string) (tocsin.Principal, bool) {
 		return tocsin.Principal{}, false
 	}
 	d := sha256.Sum256([]byte(key))
-	a.mu.RLock()
-	defer a.mu.RUnlock()
 	found := ""
 	for k, id := range a.keys {
 		if subtle.ConstantTimeCompare(k[:], d[:]) == 1 {
@@ -176,16 +181,8 @@ type cachedKey struct {
 	expires time.Time
 }
 
-// SetKeyLookup lets APIKey also accept keys kept in the store (tocsin keys):
-// lookup gets the hex SHA-256 of a presented key and says whether it is a live key
-// and its id. The map key is the digest, never the key.
-func (a *Authenticator) SetKeyLookup(lookup func(hash string) (id string, ok bool, err error)) {
-	a.mu.Lock()
-	a.lookup = lookup
-	a.cache = map[[32]byte]cachedKey{}
-	a.mu.Unlock()
-}
-
+// lookupKey asks Config.KeyLookup about the key with digest d, through the cache
+// (whose map key is the digest, never the key).
 func (a *Authenticator) lookupKey(d [32]byte) string {
 	now := time.Now()
 	a.cacheMu.Lock()

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -215,16 +216,15 @@ func TestTicketsAndShapes(t *testing.T) {
 }
 
 func TestStoredKeyLookup(t *testing.T) {
-	a, err := New(Config{APIKeys: []string{"tk_configured_key_1234"}})
+	calls := 0
+	stored := HashTicket("tk_stored_key_5678")
+	a, err := New(Config{APIKeys: []string{"tk_configured_key_1234"}, KeyLookup: func(hash string) (string, bool, error) {
+		calls++
+		return "key_s", hash == stored, nil
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := 0
-	stored := HashTicket("tk_stored_key_5678")
-	a.SetKeyLookup(func(hash string) (string, bool, error) {
-		calls++
-		return "key_s", hash == stored, nil
-	})
 	if p, ok := a.APIKey("tk_configured_key_1234"); !ok || p.KeyID == "key_s" {
 		t.Fatalf("configured key: %+v %v", p, ok)
 	}
@@ -260,4 +260,26 @@ func FuzzTicketExpires(f *testing.F) {
 			t.Fatalf("minted %q: %v %v", tk, TicketExpires(tk), err)
 		}
 	})
+}
+
+// TestStoredKeyLookupFailureIsNotCached: while the store is unreachable a stored key
+// is refused, and accepted again as soon as the store answers (no wait for the cache).
+func TestStoredKeyLookupFailureIsNotCached(t *testing.T) {
+	down := true
+	a, err := New(Config{KeyLookup: func(string) (string, bool, error) {
+		if down {
+			return "", false, errors.New("store unreachable")
+		}
+		return "key_s", true, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.APIKey("tk_stored_key_5678"); ok {
+		t.Fatal("a key was accepted while the store failed")
+	}
+	down = false
+	if p, ok := a.APIKey("tk_stored_key_5678"); !ok || p.KeyID != "key_s" {
+		t.Fatalf("after the store came back: %+v %v", p, ok)
+	}
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +23,8 @@ func (s *Server) checkFanout(in *tocsin.PublishInput, bodyLen int) error {
 	if in.Topic != "" {
 		recipients++
 	}
-	// A notification's JSON is at most six times its body (json.Marshal writes '<'
-	// as \u003c) plus the fields the server adds: most publishes are far below the
+	// A notification's JSON is at most six times its body ('<' is written as
+	// \u003c) plus the fields the server adds: most publishes are far below the
 	// limit without encoding anything.
 	if recipients*(6*int64(bodyLen)+1024) <= limit {
 		return nil
@@ -39,7 +38,7 @@ func (s *Server) checkFanout(in *tocsin.PublishInput, bodyLen int) error {
 			n.UserID = u // the longest id: the size is an upper bound
 		}
 	}
-	b, err := json.Marshal(n)
+	b, err := tocsin.AppendNotificationJSON(nil, &n)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -49,49 +50,41 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p tocsin.Princi
 	if in.UserIDs == nil && len(res.Notifications) != 1 {
 		return tocsin.Errorf(tocsin.EInternal, "publish stored %d notifications for one recipient", len(res.Notifications))
 	}
-	if b := encodedResult(&res, in.UserIDs != nil); b != nil {
-		writeJSONBytes(w, http.StatusCreated, b)
-		return nil
+	b, err := publishBody(&res, in.UserIDs != nil)
+	if err != nil {
+		return err
 	}
-	if in.UserIDs != nil {
-		writeJSON(w, http.StatusCreated, map[string]any{"notifications": res.Notifications})
-		return nil
-	}
-	writeJSON(w, http.StatusCreated, res.Notifications[0])
+	writeJSONBytes(w, http.StatusCreated, b)
 	return nil
 }
 
-// encodedResult builds the response body of a publish from its events' data, which
-// is each notification's JSON as REST renders it (json.Marshal of the Notification):
-// the notifications are encoded once, for the stream and the response alike. It is
-// the same bytes writeJSON would produce. It returns nil when the events do not
-// match the notifications one to one (a replay has no events), and the caller
-// encodes them itself.
-func encodedResult(res *tocsin.PublishResult, list bool) []byte {
-	if len(res.Events) != len(res.Notifications) || len(res.Events) == 0 {
-		return nil
+// publishBody is the 201 body of a publish, with its newline: the notification, or
+// {"notifications": [...]} for a list; the bytes writeJSON would write. By the
+// Store contract (tocsin.PublishResult) each event's data is its notification's
+// JSON, tocsin.AppendNotificationJSON, so a publish's notifications are encoded
+// once, for the streams and the response alike. A replay has no events: its
+// notifications are encoded here, with the same function.
+func publishBody(res *tocsin.PublishResult, list bool) ([]byte, error) {
+	if !res.Replayed && len(res.Events) != len(res.Notifications) {
+		return nil, fmt.Errorf("publish: the store returned %d events for %d notifications", len(res.Events), len(res.Notifications))
 	}
-	items := make([][]byte, len(res.Events))
-	for i := range res.Events {
-		if items[i] = res.Events[i].Data; !encodes(items[i], &res.Notifications[i]) {
-			return nil
+	items := make([][]byte, len(res.Notifications))
+	for i := range res.Notifications {
+		if !res.Replayed {
+			items[i] = res.Events[i].Data
+			continue
 		}
+		b, err := tocsin.AppendNotificationJSON(nil, &res.Notifications[i])
+		if err != nil {
+			return nil, fmt.Errorf("encode replayed notification: %w", err)
+		}
+		items[i] = b
 	}
 	if !list {
-		return append(append(make([]byte, 0, len(items[0])+1), items[0]...), '\n')
+		return append(append(make([]byte, 0, len(items[0])+1), items[0]...), '\n'), nil
 	}
 	b := jsonarray.Append([]byte(`{"notifications":`), items)
-	return append(b, "}\n"...)
-}
-
-// encodes reports whether data is the JSON of n: an object that opens with n's id
-// (data is json.Marshal of a Notification, whose first field is the id; a store
-// whose events carried anything else would fail this check and be encoded anew).
-func encodes(data []byte, n *tocsin.Notification) bool {
-	const open = `{"id":"`
-	return len(data) > len(open)+len(n.ID) && string(data[:len(open)]) == open &&
-		string(data[len(open):len(open)+len(n.ID)]) == n.ID && data[len(open)+len(n.ID)] == '"' &&
-		data[len(data)-1] == '}'
+	return append(b, "}\n"...), nil
 }
 
 // writeJSONBytes is writeJSON for a body already encoded (with its newline).

@@ -135,7 +135,7 @@ func (s *Server) watchHangUp(conn net.Conn, gone func()) (stop func()) {
 // request's): the stream does not keep it.
 func (s *Server) runRawSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRequest, sink *rawSSESink) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var driven atomic.Pointer[hub.DrivenStream]
+	var driven atomic.Pointer[hub.Stream]
 	sink.stop = s.watchHangUp(sink.conn, func() {
 		cancel()
 		if st := driven.Load(); st != nil {
@@ -144,7 +144,7 @@ func (s *Server) runRawSSE(r *http.Request, p tocsin.Principal, req hub.Subscrib
 	})
 	if rc, ok := rawWriter(sink.conn); ok {
 		sink.rc = rc
-		st, err := s.hub.BeginDriven(ctx, req, sink)
+		st, err := s.hub.Begin(ctx, req, sink)
 		if err != nil {
 			cancel()
 			s.failRawSSE(r, p, sink, err)

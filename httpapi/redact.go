@@ -9,7 +9,8 @@ import (
 // Capability tokens are credentials carried in URLs: /api/stream/{token},
 // /api/hooks/{token}, /api/tokens/{token}, and the ?token= (a user JWT) and ?ticket=
 // query parameters. Whatever the server writes about a request (log lines, error
-// messages) goes through redactURL, so none of them can leak that way.
+// messages) goes through redactPath and redactQuery (redactRequest), so none of them
+// can leak that way.
 
 // redacted replaces a hidden credential.
 const redacted = "[redacted]"
@@ -23,19 +24,9 @@ var capabilityPrefixes = [...]string{"/api/stream/", "/api/hooks/", "/api/tokens
 // without ASCII case, after unescaping the name: %74oken is token).
 var secretParams = [...]string{"token", "ticket"}
 
-// redactURL returns a request path, with or without its query, with every
-// capability token and credential parameter replaced by [redacted]. It is pure and
-// total: any input gives an output, and redacting twice changes nothing more.
-func redactURL(s string) string {
-	path, query, hasQuery := strings.Cut(s, "?")
-	path = redactPath(path)
-	if !hasQuery {
-		return path
-	}
-	return path + "?" + redactQuery(query)
-}
-
-// redactRequest is redactURL of a request's path and query, the form logs use.
+// redactRequest returns a request's path and query with every capability token and
+// credential parameter replaced by [redacted], the form logs use. Redacting is pure
+// and total: any input gives an output, and redacting twice changes nothing more.
 func redactRequest(r *http.Request) string {
 	if r.URL.RawQuery == "" {
 		return redactPath(r.URL.Path)

@@ -20,11 +20,31 @@ import (
 	"github.com/tocsin/tocsin/internal/clientip"
 )
 
+// Store is what the handlers read from the store and the credentials they keep.
+// Changes that append events go through the hub, never here, so each one reaches
+// the bus. A tocsin.Store is one; the contracts are tocsin's.
+type Store interface {
+	tocsin.InboxReader
+	tocsin.StreamTokens
+	tocsin.Tickets
+}
+
+// Authenticator checks the credentials requests carry; *auth.Authenticator is one.
+type Authenticator interface {
+	// APIKey reports whether key is a valid API key, and its principal.
+	APIKey(key string) (tocsin.Principal, bool)
+	// VerifyJWT checks an end user's token. Every failure is an EUnauthorized
+	// *tocsin.Error whose message never holds the token.
+	VerifyJWT(token string) (tocsin.Principal, error)
+}
+
+var _ Authenticator = (*auth.Authenticator)(nil)
+
 // Config wires a Server. Hub, Store and Auth are required.
 type Config struct {
 	Hub    *hub.Hub
-	Store  tocsin.Store
-	Auth   *auth.Authenticator
+	Store  Store
+	Auth   Authenticator
 	Logger *slog.Logger
 	// Gatherer serves /metrics; nil disables the endpoint.
 	Gatherer prometheus.Gatherer
@@ -74,8 +94,8 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	hub     *hub.Hub
-	store   tocsin.Store
-	auth    *auth.Authenticator
+	store   Store
+	auth    Authenticator
 	log     *slog.Logger
 	handler http.Handler
 	origins map[string]bool // --cors-origins given by name

@@ -13,8 +13,9 @@ import (
 	"github.com/tocsin/tocsin/sse"
 )
 
-// An open stream, as this package names it. The hub serves it (hub.Begin, Live,
-// BeginDriven) and writes to one sink per transport, each a hub.Sink:
+// The sinks of open streams (hub.Stream; see the hub's glossary): the hub runs an
+// open stream (Begin, then Live or Go) and writes through one sink per transport,
+// each a hub.Sink:
 //
 //   - httpSSESink (this file): SSE through net/http's ResponseWriter: HTTP/2, and
 //     any connection that cannot be taken over.
@@ -26,9 +27,6 @@ import (
 // The two SSE sinks share the encodings below as plain functions (sseEncoding,
 // batchFrame, heartbeatFrame, setSSEHeaders); serveSSE picks the sink. streamSet
 // counts the streams that outlive their handler, so that Close waits for them.
-
-// encodingSSE is the hub.Delivery cache slot of the SSE wire format.
-const encodingSSE = 0
 
 // encodeSSE is the one encoding of a delivery for every SSE connection: the event
 // frame and, when it changed the unread count, the "unread" frame (no id line).
@@ -68,7 +66,7 @@ func appendInt(b []byte, n int) []byte {
 // value) or the stream's own (capability streams frame events without names).
 type sseEncoding struct {
 	encode func(*hub.Delivery) []byte
-	slot   int
+	slot   hub.Encoding
 }
 
 // frame is d's SSE frame, encoded once per delivery and shared by the streams.
@@ -76,7 +74,7 @@ func (e sseEncoding) frame(d *hub.Delivery) []byte {
 	if e.encode != nil {
 		return d.Encoded(e.slot, e.encode)
 	}
-	return d.Encoded(encodingSSE, encodeSSE)
+	return d.Encoded(hub.EncodingSSE, encodeSSE)
 }
 
 // batchFrame is the notifications:batch event of ds (data, from appendBatchData),
@@ -99,7 +97,7 @@ func appendBatchData(b []byte, ds []*hub.Delivery) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, d.Encoded(encodingWSEvent, encodeWSEvent)...)
+		b = append(b, d.Encoded(hub.EncodingWSEvent, encodeWSEvent)...)
 	}
 	return append(b, ']')
 }

@@ -198,11 +198,8 @@ func (s *Server) capabilityStream(w http.ResponseWriter, r *http.Request, _ tocs
 		// The token is the credential: any page holding the URL may read it.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	}
-	return s.serveSSE(w, r, tocsin.Principal{}, req, sseEncoding{encode: encodeCapability, slot: encodingCapability})
+	return s.serveSSE(w, r, tocsin.Principal{}, req, sseEncoding{encode: encodeCapability, slot: hub.EncodingCapability})
 }
-
-// encodingCapability is the hub.Delivery cache slot of capability-stream frames.
-const encodingCapability = 3
 
 // encodeCapability frames a notification event without an event name, its data the
 // notification plus "message" (its body) and "timestamp" (its creation time), the

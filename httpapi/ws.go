@@ -17,13 +17,6 @@ import (
 	"github.com/tocsin/tocsin/hub"
 )
 
-// hub.Delivery cache slots of the WebSocket wire format: the event frame and the
-// "unread" frame that follows an event that changed the count.
-const (
-	encodingWSEvent  = 1
-	encodingWSUnread = 2
-)
-
 // wsReadLimit bounds one client frame; client frames are tiny commands.
 const wsReadLimit = 4 << 10
 
@@ -99,11 +92,11 @@ func (k *wsSink) write(b []byte) error {
 }
 
 func (k *wsSink) Event(d *hub.Delivery) error {
-	if err := k.write(d.Encoded(encodingWSEvent, encodeWSEvent)); err != nil {
+	if err := k.write(d.Encoded(hub.EncodingWSEvent, encodeWSEvent)); err != nil {
 		return err
 	}
 	if d.Event.Unread != tocsin.UnreadUnchanged {
-		return k.write(d.Encoded(encodingWSUnread, encodeWSUnread))
+		return k.write(d.Encoded(hub.EncodingWSUnread, encodeWSUnread))
 	}
 	return nil
 }

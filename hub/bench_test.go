@@ -16,7 +16,7 @@ import (
 type countSink struct{ wg *sync.WaitGroup }
 
 func (s countSink) Event(d *Delivery) error {
-	_ = d.Encoded(0, func(d *Delivery) []byte {
+	_ = d.Encoded(EncodingSSE, func(d *Delivery) []byte {
 		return sse.AppendEvent(nil, d.ID, d.Event.Name, d.Event.Data)
 	})
 	s.wg.Done()
@@ -48,7 +48,7 @@ func benchFanout(b *testing.B, n int, driven bool) {
 	for range n {
 		served.Add(1)
 		if driven {
-			st, err := f.h.BeginDriven(ctx, SubscribeRequest{UserID: "u1"}, asyncSink{countSink{&wg}})
+			st, err := f.h.Begin(ctx, SubscribeRequest{UserID: "u1"}, asyncSink{countSink{&wg}})
 			if err != nil {
 				b.Fatal(err)
 			}

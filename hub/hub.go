@@ -1,15 +1,32 @@
 // Package hub is the live side of one tocsin node. It publishes changes (store first,
 // then bus), receives every committed event back from the bus, encodes each event once
 // and fans it out to the bounded queues of this node's open streams, and serves each
-// stream: register, replay from the store, then live events, exactly once and in order.
+// open stream: register, replay from the store, then live events, exactly once and in
+// order.
 //
 // It knows nothing of HTTP: transports (SSE, WebSocket) plug in through Sink.
 //
-// Lock order: streamEntry.omu (a stream's delivery order), then shard.mu, then
-// subscriber.mu. shard.interestMu is taken alone (never with shard.mu held) and
+// Glossary:
+//   - stream id (tocsin.StreamID): what a client follows, a user's inbox or a topic.
+//     Its log is the store's events of it, numbered 1, 2, ... (seq) in commit order;
+//     replay and gap fills read it.
+//   - open stream (Stream): one client's connection to a stream id on this node, from
+//     Begin to its end: what it asked for, its queue, its position in the log (the
+//     last seq handled), its sink. Begin opens it, Live or Go runs its live loop.
+//   - registry entry (streamEntry): the open streams of one stream id on this node,
+//     held by the id's shard, and the order in which deliver hands them its events.
+//   - sink (Sink, AsyncSink): the transport an open stream writes its frames through.
+//   - delivery (Delivery): one committed event on its way to the open streams of its
+//     id, shared by them (each wire format encodes it once).
+//   - runner: what runs the steps of an open stream's live loop (live.go): the hub's
+//     shared workers (Go), or the goroutine that called Live.
+//   - Connection: an open stream as the admin view lists it.
+//
+// Lock order: streamEntry.omu (a stream id's delivery order), then shard.mu, then
+// Stream.mu. shard.interestMu is taken alone (never with shard.mu held) and
 // serialises this node's bus Subscribe/Unsubscribe calls; the run queue's lock and
 // slotCounts.mu (taken inside shard.mu by register) are leaves (nothing is taken
-// while they are held).
+// while they are held): a stream is scheduled only after its own lock is released.
 // No lock is ever held while writing to a connection or calling the store.
 package hub
 
@@ -24,10 +41,19 @@ import (
 	"github.com/tocsin/tocsin"
 )
 
+// Store is what the hub needs of the store: it makes every change (so each one is
+// also put on the bus), reads the inbox and event log for streams, and runs expiry
+// and retention. A tocsin.Store is one; the contracts are tocsin's.
+type Store interface {
+	tocsin.Inbox
+	tocsin.EventLog
+	tocsin.Retention
+}
+
 // Config wires a Hub. Store and Bus are required; zero values of the rest take the
 // defaults below.
 type Config struct {
-	Store    tocsin.Store
+	Store    Store
 	Bus      tocsin.Bus
 	Logger   *slog.Logger
 	Observer Observer
@@ -56,7 +82,7 @@ type Config struct {
 	PruneInterval  time.Duration
 
 	// Now is the hub's clock (time.Now): the time of what it stores, of expiry and
-	// retention, of a credential's end and of a driven stream's idleness. Tests pass
+	// retention, of a credential's end and of a stream's idleness. Tests pass
 	// their own; inside a testing/synctest bubble time.Now is the bubble's.
 	Now func() time.Time
 }
@@ -75,7 +101,7 @@ const shardCount = 32
 // Hub is safe for concurrent use.
 type Hub struct {
 	cfg    Config
-	store  tocsin.Store
+	store  Store
 	bus    tocsin.Bus
 	log    *slog.Logger
 	obs    Observer
@@ -90,9 +116,9 @@ type Hub struct {
 
 	busFailing atomic.Bool // the last bus publish failed (logged once per outage)
 
-	// Driven streams (driven.go): their run queue, whose workers start with the first
-	// such stream; the sweep (heartbeats of driven streams, the end of streams whose
-	// credential expires) starts with the first stream that needs it.
+	// The live loop's runners (live.go, runq.go): the run queue, whose workers start
+	// with the first stream handed to them (Go); the sweep (every stream's heartbeats,
+	// the end of streams whose credential expires) starts with the first stream run.
 	runq runQueue
 
 	// Lifecycle (lifecycle.go): every goroutine the hub starts is counted in wg and
@@ -187,7 +213,7 @@ func (h *Hub) Shutdown() {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		var all []*subscriber
+		var all []*Stream
 		for _, e := range sh.streams {
 			all = append(all, e.subs...)
 		}
@@ -239,7 +265,7 @@ func (h *Hub) Resync() {
 func (h *Hub) poke(stream tocsin.StreamID, head uint64) {
 	sh := h.shard(stream)
 	sh.mu.RLock()
-	var subs []*subscriber
+	var subs []*Stream
 	if e := sh.streams[stream]; e != nil {
 		subs = e.subs
 	}

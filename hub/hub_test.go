@@ -40,7 +40,7 @@ func (s *recSink) Event(d *Delivery) error {
 	}
 	var data string
 	if s.encode != nil {
-		data = string(d.Encoded(0, s.encode))
+		data = string(d.Encoded(EncodingSSE, s.encode))
 	}
 	s.frames <- frame{kind: "event", name: d.Event.Name, id: d.ID, seq: d.Event.Seq, data: data}
 	if d.Event.Unread != tocsin.UnreadUnchanged {
@@ -109,8 +109,9 @@ func (s *recSink) none(t *testing.T) {
 type fixture struct {
 	h     *Hub
 	store *sqlite.Store
-	// driven makes serve run streams as driven streams (BeginDriven, Go) instead of
-	// on goroutines of their own (Serve): the stream tests run in both modes (modes).
+	// driven makes serve run streams on the hub's workers (Begin, Go) instead of on
+	// goroutines of their own (Serve: Begin, Live): the stream tests run with both
+	// runners (modes).
 	driven bool
 }
 
@@ -144,9 +145,9 @@ func newFixtureStore(t testing.TB, cfg Config, wrap func(tocsin.Store) tocsin.St
 	return &fixture{h: h, store: st}
 }
 
-// modes runs fn as two parallel subtests: streams on goroutines of their own
-// ("goroutine") and driven by the hub's workers ("driven"). The two modes must
-// write the same frames.
+// modes runs fn as two parallel subtests, one per runner of the live loop: streams
+// on goroutines of their own ("goroutine": Live) and run by the hub's workers
+// ("driven": Go). The two must write the same frames.
 func modes(t *testing.T, fn func(t *testing.T, driven bool)) {
 	t.Helper()
 	for _, m := range []struct {
@@ -179,7 +180,7 @@ func (f *fixture) serve(t *testing.T, req SubscribeRequest, sink Sink) (context.
 	finished := make(chan struct{})
 	if f.driven {
 		go func() {
-			st, err := f.h.BeginDriven(ctx, req, asyncSink{sink})
+			st, err := f.h.Begin(ctx, req, asyncSink{sink})
 			if err != nil {
 				done <- err
 				close(finished)

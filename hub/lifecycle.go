@@ -8,18 +8,18 @@ import (
 
 // The hub's lifecycle: New, Start, Shutdown, Close.
 //
-// Start begins housekeeping (maintain.go); the first driven stream starts the run
-// queue's workers and the sweep (driven.go), the first stream with an expiring
-// credential the sweep. Every one of those goroutines is started through spawn,
+// Start begins housekeeping (maintain.go); the first stream handed to the workers
+// (Go) starts the run queue's workers and the sweep (runq.go), the first stream run
+// by Live or with an expiring credential the sweep. Every one of those goroutines is started through spawn,
 // counted in one WaitGroup, and ends when the hub's quit channel is closed (the
 // workers once the run queue is also empty of streams, see runQueue.work).
 //
 // Shutdown refuses new streams and kicks the open ones (ErrShutdown); it returns at
 // once. Close does that too, then closes quit and waits for every goroutine the hub
 // started; after it returns the hub touches neither the store nor the bus, so the
-// caller may close them. Streams served on the caller's goroutines (Serve, Live) are
-// the caller's to wait for; driven streams end on the workers before Close returns
-// (their done runs there).
+// caller may close them. Streams run on the caller's goroutines (Serve, Live) are
+// the caller's to wait for; streams handed to the workers (Go) end there before
+// Close returns (their done runs there).
 type lifecycle struct {
 	mu       sync.Mutex
 	isClosed bool // Close began: spawn starts nothing more
@@ -87,8 +87,8 @@ func (l *lifecycle) closed() bool {
 }
 
 // Close shuts the hub down (Shutdown) and waits for every goroutine it started:
-// housekeeping, the sweep, and the workers, which first finish the driven streams
-// still open (kicked by Shutdown, each ends on its next step). Calls after the
+// housekeeping, the sweep, and the workers, which first finish the streams handed
+// to them still open (kicked by Shutdown, each ends on its next step). Calls after the
 // first wait the same way and return.
 func (h *Hub) Close() {
 	h.Shutdown()

@@ -49,7 +49,7 @@ func TestCloseWaitsForWhatTheHubStarted(t *testing.T) {
 	plain.next(t)
 	// A driven stream (the workers and the sweep start) whose token expires later.
 	driven := newRecSink()
-	st, err := f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u2", Expires: time.Now().Add(time.Hour)}, asyncSink{driven})
+	st, err := f.h.Begin(context.Background(), SubscribeRequest{UserID: "u2", Expires: time.Now().Add(time.Hour)}, asyncSink{driven})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestCloseWaitsForWhatTheHubStarted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a second Close did not return")
 	}
-	_, err = f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u3"}, asyncSink{newRecSink()})
+	_, err = f.h.Begin(context.Background(), SubscribeRequest{UserID: "u3"}, asyncSink{newRecSink()})
 	if tocsin.ErrorCodeOf(err) != tocsin.EUnavailable {
 		t.Fatalf("stream after Close: %v, want EUnavailable", err)
 	}
@@ -102,7 +102,7 @@ func TestDrivenStreamHandedOverAfterClose(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	sink := newRecSink()
-	st, err := f.h.BeginDriven(context.Background(), SubscribeRequest{UserID: "u1"}, asyncSink{sink})
+	st, err := f.h.Begin(context.Background(), SubscribeRequest{UserID: "u1"}, asyncSink{sink})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,8 @@ const reorderWait = 50 * time.Millisecond
 // maxHeld bounds the events held per stream; past it they go at once.
 const maxHeld = 1024
 
-// deliver is the bus handler: it fans ev out to this node's subscribers of its stream,
-// in sequence order (see above). It never blocks on a connection; a subscriber whose
+// deliver is the bus handler: it fans ev out to this node's open streams of its id,
+// in sequence order (see above). It never blocks on a connection; an open stream whose
 // queue is full is closed (it resumes by id).
 func (h *Hub) deliver(ev tocsin.Event) {
 	sh := h.shard(ev.Stream)
@@ -83,7 +83,7 @@ func (h *Hub) releaseHeld(sh *shard, e *streamEntry) {
 	e.held = e.held[:0]
 }
 
-// fanOut hands ev to each subscriber's queue (e.omu held, so fan-outs of a stream
+// fanOut hands ev to each open stream's queue (e.omu held, so fan-outs of a stream
 // keep their order) and moves the expected seq past it.
 func (h *Hub) fanOut(sh *shard, e *streamEntry, ev tocsin.Event) {
 	e.next = ev.Seq + 1
@@ -96,9 +96,9 @@ func (h *Hub) fanOut(sh *shard, e *streamEntry, ev tocsin.Event) {
 	h.enqueueAll(subs, &Delivery{Event: ev, ID: h.EventID(ev.Seq)})
 }
 
-// enqueueAll hands d to each subscriber's queue without blocking; one whose queue is
+// enqueueAll hands d to each open stream's queue without blocking; one whose queue is
 // full is closed as a slow consumer (it resumes by id).
-func (h *Hub) enqueueAll(subs []*subscriber, d *Delivery) {
+func (h *Hub) enqueueAll(subs []*Stream, d *Delivery) {
 	for _, s := range subs {
 		if !s.enqueue(d) {
 			h.obs.SlowConsumer()

@@ -2,16 +2,15 @@ package hub
 
 import (
 	"context"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tocsin/tocsin"
 )
 
-// shard holds the streams whose ids hash to it. The subscriber slice of a stream is
-// copy-on-write, so deliver reads it under a short read lock and sends outside it.
+// shard holds the registry entries of the stream ids that hash to it. The slice of
+// open streams of an entry is copy-on-write, so deliver reads it under a short read
+// lock and sends outside it.
 type shard struct {
 	mu      sync.RWMutex
 	streams map[tocsin.StreamID]*streamEntry
@@ -20,8 +19,10 @@ type shard struct {
 	interest   map[tocsin.StreamID]bool // streams this node told the bus it wants
 }
 
+// streamEntry is the registry entry of one stream id: its open streams on this node
+// and the order in which deliver hands them its events.
 type streamEntry struct {
-	subs []*subscriber // oldest first; never mutated in place; guarded by shard.mu
+	subs []*Stream // oldest first; never mutated in place; guarded by shard.mu
 
 	// Ordering (order.go): deliver hands the stream's events to its connections in
 	// sequence order, holding one that arrives early for a moment.
@@ -41,136 +42,34 @@ type Delivery struct {
 	// head is at least Event.Seq: connections behind it catch up from the store.
 	poke bool
 
-	once [EncodingSlots]sync.Once
-	enc  [EncodingSlots][]byte
+	once [encodingCount]sync.Once
+	enc  [encodingCount][]byte
 }
 
-// EncodingSlots is how many wire formats may cache an encoding of a Delivery.
-const EncodingSlots = 4
+// Encoding is the key of one wire format's cached encoding of a Delivery
+// (Delivery.Encoded). The keys are declared here, in one place, so that no two
+// formats share one; the transports own the encode functions.
+type Encoding uint8
 
-// Encoded returns the delivery encoded by encode, computed once per slot however many
-// connections ask. Each transport uses its own slot with always the same encode.
-func (d *Delivery) Encoded(slot int, encode func(*Delivery) []byte) []byte {
-	d.once[slot].Do(func() { d.enc[slot] = encode(d) })
-	return d.enc[slot]
-}
+// The wire formats of httpapi's streams.
+const (
+	EncodingSSE        Encoding = iota // an SSE event frame, and its "unread" frame
+	EncodingWSEvent                    // a WebSocket event frame; also an item of an SSE batch
+	EncodingWSUnread                   // the WebSocket "unread" frame after an event
+	EncodingCapability                 // a capability stream's unnamed SSE frame
+	encodingCount
+)
 
-// subscriber is one open stream on this node.
-type subscriber struct {
-	stream    tocsin.StreamID
-	userID    string
-	types     []string // empty: all
-	deviceID  string
-	transport string
-	since     time.Time
-	noInit    bool
-	batch     time.Duration
-	names     []string // empty: all
-	tokenID   string
-	addr      string // the client address's key, for the per-address cap
-	check     func(ctx context.Context) error
-	held      uint8 // the keyed slots it holds (slots.go); guarded by Hub.slots.mu
-	expires   int64 // unix ns when the stream's credential ends; 0: never (immutable)
-
-	// A stream served on its own goroutine (Live) waits on these: ready is signalled
-	// (cap 1) when the queue becomes non-empty, done is closed when kicked. A driven
-	// stream has neither: enqueue and kick schedule drv on the hub's workers.
-	ready chan struct{}
-	done  chan struct{}
-	drv   atomic.Pointer[drivenConn]
-
-	mu     sync.Mutex
-	queue  []*Delivery
-	max    int
-	reason error // why done was closed
-}
-
-// enqueue adds d without blocking and reports false when the queue is full.
-func (s *subscriber) enqueue(d *Delivery) bool {
-	s.mu.Lock()
-	if s.reason != nil {
-		s.mu.Unlock()
-		return true
-	}
-	if len(s.queue) >= s.max {
-		s.mu.Unlock()
-		return false
-	}
-	s.queue = append(s.queue, d)
-	s.mu.Unlock()
-	s.wake()
-	return true
-}
-
-// wake tells the stream's writer that there is something to do.
-func (s *subscriber) wake() {
-	if d := s.drv.Load(); d != nil {
-		d.schedule()
-		return
-	}
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
-}
-
-// take moves the queued deliveries into buf (reused between calls) and returns it.
-func (s *subscriber) take(buf []*Delivery) []*Delivery {
-	s.mu.Lock()
-	buf = append(buf[:0], s.queue...)
-	clear(s.queue)
-	if cap(s.queue) > 64 {
-		s.queue = nil // give back what a burst grew
-	} else {
-		s.queue = s.queue[:0]
-	}
-	s.mu.Unlock()
-	return buf
-}
-
-// kick ends the stream with reason; the first reason wins.
-func (s *subscriber) kick(reason error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.reason != nil {
-		return
-	}
-	s.reason = reason
-	s.queue = nil
-	if s.done != nil {
-		close(s.done)
-	}
-	if d := s.drv.Load(); d != nil {
-		d.schedule()
-	}
-}
-
-func (s *subscriber) err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reason
-}
-
-// accepts reports whether the stream delivers ev: its name is wanted (when names are
-// given) and its type is wanted (when types are given). A read-all
-// ("notifications:read") is about every type, so a ?types= stream takes it too: its
-// ids of other types are unknown to such a client, and its "before" covers the
-// client's own items.
-func (s *subscriber) accepts(ev *tocsin.Event) bool {
-	if len(s.names) > 0 && !slices.Contains(s.names, ev.Name) {
-		return false
-	}
-	return len(s.types) == 0 || slices.Contains(s.types, ev.Type) || ev.Name == tocsin.EventRead
-}
-
-// wantsUnread reports whether the stream takes unread counts.
-func (s *subscriber) wantsUnread() bool {
-	return len(s.names) == 0 || slices.Contains(s.names, tocsin.EventUnread)
+// Encoded returns the delivery encoded by encode, computed once per key however many
+// connections ask. Each wire format uses its own key with always the same encode.
+func (d *Delivery) Encoded(key Encoding, encode func(*Delivery) []byte) []byte {
+	d.once[key].Do(func() { d.enc[key] = encode(d) })
+	return d.enc[key]
 }
 
 // register adds s to its stream, enforcing the node's cap and the keyed slots
 // (slots.go): per user, per capability token, per client address.
-func (h *Hub) register(s *subscriber) error {
+func (h *Hub) register(s *Stream) error {
 	if h.closing.Load() {
 		return tocsin.Errorf(tocsin.EUnavailable, "server is shutting down; reconnect")
 	}
@@ -181,7 +80,7 @@ func (h *Hub) register(s *subscriber) error {
 	sh := h.shard(s.stream)
 	sh.mu.Lock()
 	e := sh.streams[s.stream]
-	var subs []*subscriber
+	var subs []*Stream
 	if e != nil {
 		subs = e.subs
 	}
@@ -195,7 +94,7 @@ func (h *Hub) register(s *subscriber) error {
 		e = &streamEntry{}
 		sh.streams[s.stream] = e
 	}
-	subs = make([]*subscriber, 0, len(e.subs)+1)
+	subs = make([]*Stream, 0, len(e.subs)+1)
 	for _, o := range e.subs {
 		if o != evicted {
 			subs = append(subs, o)
@@ -216,14 +115,14 @@ func (h *Hub) register(s *subscriber) error {
 }
 
 // unregister removes s from its stream (no-op when register evicted it already).
-func (h *Hub) unregister(s *subscriber) {
+func (h *Hub) unregister(s *Stream) {
 	s.kick(context.Canceled)
 	sh := h.shard(s.stream)
 	sh.mu.Lock()
 	e := sh.streams[s.stream]
 	found, last := false, false
 	if e != nil {
-		subs := make([]*subscriber, 0, len(e.subs))
+		subs := make([]*Stream, 0, len(e.subs))
 		for _, o := range e.subs {
 			if o == s {
 				found = true
@@ -249,7 +148,7 @@ func (h *Hub) unregister(s *subscriber) {
 }
 
 // syncInterest makes the bus subscription of stream match whether this node has
-// subscribers for it. Calls are serialised per shard and re-read the wanted state, so
+// open streams of it. Calls are serialised per shard and re-read the wanted state, so
 // concurrent first-join and last-leave cannot leave the bus in the wrong state.
 func (h *Hub) syncInterest(sh *shard, stream tocsin.StreamID) {
 	sh.interestMu.Lock()
@@ -295,7 +194,7 @@ func (h *Hub) Connections(userID string) []Connection {
 	stream := tocsin.UserStream(userID)
 	sh := h.shard(stream)
 	sh.mu.RLock()
-	var subs []*subscriber
+	var subs []*Stream
 	if e := sh.streams[stream]; e != nil {
 		subs = e.subs
 	}
@@ -311,7 +210,7 @@ func (h *Hub) Connections(userID string) []Connection {
 // revoked). Nodes that did not revoke it find out at their streams' next heartbeat,
 // through SubscribeRequest.Check.
 func (h *Hub) CloseToken(id string) int {
-	var kicked []*subscriber
+	var kicked []*Stream
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()

@@ -12,7 +12,7 @@ import (
 // (MaxStreamsPerUser, MaxStreamsPerToken, MaxStreamsPerAddr) and every stream's end
 // gives back. A count is kept only while the key has open streams.
 //
-// Which counts a subscriber holds is recorded on it (subscriber.held), under mu, so
+// Which counts an open stream holds is recorded on it (Stream.held), under mu, so
 // giving them back is idempotent: a stream evicted by close-oldest has given its
 // slots back when it was evicted, and its own unregister gives back nothing.
 //
@@ -24,7 +24,7 @@ type slotCounts struct {
 	addrs  map[string]int
 }
 
-// Which keyed slots a subscriber holds.
+// Which keyed slots an open stream holds.
 const (
 	heldUser uint8 = 1 << iota
 	heldToken
@@ -36,12 +36,12 @@ func newSlotCounts() slotCounts {
 }
 
 // take gives s its slots, or refuses with ETooMany naming the cap it would pass.
-// subs are the subscribers of s's stream: with cfg.CloseOldest, a user at its cap
+// subs are the open streams of s's stream id: with cfg.CloseOldest, a user at its cap
 // takes the slot of its oldest stream among them, which the caller must kick
 // (evicted). The per-token and per-address caps are never made room for: closing
 // someone's stream to admit another from the same token or address would let that
 // token or address take over every slot anyway.
-func (c *slotCounts) take(s *subscriber, subs []*subscriber, cfg *Config) (evicted *subscriber, err error) {
+func (c *slotCounts) take(s *Stream, subs []*Stream, cfg *Config) (evicted *Stream, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if max := cfg.MaxStreamsPerToken; s.tokenID != "" && max > 0 && c.tokens[s.tokenID] >= max {
@@ -52,7 +52,7 @@ func (c *slotCounts) take(s *subscriber, subs []*subscriber, cfg *Config) (evict
 	}
 	if s.userID != "" && c.users[s.userID] >= cfg.MaxStreamsPerUser {
 		if cfg.CloseOldest {
-			if i := slices.IndexFunc(subs, func(o *subscriber) bool { return o.userID == s.userID && o.held&heldUser != 0 }); i >= 0 {
+			if i := slices.IndexFunc(subs, func(o *Stream) bool { return o.userID == s.userID && o.held&heldUser != 0 }); i >= 0 {
 				evicted = subs[i] // subs are oldest first
 			}
 		}
@@ -77,13 +77,13 @@ func (c *slotCounts) take(s *subscriber, subs []*subscriber, cfg *Config) (evict
 }
 
 // release gives back the slots s holds (none, if it gave them back already).
-func (c *slotCounts) release(s *subscriber) {
+func (c *slotCounts) release(s *Stream) {
 	c.mu.Lock()
 	c.releaseLocked(s)
 	c.mu.Unlock()
 }
 
-func (c *slotCounts) releaseLocked(s *subscriber) {
+func (c *slotCounts) releaseLocked(s *Stream) {
 	if s.held&heldUser != 0 {
 		decr(c.users, s.userID)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,15 +23,29 @@ type pubJob struct {
 	// grouped: a group-key publish, which reads the group's item before it writes,
 	// so it runs statement by statement (publishTx) in a savepoint of the batch.
 	grouped bool
-	// For the others, merged: each stored notification's JSON (its event's data)
-	// and the template's tags as JSON, made on the caller's goroutine, not a writer's.
-	data [][]byte
+	// For the others, merged: each stored notification's event (its data the
+	// notification's JSON; the writer sets Seq and Unread) and the template's tags
+	// as JSON, made on the caller's goroutine, not a writer's.
+	evs  []tocsin.Event
 	tags string
 
 	res  tocsin.PublishResult
 	err  error // the job's own failure, set by the writer (its savepoint rolled back)
 	done chan error
+	// state is the handshake between a caller whose ctx ends and the writers (as
+	// in the SQLite store): a writer claims a job (queued → taken) before it reads
+	// anything of it; a caller that gives up first marks it abandoned (queued →
+	// abandoned), and the writers skip it. A caller that finds its job taken waits
+	// for done, so that no writer still reads its request, or writes its result,
+	// once Publish has returned.
+	state atomic.Int32
 }
+
+const (
+	jobQueued int32 = iota
+	jobTaken
+	jobAbandoned
+)
 
 // newPubJob prepares req for the writers. It returns nil for a publish that runs in
 // a transaction of its own: one with both a group key and an Idempotency-Key. In a
@@ -48,14 +63,18 @@ func newPubJob(ctx context.Context, req *tocsin.PublishRequest) (*pubJob, error)
 		return j, nil
 	}
 	ns = j.notes()
-	j.data = make([][]byte, len(ns))
+	j.evs = make([]tocsin.Event, len(ns))
+	var enc tocsin.NotificationEncoder // the copies of one template: their shared part is encoded once
 	for i := range ns {
 		ns[i].Normalize()
-		b, err := json.Marshal(&ns[i])
+		ev, err := enc.Event(&ns[i], tocsin.EventNotification, j.now)
 		if err != nil {
 			return nil, err
 		}
-		j.data[i] = b
+		if j.req.Topic != "" {
+			ev.Stream = tocsin.TopicStream(j.req.Topic)
+		}
+		j.evs[i] = ev
 	}
 	tags, err := json.Marshal(ns[0].Tags)
 	if err != nil {
@@ -81,7 +100,13 @@ func (j *pubJob) reset() {
 
 // result is what an Idempotency-Key remembers: the notifications as a JSON array,
 // joined from their encodings.
-func (j *pubJob) result() []byte { return jsonarray.Append(nil, j.data) }
+func (j *pubJob) result() []byte {
+	items := make([][]byte, len(j.evs))
+	for i := range j.evs {
+		items[i] = j.evs[i].Data
+	}
+	return jsonarray.Append(nil, items)
+}
 
 // plan is the multi-row statements of merged publishes: every notification of every
 // job is a row, in job order, and takes the next sequence of its stream in that
@@ -122,11 +147,9 @@ func newPlan(jobs []*pubJob, lockOnly []string) *plan {
 	for _, j := range jobs {
 		ns := j.notes()
 		for i := range ns {
-			r := prow{j: j, i: i}
-			if j.req.Topic != "" {
-				r.stream = string(tocsin.TopicStream(j.req.Topic))
-			} else {
-				r.uid, r.stream = ns[i].UserID, string(tocsin.UserStream(ns[i].UserID))
+			r := prow{j: j, i: i, stream: string(j.evs[i].Stream)}
+			if j.req.Topic == "" {
+				r.uid = ns[i].UserID
 			}
 			adds[r.stream]++
 			p.rows = append(p.rows, r)
@@ -287,7 +310,7 @@ func (p *plan) queue(b *pgx.Batch) {
 	var times []int64
 	for k, r := range p.rows {
 		streams[k], backs[k], names[k] = r.stream, r.back, tocsin.EventNotification
-		types[k], datas[k], created[k] = r.j.req.Notifications[r.i].Type, r.j.data[r.i], r.j.now.UnixMilli()
+		types[k], datas[k], created[k] = r.j.evs[r.i].Type, r.j.evs[r.i].Data, r.j.now.UnixMilli()
 		later[k] = r.later
 		if r.uid == "" {
 			if nt := &r.j.req.Notifications[r.i]; nt.ExpiresAt != nil {
@@ -383,7 +406,6 @@ func (p *plan) finish() error {
 	k := 0
 	for _, j := range p.jobs {
 		ns := j.notes()
-		evs := make([]tocsin.Event, len(ns))
 		for i := range ns {
 			r := &p.rows[k]
 			k++
@@ -396,10 +418,9 @@ func (p *plan) finish() error {
 			if !ok {
 				return fmt.Errorf("postgres: event %s/%d was not returned", r.stream, seq)
 			}
-			evs[i] = tocsin.Event{Stream: tocsin.StreamID(r.stream), Seq: uint64(seq), Name: tocsin.EventNotification,
-				Type: ns[i].Type, Data: j.data[i], Unread: int(unread), Time: j.now}
+			j.evs[i].Seq, j.evs[i].Unread = uint64(seq), int(unread)
 		}
-		j.res = tocsin.PublishResult{Notifications: ns, Events: evs}
+		j.res = tocsin.PublishResult{Notifications: ns, Events: j.evs}
 	}
 	return nil
 }
@@ -411,12 +432,8 @@ func mergedStreams(jobs []*pubJob) []string {
 		if j.grouped {
 			continue
 		}
-		for _, n := range j.notes() {
-			if j.req.Topic != "" {
-				out = append(out, string(tocsin.TopicStream(j.req.Topic)))
-			} else {
-				out = append(out, string(tocsin.UserStream(n.UserID)))
-			}
+		for _, ev := range j.evs {
+			out = append(out, string(ev.Stream))
 		}
 	}
 	return out

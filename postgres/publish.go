@@ -152,13 +152,14 @@ func publishTx(ctx context.Context, tx pgx.Tx, req *tocsin.PublishRequest, res *
 		return err
 	}
 	res.Events = make([]tocsin.Event, len(ns))
+	var enc tocsin.NotificationEncoder // what the fresh copies share is encoded once
 	for i := range res.Notifications {
 		n := &res.Notifications[i]
 		name := tocsin.EventNotification
 		if _, folded := groups[n.UserID]; folded {
 			name = tocsin.EventUpdated
 		}
-		ev, err := n.Event(name, now)
+		ev, err := enc.Event(n, name, now)
 		if err != nil {
 			return err
 		}

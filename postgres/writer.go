@@ -66,12 +66,18 @@ var (
 	errClosed = tocsin.Errorf(tocsin.EUnavailable, "the store is closed")
 )
 
-// queue hands j to a writer and waits for its outcome. If ctx ends first, queue
-// returns ctx's error, but the publish may still commit (unless the writer sees the
-// ended context before it starts the batch): callers that must know use
-// idempotency keys.
+// queue hands j to a writer and waits for its outcome. If ctx ends before a writer
+// takes j, queue returns ctx's error and j never runs. Once taken, the batch may be
+// reading j's request and writing its result, so queue waits for the outcome, which
+// it returns (the batch has a deadline of its own, batchTimeout): when Publish
+// returns, the store is done with the caller's request, and a publish that
+// committed is reported as such.
 func (s *Store) queue(ctx context.Context, j *pubJob) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	j.done = make(chan error, 1)
+	j.state.Store(jobQueued)
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -88,7 +94,10 @@ func (s *Store) queue(ctx context.Context, j *pubJob) error {
 	case err := <-j.done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return ctx.Err() // the writer will skip it
+		}
+		return <-j.done
 	}
 }
 
@@ -190,8 +199,11 @@ func (s *Store) commitBatch(batch []*pubJob) {
 	defer cancel()
 	live := make([]*pubJob, 0, len(batch))
 	for _, j := range batch {
+		if !j.state.CompareAndSwap(jobQueued, jobTaken) {
+			continue // abandoned: its caller has returned; touch nothing of it
+		}
 		if err := j.ctx.Err(); err != nil {
-			j.done <- err // nobody waits; nothing was written
+			j.done <- err // its caller is giving up (and waits for this): write nothing
 			continue
 		}
 		live = append(live, j)

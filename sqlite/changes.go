@@ -52,6 +52,7 @@ func publishTx(tx *wtx, req *tocsin.PublishRequest, job *pubJob, res *tocsin.Pub
 	}
 	res.Notifications = make([]tocsin.Notification, len(req.Notifications))
 	res.Events = make([]tocsin.Event, 0, len(req.Notifications))
+	var enc tocsin.NotificationEncoder // what the copies share is encoded once
 	for i := range req.Notifications {
 		n := req.Notifications[i]
 		if n.GroupKey != "" {
@@ -71,7 +72,7 @@ func publishTx(tx *wtx, req *tocsin.PublishRequest, job *pubJob, res *tocsin.Pub
 		if err := adjustUnread(bg, tx, n.UserID, unreadDelta(false, n.Unread())); err != nil {
 			return err
 		}
-		ev, err := n.Event(tocsin.EventNotification, now)
+		ev, err := enc.Event(&n, tocsin.EventNotification, now)
 		if err != nil {
 			return err
 		}

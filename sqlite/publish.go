@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -23,8 +22,8 @@ type pubJob struct {
 	req  *tocsin.PublishRequest
 	res  *tocsin.PublishResult
 	now  time.Time
-	tags []string // each notification's tags, as JSON
-	data [][]byte // each notification's JSON: its event's data
+	tags []string       // each notification's tags, as JSON
+	evs  []tocsin.Event // each notification's event; publishRows sets Seq and Unread
 	// shared: the notifications differ only in ID and UserID (one publish to many
 	// users): they are inserted with the other fields bound once per statement.
 	shared bool
@@ -42,80 +41,42 @@ func newPubJob(req *tocsin.PublishRequest, res *tocsin.PublishResult) (*pubJob, 
 			return nil, nil
 		}
 	}
-	j := &pubJob{req: req, res: res, now: ns[0].CreatedAt, tags: make([]string, len(ns)), data: make([][]byte, len(ns)), shared: true}
-	var lastTags []string // the recipients of one request share their tags
-	var suffix []byte     // the JSON of ns[0] after its userId, when recipients share it
+	j := &pubJob{req: req, res: res, now: ns[0].CreatedAt, tags: make([]string, len(ns)), evs: make([]tocsin.Event, len(ns)), shared: true}
+	// The recipients of one request are copies of one template: the encoder encodes
+	// what they share once.
+	var enc tocsin.NotificationEncoder
 	for i := range ns {
 		n := &ns[i]
 		n.Normalize()
-		if i > 0 && sameSlice(n.Tags, lastTags) {
+		copied := i > 0 && n.SameButRecipient(&ns[i-1])
+		j.shared = j.shared && (i == 0 || copied)
+		if copied {
 			j.tags[i] = j.tags[i-1]
 		} else {
 			b, err := json.Marshal(n.Tags)
 			if err != nil {
 				return nil, err
 			}
-			j.tags[i], lastTags = string(b), n.Tags
+			j.tags[i] = string(b)
 		}
-		shared := i == 0 || sameButRecipient(n, &ns[0])
-		j.shared = j.shared && shared
-		if shared && suffix != nil {
-			// Only the id and userId differ: encode those, share the rest.
-			if b, ok := appendHead(make([]byte, 0, 64+len(n.UserID)+len(suffix)), n); ok {
-				j.data[i] = append(b, suffix...)
-				continue
-			}
-		}
-		b, err := json.Marshal(n)
+		ev, err := enc.Event(n, tocsin.EventNotification, j.now)
 		if err != nil {
 			return nil, err
 		}
-		j.data[i] = b
-		if i == 0 {
-			if head, ok := appendHead(nil, n); ok && bytes.HasPrefix(b, head) {
-				suffix = b[len(head):]
-			}
-		}
+		j.evs[i] = ev
 	}
 	return j, nil
 }
 
-func sameSlice(a, b []string) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// sameButRecipient reports whether n has every field of t but ID and UserID: the
-// hub's copies of one template, sharing its slices and pointers.
-func sameButRecipient(n, t *tocsin.Notification) bool {
-	return n.Type == t.Type && n.Title == t.Title && n.Body == t.Body && n.Priority == t.Priority &&
-		sameSlice(n.Tags, t.Tags) && len(n.Data) == len(t.Data) && (len(n.Data) == 0 || &n.Data[0] == &t.Data[0]) &&
-		n.ActorID == t.ActorID && n.EntityType == t.EntityType && n.EntityID == t.EntityID &&
-		n.ActionURL == t.ActionURL && n.ImageURL == t.ImageURL && n.GroupKey == t.GroupKey &&
-		n.Count == t.Count && n.Topic == t.Topic && n.CreatedAt == t.CreatedAt &&
-		n.SeenAt == t.SeenAt && n.ReadAt == t.ReadAt && n.ArchivedAt == t.ArchivedAt && n.ExpiresAt == t.ExpiresAt
-}
-
-// appendHead appends the start of n's JSON as encoding/json writes it, up to and
-// including its userId: {"id":"…","userId":"…". It reports false for an id or user id
-// that JSON would escape (then the whole notification is encoded by encoding/json).
-func appendHead(b []byte, n *tocsin.Notification) ([]byte, bool) {
-	for _, s := range [2]string{n.ID, n.UserID} {
-		for k := 0; k < len(s); k++ {
-			if c := s[k]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-				return b, false
-			}
-		}
-	}
-	b = append(b, `{"id":"`...)
-	b = append(b, n.ID...)
-	b = append(b, `","userId":"`...)
-	b = append(b, n.UserID...)
-	return append(b, '"'), true
-}
-
 // result is the job's notifications as a JSON array (what an Idempotency-Key
 // remembers), joined from their encodings.
-func (j *pubJob) result() []byte { return jsonarray.Append(nil, j.data) }
+func (j *pubJob) result() []byte {
+	items := make([][]byte, len(j.evs))
+	for i := range j.evs {
+		items[i] = j.evs[i].Data
+	}
+	return jsonarray.Append(nil, items)
+}
 
 // pubRow is one notification of a job.
 type pubRow struct {
@@ -123,6 +84,9 @@ type pubRow struct {
 	i      int
 	stream string
 }
+
+// ev is the row's event.
+func (r *pubRow) ev() *tocsin.Event { return &r.j.evs[r.i] }
 
 // counter hands out the values a multi-row upsert returned for one stream: a
 // stream of k rows got head-k+1 … head (and unread-k+1 … unread), given to its rows
@@ -148,7 +112,7 @@ func publishRows(tx *wtx, jobs []*pubJob) error {
 	maxNow := jobs[0].now
 	for _, j := range jobs {
 		for i := range j.req.Notifications {
-			r := pubRow{j: j, i: i, stream: string(tocsin.UserStream(j.req.Notifications[i].UserID))}
+			r := pubRow{j: j, i: i, stream: string(j.evs[i].Stream)}
 			rows = append(rows, r)
 			if c := streams[r.stream]; c != nil {
 				c.rows++
@@ -209,31 +173,27 @@ func publishRows(tx *wtx, jobs []*pubJob) error {
 		return fmt.Errorf("unread counts: %w", err)
 	}
 
-	evs := make([]tocsin.Event, total)
-	for k, r := range rows {
-		n := &r.j.req.Notifications[r.i]
+	for _, r := range rows {
+		ev := r.ev()
 		seq, unread := streams[r.stream].next()
 		if anyExpired {
 			var expired int64
-			if err := tx.QueryRowContext(bg, sqlExpiredUnread, r.j.now.UnixMilli(), n.UserID).Scan(&expired); err != nil {
+			if err := tx.QueryRowContext(bg, sqlExpiredUnread, r.j.now.UnixMilli(), r.j.req.Notifications[r.i].UserID).Scan(&expired); err != nil {
 				return fmt.Errorf("unread counts: %w", err)
 			}
 			unread -= expired
 		}
-		evs[k] = tocsin.Event{
-			Stream: tocsin.StreamID(r.stream), Seq: uint64(seq), Name: tocsin.EventNotification,
-			Type: n.Type, Data: r.j.data[r.i], Unread: int(unread), Time: r.j.now,
-		}
+		ev.Seq, ev.Unread = uint64(seq), int(unread)
 	}
 	// Each item keeps its event's position (seq), so that deleting it forgets the
 	// event without an index from notification to event.
-	if err := insertNotifications(tx, rows, order, args, evs); err != nil {
+	if err := insertNotifications(tx, rows, order, args); err != nil {
 		return fmt.Errorf("insert notifications: %w", err)
 	}
 	err := tx.each(&tx.st.events, total, func(st *sql.Stmt, lo, hi int) error {
 		args = args[:0]
 		for _, k := range order[lo:hi] {
-			ev := &evs[k]
+			ev := rows[k].ev()
 			args = append(args, rows[k].stream, int64(ev.Seq), ev.Type, []byte(ev.Data), ev.Unread, ev.Time.UnixMilli())
 		}
 		_, err := st.ExecContext(bg, args...)
@@ -243,11 +203,8 @@ func publishRows(tx *wtx, jobs []*pubJob) error {
 		return fmt.Errorf("insert events: %w", err)
 	}
 
-	k := 0
 	for _, j := range jobs {
-		n := len(j.req.Notifications)
-		*j.res = tocsin.PublishResult{Notifications: j.req.Notifications, Events: evs[k : k+n : k+n]}
-		k += n
+		*j.res = tocsin.PublishResult{Notifications: j.req.Notifications, Events: j.evs}
 		if j.req.IdempotencyKey != "" {
 			if _, err := tx.ExecContext(bg, sqlIdempotencyPut, j.req.IdempotencyScope, j.req.IdempotencyKey,
 				j.req.RequestHash, j.result(), j.now.UnixMilli()); err != nil {
@@ -259,10 +216,10 @@ func publishRows(tx *wtx, jobs []*pubJob) error {
 }
 
 // insertNotifications inserts the rows in the given order, each with the position of
-// its event (evs, by row): those of a publish to many users with the fields they
+// its event: those of a publish to many users with the fields they
 // share bound once per statement (only the id, the user and the position differ from
 // row to row), the others with every field.
-func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any, evs []tocsin.Event) error {
+func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any) error {
 	var shared map[*pubJob][]int
 	var rest []int
 	for _, k := range order {
@@ -283,7 +240,7 @@ func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any, evs []
 				n.CreatedAt.UnixMilli(), millis(n.SeenAt), nil, nil, millis(n.ExpiresAt))
 			for _, k := range ks[lo:hi] {
 				r := &rows[k]
-				args = append(args, r.j.req.Notifications[r.i].ID, r.j.req.Notifications[r.i].UserID, int64(evs[k].Seq))
+				args = append(args, r.j.req.Notifications[r.i].ID, r.j.req.Notifications[r.i].UserID, int64(r.ev().Seq))
 			}
 			_, err := st.ExecContext(bg, args...)
 			return err
@@ -299,7 +256,7 @@ func insertNotifications(tx *wtx, rows []pubRow, order []int, args []any, evs []
 			n := &r.j.req.Notifications[r.i]
 			args = append(args, n.ID, n.UserID, n.Type, n.Title, n.Body, n.Priority, r.j.tags[r.i], string(n.Data),
 				n.ActorID, n.EntityType, n.EntityID, n.ActionURL, n.ImageURL, n.GroupKey, n.Count,
-				n.CreatedAt.UnixMilli(), millis(n.SeenAt), nil, nil, millis(n.ExpiresAt), int64(evs[k].Seq))
+				n.CreatedAt.UnixMilli(), millis(n.SeenAt), nil, nil, millis(n.ExpiresAt), int64(r.ev().Seq))
 		}
 		_, err := st.ExecContext(bg, args...)
 		return err

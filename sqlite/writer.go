@@ -32,8 +32,9 @@ const (
 )
 
 // write queues fn for the writer and waits until its transaction has committed (and
-// synced, as configured). If ctx ends first, write returns ctx's error, but the
-// change may still commit: callers that must know use idempotency keys.
+// synced, as configured). If ctx ends before the writer takes the change, write
+// returns ctx's error and the change never runs; once taken, write returns its
+// outcome, committed or not.
 func (s *Store) write(ctx context.Context, fn func(tx *wtx) error) error {
 	return s.queue(ctx, &change{fn: fn})
 }
@@ -55,9 +56,11 @@ func (s *Store) queue(ctx context.Context, c *change) error {
 		if c.state.CompareAndSwap(changeQueued, changeAbandoned) {
 			return ctx.Err() // never run
 		}
-		// Running: fn's queries take ctx, so it ends soon; its commit may still land.
-		<-c.done
-		return ctx.Err()
+		// Taken: fn's queries take ctx, so it ends soon, but its commit may still
+		// land. Its outcome is the truth: a change that committed is reported so,
+		// or the hub would never announce its events (live streams would see them
+		// only when a later event revealed the gap).
+		return <-c.done
 	}
 }
 

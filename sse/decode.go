@@ -46,8 +46,6 @@ type Decoder struct {
 	lastID  string
 	line    []byte
 	afterCR bool // the previous line ended with CR
-	// pending retry report for a frame that set retry but dispatched nothing
-	retry time.Duration
 }
 
 // NewDecoder returns a decoder reading r with lines bounded by DefaultMaxLine.
@@ -63,9 +61,6 @@ func NewDecoderSize(r io.Reader, maxLine int) *Decoder {
 	}
 	return &Decoder{r: br, maxLine: maxLine}
 }
-
-// LastEventID is the id a reconnecting client would send as Last-Event-ID.
-func (d *Decoder) LastEventID() string { return d.lastID }
 
 // Next returns the next event, comment or retry hint. At the end of the stream it
 // returns io.EOF; an event not terminated by a blank line is discarded, as browsers do.

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"PublishAssignsSequences", testPublishSequences},
 		{"PublishManyRecipients", testPublishMany},
+		{"EventDataIsTheEncoding", testEventDataIsTheEncoding},
 		{"Idempotency", testIdempotency},
 		{"AppendCustom", testAppendCustom},
 		{"UpdateAndUnread", testUpdate},

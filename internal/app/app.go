@@ -77,27 +77,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err := a.ensureSecrets(); err != nil {
 		return nil, err
 	}
-	authn, err := newAuthenticator(a.cfg, a.now)
-	if err != nil {
-		return nil, err
-	}
 	store, err := openStoreClock(ctx, a.cfg, log, a.now)
 	if err != nil {
 		return nil, err
 	}
 	a.store = store
-	authn.SetKeyLookup(func(hash string) (string, bool, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		k, err := store.APIKey(ctx, hash)
-		if tocsin.ErrorCodeOf(err) == tocsin.ENotFound {
-			return "", false, nil
-		}
-		if err != nil {
-			return "", false, err
-		}
-		return k.ID, k.RevokedAt == nil, nil
-	})
+	authn, err := newAuthenticator(a.cfg, a.now, storedKeyLookup(store))
+	if err != nil {
+		return nil, err
+	}
 	bus, err := openBus(ctx, a.cfg, log)
 	if err != nil {
 		return nil, err
@@ -155,9 +143,6 @@ func (a *App) devToken() func(string) (string, error) {
 		return auth.MintJWT(secret, user, time.Hour, a.now())
 	}
 }
-
-// Handler is the node's HTTP handler.
-func (a *App) Handler() http.Handler { return a.handler }
 
 // Hub is the node's hub.
 func (a *App) Hub() *hub.Hub { return a.hub }
@@ -278,8 +263,13 @@ func (a *App) Close() {
 	})
 }
 
-func newAuthenticator(cfg config.Config, now func() time.Time) (*auth.Authenticator, error) {
-	ac := auth.Config{APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience, AllowNoExp: cfg.JWTAllowNoExp, Now: now}
+// newAuthenticator builds the node's authenticator; keys finds the API keys kept in
+// the store (tocsin keys).
+func newAuthenticator(cfg config.Config, now func() time.Time, keys func(hash string) (string, bool, error)) (*auth.Authenticator, error) {
+	ac := auth.Config{
+		APIKeys: cfg.APIKeys, JWTIssuer: cfg.JWTIssuer, JWTAudience: cfg.JWTAudience,
+		AllowNoExp: cfg.JWTAllowNoExp, Now: now, KeyLookup: keys,
+	}
 	if cfg.JWTPublicKey != "" {
 		pem, err := os.ReadFile(cfg.JWTPublicKey)
 		if err != nil {
@@ -290,6 +280,24 @@ func newAuthenticator(cfg config.Config, now func() time.Time) (*auth.Authentica
 		ac.JWTSecret = []byte(cfg.JWTSecret)
 	}
 	return auth.New(ac)
+}
+
+// storedKeyLookup is auth.Config.KeyLookup on the API keys kept in keys: an unknown
+// key is not live; a store that does not answer within 2s is an error (the key is
+// refused this time, and asked about again next time).
+func storedKeyLookup(keys tocsin.APIKeyRecords) func(hash string) (string, bool, error) {
+	return func(hash string) (string, bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		k, err := keys.APIKey(ctx, hash)
+		if tocsin.ErrorCodeOf(err) == tocsin.ENotFound {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		return k.ID, k.RevokedAt == nil, nil
+	}
 }
 
 // OpenStore opens the store cfg names (for tools such as tocsin keys).
