@@ -142,26 +142,9 @@ func (s *Server) runRawSSE(r *http.Request, p tocsin.Principal, req hub.Subscrib
 			st.Stop()
 		}
 	})
-	if rc, ok := rawWriter(sink.conn); ok {
-		sink.rc = rc
-		st, err := s.hub.Begin(ctx, req, sink)
-		if err != nil {
-			cancel()
-			s.failRawSSE(r, p, sink, err)
-			s.streams.done()
-			return
-		}
-		sink.setWake(st.Wake)
-		driven.Store(st)
-		if ctx.Err() != nil {
-			st.Stop() // the client left while the stream began
-		}
-		st.Go(func(err error) {
-			cancel()
-			s.endRawSSE(p, sink, err)
-			s.streams.done()
-		})
-		return
+	rc, drivable := rawWriter(sink.conn)
+	if drivable {
+		sink.rc = rc // set before Begin: its flushes never wait on the socket either
 	}
 	st, err := s.hub.Begin(ctx, req, sink)
 	if err != nil {
@@ -170,13 +153,26 @@ func (s *Server) runRawSSE(r *http.Request, p tocsin.Principal, req hub.Subscrib
 		s.streams.done()
 		return
 	}
-	// The live phase on a fresh goroutine: this one's stack grew with the store
-	// reads and encoding of the start, and an idle stream should not keep it.
-	go func() {
-		defer s.streams.done()
-		defer cancel()
-		s.endRawSSE(p, sink, st.Live(ctx))
-	}()
+	if !drivable {
+		// The live phase on a fresh goroutine: this one's stack grew with the store
+		// reads and encoding of the start, and an idle stream should not keep it.
+		go func() {
+			defer s.streams.done()
+			defer cancel()
+			s.endRawSSE(p, sink, st.Live(ctx))
+		}()
+		return
+	}
+	sink.setWake(st.Wake)
+	driven.Store(st)
+	if ctx.Err() != nil {
+		st.Stop() // the client left while the stream began
+	}
+	st.Go(func(err error) {
+		cancel()
+		s.endRawSSE(p, sink, err)
+		s.streams.done()
+	})
 }
 
 // endRawSSE ends a taken-over stream that started: how it ended (endStream), the
