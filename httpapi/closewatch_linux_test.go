@@ -18,6 +18,20 @@ func watcherLoops() int {
 	return bytes.Count(buf[:n], []byte("httpapi.(*closeWatcher).loop("))
 }
 
+// waitLoops waits for the count of watcher loops to be want. A stack dump shows a
+// loop's goroutine as loop only while it runs loop: before it first runs it shows
+// as the go statement's wrapper, and after loop returned (Close waits for that) it
+// may still be on its way out.
+func waitLoops(t *testing.T, want int, when string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); watcherLoops() != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d watcher loops %s, want %d", watcherLoops(), when, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // The close watcher belongs to its Server: it starts with the first watched
 // connection, tells when a peer hangs up, and Server.Close stops its goroutine
 // (waiting for it); a watch after Close fails, so the caller falls back. Not
@@ -53,9 +67,7 @@ func TestServerCloseStopsItsWatcher(t *testing.T) {
 		t.Fatal("a TCP connection cannot be watched")
 	}
 	defer stop()
-	if n := watcherLoops(); n != before+1 {
-		t.Fatalf("%d watcher loops with one connection watched, want %d", n, before+1)
-	}
+	waitLoops(t, before+1, "with one connection watched")
 	peer.Close()
 	select {
 	case <-gone:
@@ -66,9 +78,7 @@ func TestServerCloseStopsItsWatcher(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := watcherLoops(); n != before {
-		t.Fatalf("%d watcher loops after Close, want %d", n, before)
-	}
+	waitLoops(t, before, "after Close")
 	conn2, _ := pair()
 	if _, ok := s.watcher.watch(conn2, func() {}); ok {
 		t.Fatal("watched a connection after Close")

@@ -21,7 +21,7 @@ func (s *Server) memberEvents(w http.ResponseWriter, r *http.Request, p tocsin.P
 		return err
 	}
 	req.NoInit = true
-	return s.serveSSE(w, r, p, req)
+	return s.serveSSE(w, r, p, req, sseEncoding{})
 }
 
 // memberEventInput is the body of POST /events.

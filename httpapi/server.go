@@ -244,66 +244,32 @@ func (s *Server) Close(ctx context.Context) error {
 // now is the server's clock, in UTC.
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 
-// adapt turns a route into an http.Handler: authenticate, run, write any error, count.
+// adapt turns a route into an http.Handler: authenticate, run, write any error,
+// record the response (access.go), unless a taken-over stream records it itself.
 func (s *Server) adapt(rt route) http.Handler {
-	label := rt.method + " " + rt.pattern
+	name := &routeName{label: rt.method + " " + rt.pattern, pattern: rt.pattern}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, rec: accessRecord{route: name, start: time.Now()}}
 		p, err := s.authenticate(r, rt.auth)
+		sw.rec.userID = p.UserID
 		if err == nil {
 			err = s.checkLimit(rt.limit, p, sw.Header().Set)
 		}
 		if err == nil {
 			err = rt.h(sw, r, p)
 		}
+		if sw.detached {
+			return // the stream's connection was taken over: it records its response
+		}
 		if err != nil && !sw.wrote {
 			s.writeError(sw, r, err)
 		}
-		if s.cfg.HTTPRequests != nil {
-			s.cfg.HTTPRequests.WithLabelValues(label, statusClass(sw.status)).Inc()
-		}
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
-			// Capability tokens and ?token=/?ticket= are redacted from the path.
-			s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-				slog.String("method", r.Method), slog.String("route", rt.pattern), slog.String("path", redactRequest(r)),
-				slog.Int("status", sw.status), slog.String("user_id", p.UserID),
-				slog.String("client", s.clientAddr(r).String()),
-				slog.Duration("duration", time.Since(start)))
+			sw.rec.req = s.requestLine(r)
 		}
+		s.record(r.Context(), &sw.rec, sw.status)
 	})
 }
-
-func statusClass(code int) string {
-	if code == 0 {
-		code = http.StatusOK
-	}
-	return string(rune('0'+code/100)) + "xx"
-}
-
-// statusWriter remembers whether and with which status a response was started.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

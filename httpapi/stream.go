@@ -1,19 +1,32 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/hub"
 	"github.com/tocsin/tocsin/sse"
 )
+
+// The sinks of open streams (hub.Stream; see the hub's glossary): the hub runs an
+// open stream (Begin, then Live or Go) and writes through one sink per transport,
+// each a hub.Sink:
+//
+//   - httpSSESink (this file): SSE through net/http's ResponseWriter: HTTP/2, and
+//     any connection that cannot be taken over.
+//   - rawSSESink (rawsink.go): SSE on an HTTP/1.1 connection taken over from
+//     net/http (rawconn.go, plain or TLS), writing the chunked framing itself; on
+//     plain TCP on Linux it is a hub.AsyncSink, driven by the hub's workers.
+//   - wsSink (ws.go): WebSocket.
+//
+// The two SSE sinks share the encodings below as plain functions (sseEncoding,
+// batchFrame, heartbeatFrame, setSSEHeaders); serveSSE picks the sink. streamSet
+// counts the streams that outlive their handler, so that Close waits for them.
 
 // encodeSSE is the one encoding of a delivery for every SSE connection: the event
 // frame and, when it changed the unread count, the "unread" frame (no id line).
@@ -49,75 +62,30 @@ func appendInt(b []byte, n int) []byte {
 	return append(b, tmp[i:]...)
 }
 
-// sseSink writes one connection's SSE frames. Headers and the retry hint go out with
-// the first frame, so an error found before it (429, 503) can still be a JSON answer.
-// Each write cycle gets a fresh write deadline: a client that stops reading is cut
-// off instead of holding the goroutine.
-type sseSink struct {
-	w        http.ResponseWriter
-	rc       *http.ResponseController
-	retry    time.Duration
-	timeout  time.Duration
-	started  bool
-	deadline bool // a deadline is set for the current write cycle
-	scratch  []byte
-
-	// encode and slot, when set, replace the standard event framing (capability
-	// streams frame events without names).
+// sseEncoding is how a stream frames its events: the standard SSE frame (the zero
+// value) or the stream's own (capability streams frame events without names).
+type sseEncoding struct {
 	encode func(*hub.Delivery) []byte
 	slot   hub.Encoding
-
-	// raw, when set, is the taken-over connection the stream writes to (rawconn.go).
-	raw *rawStream
 }
 
-func (k *sseSink) write(b []byte) error {
-	if k.raw != nil {
-		k.started = true
-		return k.raw.write(b)
+// frame is d's SSE frame, encoded once per delivery and shared by the streams.
+func (e sseEncoding) frame(d *hub.Delivery) []byte {
+	if e.encode != nil {
+		return d.Encoded(e.slot, e.encode)
 	}
-	if !k.deadline {
-		if err := k.rc.SetWriteDeadline(time.Now().Add(k.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		k.deadline = true
-	}
-	if !k.started {
-		k.started = true
-		h := k.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		k.w.WriteHeader(http.StatusOK)
-		var hint [32]byte
-		if _, err := k.w.Write(sse.AppendRetry(hint[:0], k.retry)); err != nil {
-			return err
-		}
-	}
-	_, err := k.w.Write(b)
-	return err
+	return d.Encoded(hub.EncodingSSE, encodeSSE)
 }
 
-func (k *sseSink) Event(d *hub.Delivery) error {
-	if k.encode != nil {
-		return k.write(d.Encoded(k.slot, k.encode))
-	}
-	return k.write(d.Encoded(hub.EncodingSSE, encodeSSE))
-}
-
-func (k *sseSink) Batch(ds []*hub.Delivery, unread int) error {
-	if k.raw != nil {
-		k.scratch = nil // the raw path keeps frames until Flush: no reuse
-	}
-	k.scratch = appendBatchData(k.scratch[:0], ds)
-	frame := sse.AppendEvent(nil, ds[len(ds)-1].ID, tocsin.EventBatch, k.scratch)
+// batchFrame is the notifications:batch event of ds (data, from appendBatchData),
+// then the "unread" event when unread is not UnreadUnchanged. It is a fresh slice:
+// a taken-over stream keeps it until its flush.
+func batchFrame(ds []*hub.Delivery, data []byte, unread int) []byte {
+	frame := sse.AppendEvent(nil, ds[len(ds)-1].ID, tocsin.EventBatch, data)
 	if unread != tocsin.UnreadUnchanged {
 		frame = sse.AppendEvent(frame, "", tocsin.EventUnread, unreadJSON(unread))
 	}
-	if cap(k.scratch) > 4096 {
-		k.scratch = nil
-	}
-	return k.write(frame)
+	return frame
 }
 
 // appendBatchData appends the data of a notifications:batch event: the array of
@@ -134,10 +102,64 @@ func appendBatchData(b []byte, ds []*hub.Delivery) []byte {
 	return append(b, ']')
 }
 
-func (k *sseSink) Control(name, id string, data []byte) error {
-	if k.raw != nil {
-		return k.write(sse.AppendEvent(nil, id, name, data)) // kept until Flush
+var heartbeatFrame = sse.AppendComment(nil, "heartbeat")
+
+// setSSEHeaders sets the header of an SSE response (either transport): the proxy
+// hint X-Accel-Buffering stops nginx from holding frames back.
+func setSSEHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+}
+
+// httpSSESink writes one stream's SSE frames through net/http: HTTP/2, and any
+// connection that could not be taken over. Headers and the retry hint go out with
+// the first frame, so an error found before it (429, 503) is still answered by
+// writeError. Each write cycle gets a fresh write deadline: a client that stops
+// reading is cut off instead of holding the goroutine.
+type httpSSESink struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	retry    time.Duration
+	timeout  time.Duration
+	enc      sseEncoding
+	started  bool
+	deadline bool   // a deadline is set for the current write cycle
+	scratch  []byte // reused between writes: net/http copies what it is given
+}
+
+func (k *httpSSESink) write(b []byte) error {
+	if !k.deadline {
+		if err := k.rc.SetWriteDeadline(time.Now().Add(k.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		k.deadline = true
 	}
+	if !k.started {
+		k.started = true
+		setSSEHeaders(k.w.Header())
+		k.w.WriteHeader(http.StatusOK)
+		var hint [32]byte
+		if _, err := k.w.Write(sse.AppendRetry(hint[:0], k.retry)); err != nil {
+			return err
+		}
+	}
+	_, err := k.w.Write(b)
+	return err
+}
+
+func (k *httpSSESink) Event(d *hub.Delivery) error { return k.write(k.enc.frame(d)) }
+
+func (k *httpSSESink) Batch(ds []*hub.Delivery, unread int) error {
+	k.scratch = appendBatchData(k.scratch[:0], ds)
+	err := k.write(batchFrame(ds, k.scratch, unread))
+	if cap(k.scratch) > 4096 {
+		k.scratch = nil
+	}
+	return err
+}
+
+func (k *httpSSESink) Control(name, id string, data []byte) error {
 	k.scratch = sse.AppendEvent(k.scratch[:0], id, name, data)
 	err := k.write(k.scratch)
 	if cap(k.scratch) > 4096 {
@@ -146,34 +168,18 @@ func (k *sseSink) Control(name, id string, data []byte) error {
 	return err
 }
 
-func (k *sseSink) Heartbeat() error {
-	return k.write(heartbeatFrame)
-}
-
-var heartbeatFrame = sse.AppendComment(nil, "heartbeat")
+func (k *httpSSESink) Heartbeat() error { return k.write(heartbeatFrame) }
 
 // Flush sends what was written. The hub's first Flush comes once the stream has
 // begun, so it also starts a stream that had nothing to write yet (no init).
-func (k *sseSink) Flush() error {
+func (k *httpSSESink) Flush() error {
 	if !k.started {
 		if err := k.write(nil); err != nil {
 			return err
 		}
 	}
-	if k.raw != nil {
-		return k.raw.flush()
-	}
 	k.deadline = false
 	return k.rc.Flush()
-}
-
-// Blocked reports whether a driven stream's background write is going on
-// (hub.AsyncSink).
-func (k *sseSink) Blocked() (bool, error) {
-	if k.raw == nil {
-		return false, nil
-	}
-	return k.raw.Blocked()
 }
 
 // stream: GET /api/notifications/stream, the user's stream over SSE.
@@ -182,118 +188,49 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p tocsin.Princip
 	if err != nil {
 		return err
 	}
-	return s.serveSSE(w, r, p, req)
+	return s.serveSSE(w, r, p, req, sseEncoding{})
 }
 
-// serveSSE serves one SSE stream until it ends.
-func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Principal, req hub.SubscribeRequest) error {
-	sink := &sseSink{w: w, rc: http.NewResponseController(w), retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout}
-	return s.runSSE(r, p, req, sink)
-}
-
-// runSSE runs the stream on sink until it ends. Every stream is counted in
-// s.streams until it has ended (Close waits for them): a taken-over one outlives
-// its handler.
-func (s *Server) runSSE(r *http.Request, p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) error {
-	streamEstablished(sink.rc) // no body is coming: --read-timeout no longer applies
+// serveSSE serves one SSE stream until it ends: on the connection itself when it
+// can be taken over (an HTTP/1.1 one), through net/http otherwise. Every stream is
+// counted in s.streams until it has ended (Close waits for them): a taken-over one
+// outlives its handler.
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, p tocsin.Principal, req hub.SubscribeRequest, enc sseEncoding) error {
+	rc := http.NewResponseController(w)
+	streamEstablished(rc) // no body is coming: --read-timeout no longer applies
 	s.streams.add()
-	if conn, lines, ok := takeOver(sink.w, r, sink.rc); ok {
-		sink.w, sink.rc = nil, nil // net/http's writer is gone with the connection
-		sink.raw = &rawStream{conn: conn, timeout: sink.timeout, head: lines, first: sse.AppendRetry(nil, sink.retry), track: &s.streams}
-		go s.runRawSSE(p, req, sink) // its end calls s.streams.done
+	if conn, header, ok := takeOver(w, r, rc); ok {
+		sink := &rawSSESink{conn: conn, header: header, enc: enc, retry: s.cfg.Retry,
+			timeout: s.cfg.WriteTimeout, streams: &s.streams, rec: s.takeRecord(w, r)}
+		go s.runRawSSE(r, p, req, sink) // its end calls s.streams.done
 		return nil
 	}
 	defer s.streams.done()
+	sink := &httpSSESink{w: w, rc: rc, retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout, enc: enc}
 	err := s.hub.Serve(r.Context(), req, sink)
 	if !sink.started {
 		if err == nil {
 			err = tocsin.Errorf(tocsin.EUnavailable, "stream ended before it started")
 		}
-		return err
+		return err // answered by writeError, as any other request's
 	}
-	s.endStream(p, sink, err)
+	if last := s.endStream(p, err); last != nil {
+		_ = sink.write(last)
+		_ = sink.Flush()
+	}
 	return nil
 }
 
-// runRawSSE runs a stream on a taken-over connection until it ends, then closes it
-// and tells s.streams. Its context is its own (the request's ended with the
-// handler): the client hanging up, noticed by the shared watcher, cancels it. On a
-// plain TCP connection on Linux the live phase is driven by the hub's workers (no
-// goroutine per stream); elsewhere (TLS) it runs on a goroutine of its own.
-func (s *Server) runRawSSE(p tocsin.Principal, req hub.SubscribeRequest, sink *sseSink) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var driven atomic.Pointer[hub.Stream]
-	stop := s.watchHangUp(sink.raw.conn, func() {
-		cancel()
-		if st := driven.Load(); st != nil {
-			st.Stop()
-		}
-	})
-	sink.raw.stop = stop
-	if rc, ok := rawWriter(sink.raw.conn); ok {
-		sink.raw.rc = rc
-		st, err := s.hub.Begin(ctx, req, sink)
-		if err != nil {
-			cancel()
-			s.failRawSSE(p, sink, err)
-			s.streams.done()
-			return
-		}
-		sink.raw.setWake(st.Wake)
-		driven.Store(st)
-		if ctx.Err() != nil {
-			st.Stop() // the client left while the stream began
-		}
-		st.Go(func(err error) {
-			cancel()
-			s.endStream(p, sink, err)
-			sink.raw.close()
-			s.streams.done()
-		})
-		return
-	}
-	st, err := s.hub.Begin(ctx, req, sink)
-	if err != nil {
-		cancel()
-		s.failRawSSE(p, sink, err)
-		s.streams.done()
-		return
-	}
-	// The live phase on a fresh goroutine: this one's stack grew with the store
-	// reads and encoding of the start, and an idle stream should not keep it.
-	go func() {
-		defer s.streams.done()
-		defer cancel()
-		s.endStream(p, sink, st.Live(ctx))
-		sink.raw.close()
-	}()
-}
-
-// failRawSSE ends a taken-over stream that failed to begin: a JSON error answer when
-// nothing was written yet.
-func (s *Server) failRawSSE(p tocsin.Principal, sink *sseSink, err error) {
-	if sink.raw.started {
-		s.endStream(p, sink, err)
-		sink.raw.close()
-		return
-	}
-	sink.raw.stop()
-	if tocsin.ErrorCodeOf(err) == tocsin.EInternal {
-		s.log.Error("stream failed", "user_id", p.UserID, "err", err)
-	}
-	writeRawError(sink.raw.conn, sink.raw.head, err)
-	_ = sink.raw.conn.Close()
-}
-
-// endStream tells a stream's client how it ended (a reconnect hint on shutdown).
-func (s *Server) endStream(p tocsin.Principal, sink *sseSink, err error) {
+// endStream says how an SSE stream that ended with err ends for its client: the
+// last frame to send it (a reconnect hint on shutdown), or nil; it logs the ends
+// that are not expected.
+func (s *Server) endStream(p tocsin.Principal, err error) (last []byte) {
 	switch {
 	case errors.Is(err, hub.ErrShutdown):
 		// Come back soon, spread over a few seconds so a whole node's clients do not
 		// reconnect in the same instant.
 		jitter := 500*time.Millisecond + rand.N(2500*time.Millisecond)
-		_ = sink.write(sse.AppendRetry(nil, jitter))
-		_ = sink.Flush()
+		return sse.AppendRetry(nil, jitter)
 	case errors.Is(err, hub.ErrExpired):
 		// The token that opened the stream expired: the response ends cleanly (the last
 		// chunk), and the client reconnects with a fresh token and Last-Event-ID, losing
@@ -302,6 +239,7 @@ func (s *Server) endStream(p tocsin.Principal, sink *sseSink, err error) {
 	case err != nil && !errors.Is(err, hub.ErrSlowConsumer) && !errors.Is(err, hub.ErrReplaced) && !errors.Is(err, hub.ErrRevoked):
 		s.log.Debug("stream ended", "user_id", p.UserID, "err", err)
 	}
+	return nil
 }
 
 // subscribeRequest reads what a stream request asks for: the resume point

@@ -198,9 +198,7 @@ func (s *Server) capabilityStream(w http.ResponseWriter, r *http.Request, _ tocs
 		// The token is the credential: any page holding the URL may read it.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	}
-	sink := &sseSink{w: w, rc: http.NewResponseController(w), retry: s.cfg.Retry, timeout: s.cfg.WriteTimeout,
-		encode: encodeCapability, slot: hub.EncodingCapability}
-	return s.runSSE(r, tocsin.Principal{}, req, sink)
+	return s.serveSSE(w, r, tocsin.Principal{}, req, sseEncoding{encode: encodeCapability, slot: hub.EncodingCapability})
 }
 
 // encodeCapability frames a notification event without an event name, its data the
@@ -248,7 +246,7 @@ func (s *Server) topicStream(w http.ResponseWriter, r *http.Request, p tocsin.Pr
 		return err
 	}
 	req.Stream = tocsin.TopicStream(name)
-	return s.serveSSE(w, r, p, req)
+	return s.serveSSE(w, r, p, req, sseEncoding{})
 }
 
 // hook: POST /api/hooks/{token}. A notification JSON body, or a plain-text body

@@ -72,6 +72,12 @@ func encodeWSUnread(d *hub.Delivery) []byte {
 
 // wsSink writes one connection's frames. Every write has its own deadline: a client
 // that stops reading is cut off (the library closes the connection on a timeout).
+//
+// Two goroutines write to the connection: the stream's (the hub calls Event, Batch,
+// Control, Heartbeat) and its reader's (wsRead: the answers to commands, and the
+// pongs to the client's pings, which coder/websocket writes from inside Read). The
+// library writes one frame at a time behind a lock, so write is safe from both;
+// scratch is the stream goroutine's alone.
 type wsSink struct {
 	c       *websocket.Conn
 	ctx     context.Context
@@ -116,6 +122,9 @@ func (k *wsSink) Control(name, id string, data []byte) error {
 }
 
 // Heartbeat sends a protocol ping and waits for the pong, so a dead peer is found.
+// The library reads the pong only inside Read, that is in wsRead: a heartbeat needs
+// the reader reading, and a client command that holds it (wsCommand's store write)
+// for longer than the write timeout ends the stream with the ping's timeout.
 func (k *wsSink) Heartbeat() error {
 	ctx, cancel := context.WithTimeout(k.ctx, k.timeout)
 	defer cancel()
@@ -216,11 +225,7 @@ func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, us
 	for {
 		typ, msg, err := c.Read(ctx)
 		if err != nil {
-			if ctx.Err() != nil || websocket.CloseStatus(err) != -1 || errors.Is(err, io.EOF) ||
-				errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-				return wsFailure{}, false // the stream ended or the client closed or left
-			}
-			return wsFailure{websocket.StatusProtocolError, "protocol error"}, true
+			return readFailure(ctx, err)
 		}
 		if typ == websocket.MessageText && !utf8.Valid(msg) {
 			return wsFailure{websocket.StatusInvalidFramePayloadData, "text frame is not valid UTF-8"}, true
@@ -245,6 +250,24 @@ func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, us
 			}
 			s.wsError(sink, err)
 		}
+	}
+}
+
+// readFailure says how a connection whose Read failed with err ends: quietly when
+// the stream ended or the client closed or left; as fallen behind when a write of
+// the reader's own timed out (the library writes the pong to a client's ping from
+// inside Read, and waits at most 5s for the connection's write lock: a stream
+// writer blocked on a client that does not read holds it); else as a protocol
+// error (the library refused a frame).
+func readFailure(ctx context.Context, err error) (wsFailure, bool) {
+	switch {
+	case ctx.Err() != nil || websocket.CloseStatus(err) != -1 || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed):
+		return wsFailure{}, false
+	case errors.Is(err, context.DeadlineExceeded): // ctx has no deadline: the library's own
+		return wsFailure{websocket.StatusTryAgainLater, "connection fell behind; resume with lastEventId"}, true
+	default:
+		return wsFailure{websocket.StatusProtocolError, "protocol error"}, true
 	}
 }
 
