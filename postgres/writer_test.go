@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -229,86 +228,4 @@ func TestOneBatchUnreadCounts(t *testing.T) {
 			}
 		}
 	}
-}
-
-// TestCallerThatGivesUpIsLetGo: a publish whose ctx ends at any point (queued, in
-// a batch, committing) returns with the store done with its request: the caller
-// may reuse it at once (run with -race, which caught the writers still reading it,
-// before the claim/abandon handshake). Each caller is told what happened: what
-// reports success is stored as asked, what failed left nothing, and every stream
-// stays gap-free.
-func TestCallerThatGivesUpIsLetGo(t *testing.T) {
-	s := openTest(t)
-	const callers, users = 96, 4
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	stored := map[string]string{} // id → title of each publish reported stored
-	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := note(fmt.Sprintf("u%d", i%users))
-			n.Title = fmt.Sprintf("title %d", i)
-			switch i % 3 {
-			case 1:
-				n.GroupKey = fmt.Sprintf("g%d", i) // a grouped job, run by publishTx in the batch
-			case 2:
-				n.Tags = nil // normalised by the store
-			}
-			req := &tocsin.PublishRequest{Notifications: []tocsin.Notification{n, note("shared")}}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%16)*2*time.Millisecond)
-			defer cancel()
-			res, err := s.Publish(ctx, req)
-			switch {
-			case err == nil:
-				mu.Lock()
-				for _, n := range res.Notifications {
-					stored[n.ID] = n.Title
-				}
-				mu.Unlock()
-			case errors.Is(err, context.DeadlineExceeded) || tocsin.ErrorCodeOf(err) == tocsin.EUnavailable:
-			default:
-				t.Errorf("publish %d: %v", i, err)
-			}
-			// The caller reuses its request (which the result may share) at once.
-			for k := range req.Notifications {
-				req.Notifications[k] = tocsin.Notification{Title: "reused"}
-			}
-		}()
-	}
-	wg.Wait()
-	found := map[string]string{}
-	for u := range users + 1 {
-		user := fmt.Sprintf("u%d", u)
-		if u == users {
-			user = "shared"
-		}
-		evs, err := s.Events(context.Background(), tocsin.UserStream(user), 0, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, ev := range evs {
-			if ev.Seq != uint64(k+1) {
-				t.Fatalf("%s: event %d has seq %d", user, k+1, ev.Seq)
-			}
-			var n tocsin.Notification
-			if err := json.Unmarshal(ev.Data, &n); err != nil {
-				t.Fatal(err)
-			}
-			found[n.ID] = n.Title
-		}
-	}
-	// A caller is told the truth: a publish that failed (never run, or its caller
-	// gone before the batch began) left nothing.
-	for id, title := range stored {
-		if found[id] != title {
-			t.Errorf("notification %s reported stored with title %q, stored %q", id, title, found[id])
-		}
-	}
-	for id := range found {
-		if _, ok := stored[id]; !ok {
-			t.Errorf("notification %s is stored, but its publish failed", id)
-		}
-	}
-	t.Logf("%d of %d publishes reported stored", len(stored)/2, callers)
 }

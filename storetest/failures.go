@@ -1,9 +1,13 @@
 package storetest
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tocsin/tocsin"
 )
@@ -77,4 +81,80 @@ func testConcurrentBad(t *testing.T, s tocsin.Store) {
 			}
 		}
 	}
+}
+
+// testCallerThatGivesUp: a publish whose ctx ends at any point (queued, taken by
+// the writer, committing) returns with the store done with its request, so the
+// caller may reuse it at once (under -race this caught writers still reading it).
+// And the caller is told the truth: what reports success is stored as asked, what
+// failed left nothing. A publish that committed but reported failure would never be
+// announced on the bus: live streams would see it only when a later event revealed
+// the gap.
+func testCallerThatGivesUp(t *testing.T, s tocsin.Store) {
+	const callers, users = 96, 4
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := map[string]string{} // id → title of each publish reported stored
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := notification(fmt.Sprintf("giveup%d", i%users), func(n *tocsin.Notification) {
+				n.Title = fmt.Sprintf("title %d", i)
+				switch i % 3 {
+				case 1:
+					n.GroupKey = fmt.Sprintf("g%d", i) // not merged with the others
+				case 2:
+					n.Tags = nil // normalised by the store
+				}
+			})
+			req := &tocsin.PublishRequest{Notifications: []tocsin.Notification{n, notification("giveup-shared")}}
+			cctx, cancel := context.WithTimeout(ctx, time.Duration(i%16)*time.Millisecond)
+			defer cancel()
+			res, err := s.Publish(cctx, req)
+			switch {
+			case err == nil:
+				mu.Lock()
+				for _, n := range res.Notifications {
+					stored[n.ID] = n.Title
+				}
+				mu.Unlock()
+			case errors.Is(err, context.DeadlineExceeded) || tocsin.ErrorCodeOf(err) == tocsin.EUnavailable:
+			default:
+				t.Errorf("publish %d: %v", i, err)
+			}
+			for k := range req.Notifications { // the caller reuses its request at once
+				req.Notifications[k] = tocsin.Notification{Title: "reused"}
+			}
+		}()
+	}
+	wg.Wait()
+	found := map[string]string{}
+	for u := range users + 1 {
+		user := fmt.Sprintf("giveup%d", u)
+		if u == users {
+			user = "giveup-shared"
+		}
+		for k, ev := range events(t, s, tocsin.UserStream(user), 0) {
+			if ev.Seq != uint64(k+1) {
+				t.Fatalf("%s: event %d has seq %d", user, k+1, ev.Seq)
+			}
+			var n tocsin.Notification
+			if err := json.Unmarshal(ev.Data, &n); err != nil {
+				t.Fatal(err)
+			}
+			found[n.ID] = n.Title
+		}
+	}
+	for id, title := range stored {
+		if found[id] != title {
+			t.Errorf("notification %s reported stored with title %q, stored %q", id, title, found[id])
+		}
+	}
+	for id := range found {
+		if _, ok := stored[id]; !ok {
+			t.Errorf("notification %s is stored, but its publish failed", id)
+		}
+	}
+	t.Logf("%d of %d publishes reported stored", len(stored)/2, callers)
 }

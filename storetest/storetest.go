@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"Grouping", testGrouping},
 		{"ConcurrentPublishesAreGapFree", testConcurrent},
 		{"ConcurrentBadPublishFailsAlone", testConcurrentBad},
+		{"CallerThatGivesUpIsToldTheTruth", testCallerThatGivesUp},
 		{"ExpireAndPrune", testExpirePrune},
 		{"TopicPublish", testTopicPublish},
 		{"ForgetDeleted", testForgetDeleted},
