@@ -362,14 +362,7 @@ func TestSlowConsumerIsClosedWithoutDelayingOthers(t *testing.T) {
 			}
 		}
 		close(slow.gate) // let the slow writer notice it was kicked
-		select {
-		case err := <-slowDone:
-			if !errors.Is(err, ErrSlowConsumer) {
-				t.Fatalf("slow stream ended with %v, want ErrSlowConsumer", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("slow stream was not closed")
-		}
+		wantSlowConsumerEnd(t, slowDone)
 		waitStreams(t, f.h, 1)
 	})
 }
@@ -568,4 +561,18 @@ func TestResyncCatchesUpWhatTheBusLost(t *testing.T) {
 			sink.none(t)
 		})
 	})
+}
+
+// wantSlowConsumerEnd waits for a stream's end and checks it was closed as a slow
+// consumer.
+func wantSlowConsumerEnd(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrSlowConsumer) {
+			t.Fatalf("slow stream ended with %v, want ErrSlowConsumer", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow stream was not closed")
+	}
 }

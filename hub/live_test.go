@@ -150,14 +150,7 @@ func TestDrivenBlockedWriteHoldsNoWorker(t *testing.T) {
 			t.Fatalf("fast got %+v, want seq %d", fr, want)
 		}
 	}
-	select {
-	case err := <-slowDone:
-		if !errors.Is(err, ErrSlowConsumer) {
-			t.Fatalf("slow stream ended with %v, want ErrSlowConsumer", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("slow stream was not closed")
-	}
+	wantSlowConsumerEnd(t, slowDone)
 	waitStreams(t, f.h, 1)
 }
 
