@@ -29,6 +29,10 @@ import (
 // announcements still in flight; at most half the interval.
 const headCheckGrace = time.Second
 
+// maxHealLogs bounds the heals one check logs one by one; the rest are logged as a
+// count (while the bus is down, every stream that gets events may be behind).
+const maxHealLogs = 10
+
 // headsTimeout bounds one batch of a head check or resync.
 const headsTimeout = 10 * time.Second
 
@@ -83,13 +87,20 @@ func (h *Hub) headCheck() {
 			return
 		case <-wait.C:
 		}
+		healed := 0
 		for _, b := range scan.behind {
-			known, healed := h.catchUpTo(b.entry, b.stream, b.head)
-			if healed {
-				h.obs.StreamHealed()
+			known, poked := h.catchUpTo(b.entry, b.stream, b.head)
+			if !poked {
+				continue // its announcements came during the grace
+			}
+			h.obs.StreamHealed()
+			if healed++; healed <= maxHealLogs {
 				h.log.Info("head check: a stream was behind the store; its open streams read the rest",
 					"stream", string(b.stream), "head", b.head, "delivered", known)
 			}
+		}
+		if healed > maxHealLogs {
+			h.log.Info("head check: more streams were behind the store", "streams", healed-maxHealLogs)
 		}
 	}
 }
