@@ -69,6 +69,7 @@ func (h *Hub) headCheck() {
 		}
 		err := scan.run(ctx, h)
 		if err != nil {
+			scan.release()
 			if !failing && ctx.Err() == nil {
 				h.log.Warn("head check: cannot read stream heads", "err", err)
 			}
@@ -77,6 +78,7 @@ func (h *Hub) headCheck() {
 		}
 		failing = false
 		if len(scan.behind) == 0 {
+			scan.release()
 			continue
 		}
 		// Announcements in flight arrive meanwhile; what is still behind then was lost.
@@ -87,21 +89,28 @@ func (h *Hub) headCheck() {
 			return
 		case <-wait.C:
 		}
-		healed := 0
-		for _, b := range scan.behind {
-			known, poked := h.catchUpTo(b.entry, b.stream, b.head)
-			if !poked {
-				continue // its announcements came during the grace
-			}
-			h.obs.StreamHealed()
-			if healed++; healed <= maxHealLogs {
-				h.log.Info("head check: a stream was behind the store; its open streams read the rest",
-					"stream", string(b.stream), "head", b.head, "delivered", known)
-			}
+		h.heal(scan.behind)
+		scan.release()
+	}
+}
+
+// heal catches up the stream ids still behind after the grace, counting and logging
+// each (at most maxHealLogs one by one).
+func (h *Hub) heal(behind []behind) {
+	healed := 0
+	for _, b := range behind {
+		known, poked := h.catchUpTo(b.entry, b.stream, b.head)
+		if !poked {
+			continue // its announcements came during the grace
 		}
-		if healed > maxHealLogs {
-			h.log.Info("head check: more streams were behind the store", "streams", healed-maxHealLogs)
+		h.obs.StreamHealed()
+		if healed++; healed <= maxHealLogs {
+			h.log.Info("head check: a stream was behind the store; its open streams read the rest",
+				"stream", string(b.stream), "head", b.head, "delivered", known)
 		}
+	}
+	if healed > maxHealLogs {
+		h.log.Info("head check: more streams were behind the store", "streams", healed-maxHealLogs)
 	}
 }
 
@@ -110,8 +119,6 @@ func (h *Hub) headCheck() {
 // streams are beginning, reading the store themselves.
 func (s *headsScan) run(ctx context.Context, h *Hub) error {
 	s.collect(h)
-	clear(s.behind)
-	s.behind = s.behind[:0]
 	return s.read(ctx, h, func(stream tocsin.StreamID, e *streamEntry, head uint64) {
 		e.omu.Lock()
 		next := e.next
@@ -122,11 +129,18 @@ func (s *headsScan) run(ctx context.Context, h *Hub) error {
 	})
 }
 
-// collect gathers the registry's stream ids and their entries.
-func (s *headsScan) collect(h *Hub) {
+// release lets go of the entries of a pass (and through them the streams, which
+// may end before the next pass), keeping the buffers.
+func (s *headsScan) release() {
 	clear(s.streams)
 	clear(s.entries)
-	s.streams, s.entries = s.streams[:0], s.entries[:0]
+	clear(s.behind)
+	s.streams, s.entries, s.behind = s.streams[:0], s.entries[:0], s.behind[:0]
+}
+
+// collect gathers the registry's stream ids and their entries.
+func (s *headsScan) collect(h *Hub) {
+	s.release()
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
