@@ -162,3 +162,43 @@ func TestHeadCheckIdleAndOff(t *testing.T) {
 		})
 	}
 }
+
+// Resync (a bus reconnect) reads the heads of every open stream id in one batched
+// read, without Head per stream, and pokes only the ones behind: the up-to-date
+// stream reads nothing from the store.
+func TestResyncReadsHeadsInOneBatchAndPokesOnlyStreamsBehind(t *testing.T) {
+	t.Parallel()
+	modes(t, func(t *testing.T, driven bool) {
+		synctest.Test(t, func(t *testing.T) {
+			var cs *countingStore
+			f := newFixtureStore(t, Config{HeadCheck: -1}, func(st tocsin.Store) tocsin.Store {
+				cs = &countingStore{Store: st}
+				return cs
+			}).in(driven)
+			behindSink, currentSink := newRecSink(), newRecSink()
+			f.serve(t, SubscribeRequest{UserID: "behind"}, behindSink)
+			f.serve(t, SubscribeRequest{UserID: "current"}, currentSink)
+			behindSink.next(t)
+			currentSink.next(t)
+			waitStreams(t, f.h, 2)
+			f.publish(t, "current", "comment")
+			if fr := currentSink.next(t); fr.seq != 1 {
+				t.Fatalf("got %+v, want seq 1", fr)
+			}
+			lost := f.storeOnly(t, "behind") // committed while the bus was away
+			reads, heads := cs.reads.Load(), cs.heads.Load()
+			f.h.Resync()
+			if fr := behindSink.next(t); fr.kind != "event" || fr.seq != lost.Seq {
+				t.Fatalf("got %+v, want event seq %d", fr, lost.Seq)
+			}
+			behindSink.none(t)
+			currentSink.none(t)
+			if n := cs.heads.Load() - heads; n != 1 {
+				t.Fatalf("%d head reads for 2 stream ids, want 1 batch", n)
+			}
+			if n := cs.reads.Load() - reads; n != 1 {
+				t.Fatalf("%d event reads, want 1 (the stream behind only)", n)
+			}
+		})
+	})
+}
