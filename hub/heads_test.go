@@ -23,13 +23,20 @@ const testHeadCheck = 2 * time.Second
 // store reads and heals.
 func newHeadCheckFixture(t *testing.T, driven bool) (*fixture, *countingStore, *healCounter) {
 	t.Helper()
-	var cs *countingStore
 	obs := &healCounter{}
-	f := newFixtureStore(t, Config{HeadCheck: testHeadCheck, Observer: obs}, func(st tocsin.Store) tocsin.Store {
+	f, cs := newCountingFixture(t, Config{HeadCheck: testHeadCheck, Observer: obs})
+	return f.in(driven), cs, obs
+}
+
+// newCountingFixture is newFixture with its store's reads counted.
+func newCountingFixture(t *testing.T, cfg Config) (*fixture, *countingStore) {
+	t.Helper()
+	var cs *countingStore
+	f := newFixtureStore(t, cfg, func(st tocsin.Store) tocsin.Store {
 		cs = &countingStore{Store: st}
 		return cs
-	}).in(driven)
-	return f, cs, obs
+	})
+	return f, cs
 }
 
 // An event committed but never announced, the last of its stream, reaches the open
@@ -141,11 +148,7 @@ func TestHeadCheckIdleAndOff(t *testing.T) {
 	}{{"no open stream", testHeadCheck, false}, {"off", -1, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var cs *countingStore
-				f := newFixtureStore(t, Config{HeadCheck: tc.interval}, func(st tocsin.Store) tocsin.Store {
-					cs = &countingStore{Store: st}
-					return cs
-				})
+				f, cs := newCountingFixture(t, Config{HeadCheck: tc.interval})
 				if tc.stream {
 					sink := newRecSink()
 					f.serve(t, SubscribeRequest{UserID: "u1"}, sink)
@@ -170,11 +173,8 @@ func TestResyncReadsHeadsInOneBatchAndPokesOnlyStreamsBehind(t *testing.T) {
 	t.Parallel()
 	modes(t, func(t *testing.T, driven bool) {
 		synctest.Test(t, func(t *testing.T) {
-			var cs *countingStore
-			f := newFixtureStore(t, Config{HeadCheck: -1}, func(st tocsin.Store) tocsin.Store {
-				cs = &countingStore{Store: st}
-				return cs
-			}).in(driven)
+			f, cs := newCountingFixture(t, Config{HeadCheck: -1})
+			f.in(driven)
 			behindSink, currentSink := newRecSink(), newRecSink()
 			f.serve(t, SubscribeRequest{UserID: "behind"}, behindSink)
 			f.serve(t, SubscribeRequest{UserID: "current"}, currentSink)
