@@ -167,7 +167,16 @@ type EventLog interface {
 	Events(ctx context.Context, stream StreamID, after uint64, limit int) ([]Event, error)
 	// Head returns the Seq of the newest event of stream, 0 for an empty stream.
 	Head(ctx context.Context, stream StreamID) (uint64, error)
+	// Heads returns the heads of streams as Head would, aligned with them: heads[i]
+	// is the head of streams[i], 0 for a stream without events. It reads them with
+	// one query per HeadsBatch ids, so a node checks every stream it serves at
+	// little cost (the hub's periodic head check, and its resync after a bus
+	// reconnect).
+	Heads(ctx context.Context, streams []StreamID) ([]uint64, error)
 }
+
+// HeadsBatch is how many stream ids one query of EventLog.Heads reads.
+const HeadsBatch = 500
 
 // Retention removes what is past its time: expired notifications (with events, for
 // connected clients) and what retention no longer keeps (without).

@@ -49,6 +49,10 @@ type Config struct {
 	Retention      time.Duration
 	RetentionDepth int // events kept per stream; 0: no depth limit
 	ExpiryInterval time.Duration
+	// HeadCheckInterval is how often a node compares the store's heads of its open
+	// streams with what it delivered (an event committed but never announced on the
+	// bus still arrives); 0: off.
+	HeadCheckInterval time.Duration
 
 	Batch time.Duration // default batching window of streams; 0: off
 
@@ -91,6 +95,7 @@ func Default() Config {
 		Retention:         720 * time.Hour,
 		RetentionDepth:    10000,
 		ExpiryInterval:    time.Second,
+		HeadCheckInterval: 5 * time.Second,
 		RatePublish:       10000,
 		RateUser:          50,
 		RateConnect:       10,
@@ -151,6 +156,9 @@ func (c *Config) Validate() error {
 	positive("shutdown-timeout", c.ShutdownTimeout)
 	positive("retention", c.Retention)
 	positive("expiry-interval", c.ExpiryInterval)
+	if c.HeadCheckInterval < 0 {
+		bad("head-check-interval", "must be 0 (off) or a positive duration such as 5s")
+	}
 	if c.RetentionDepth < 0 {
 		bad("retention-depth", "must be 0 (no limit) or more")
 	}

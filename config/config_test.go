@@ -34,6 +34,17 @@ func TestPrecedence(t *testing.T) {
 				t.Fatalf("%+v", c)
 			}
 		}},
+		{"head check: default, env, off", nil, nil, func(t *testing.T, c Config) {
+			if c.HeadCheckInterval != 5*time.Second {
+				t.Fatalf("default head check interval %v, want 5s", c.HeadCheckInterval)
+			}
+			for v, want := range map[string]time.Duration{"2s": 2 * time.Second, "0": 0} {
+				c, err := LoadTo(nil, env(map[string]string{"TOCSIN_HEAD_CHECK_INTERVAL": v}), &bytes.Buffer{})
+				if err != nil || c.HeadCheckInterval != want {
+					t.Fatalf("TOCSIN_HEAD_CHECK_INTERVAL=%s: %v (%v), want %v", v, c.HeadCheckInterval, err, want)
+				}
+			}
+		}},
 		{"flag over env", []string{"--addr", "127.0.0.1:9001"}, map[string]string{"TOCSIN_ADDR": "127.0.0.1:9000"}, func(t *testing.T, c Config) {
 			if c.Addr != "127.0.0.1:9001" {
 				t.Fatal(c.Addr)
@@ -76,6 +87,7 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--addr", "nope"}, "--addr"},
 		{[]string{"--heartbeat", "0s"}, "--heartbeat"},
 		{[]string{"--heartbeat", "soon"}, "heartbeat"},
+		{[]string{"--head-check-interval", "-1s"}, "--head-check-interval"},
 		{[]string{"--store", "mysql://x"}, "--store"},
 		{[]string{"--bus", "kafka://x"}, "--bus"},
 		{[]string{"--api-key", "short"}, "--api-key"},

@@ -18,7 +18,7 @@ type group struct {
 
 var groups = []group{
 	{"Server", []string{"addr", "base-path", "tls-cert", "tls-key", "cors-origins", "config"}},
-	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval"}},
+	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval", "head-check-interval"}},
 	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "jwt-allow-no-exp", "trusted-user-header", "dev-tokens"}},
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
 	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect", "rate-user-publish", "rate-hook"}},
@@ -70,6 +70,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "how long notifications and events are kept")
 	fs.IntVar(&c.RetentionDepth, "retention-depth", c.RetentionDepth, "events kept per stream for resume; 0 for no limit")
 	fs.DurationVar(&c.ExpiryInterval, "expiry-interval", c.ExpiryInterval, "how often expired notifications are removed (emitting notification:deleted)")
+	fs.DurationVar(&c.HeadCheckInterval, "head-check-interval", c.HeadCheckInterval, "how often a node compares the store's heads of its open streams with what it delivered, so an event committed but never announced on the bus still arrives; 0 is off")
 
 	fs.Var(listValue{&c.APIKeys}, "api-key", "comma-separated API keys for the application's backend; default one generated in the data dir")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret verifying user JWTs; default one generated in the data dir")

@@ -81,6 +81,12 @@ type Config struct {
 	RetentionDepth int
 	PruneInterval  time.Duration
 
+	// HeadCheck is how often the store's heads of the stream ids open on this node
+	// are compared with what the node has delivered, so that an event committed but
+	// never announced on the bus still reaches the open streams (heads.go): 5s;
+	// negative: off.
+	HeadCheck time.Duration
+
 	// Now is the hub's clock (time.Now): the time of what it stores, of expiry and
 	// retention, of a credential's end and of a stream's idleness. Tests pass
 	// their own; inside a testing/synctest bubble time.Now is the bubble's.
@@ -158,6 +164,9 @@ func New(cfg Config) *Hub {
 	if cfg.PruneInterval <= 0 {
 		cfg.PruneInterval = time.Hour
 	}
+	if cfg.HeadCheck == 0 {
+		cfg.HeadCheck = 5 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -190,6 +199,9 @@ func (h *Hub) Start(ctx context.Context) error {
 		return err
 	}
 	h.spawn(h.maintain)
+	if h.cfg.HeadCheck > 0 {
+		h.spawn(h.headCheck)
+	}
 	return nil
 }
 
@@ -228,47 +240,4 @@ func (h *Hub) now() time.Time { return h.cfg.Now().UTC().Truncate(time.Milliseco
 
 func (h *Hub) shard(s tocsin.StreamID) *shard {
 	return &h.shards[maphash.String(h.seed, string(s))%shardCount]
-}
-
-// Resync checks every stream open on this node against the store and makes the
-// connections that are behind its head catch up. The bus calls it after a reconnect
-// (events published meanwhile never reached this node); it is cheap for streams that
-// are up to date: one head read per stream.
-func (h *Hub) Resync() {
-	if h.life.closed() {
-		return // the store may be closing
-	}
-	var streams []tocsin.StreamID
-	for i := range h.shards {
-		sh := &h.shards[i]
-		sh.mu.RLock()
-		for s := range sh.streams {
-			streams = append(streams, s)
-		}
-		sh.mu.RUnlock()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for _, s := range streams {
-		head, err := h.store.Head(ctx, s)
-		if err != nil {
-			h.log.Warn("resync: cannot read stream head", "stream", string(s), "err", err)
-			continue
-		}
-		if head > 0 {
-			h.poke(s, head)
-		}
-	}
-}
-
-// poke tells the connections of stream that its head is at least head.
-func (h *Hub) poke(stream tocsin.StreamID, head uint64) {
-	sh := h.shard(stream)
-	sh.mu.RLock()
-	var subs []*Stream
-	if e := sh.streams[stream]; e != nil {
-		subs = e.subs
-	}
-	sh.mu.RUnlock()
-	h.enqueueAll(subs, &Delivery{Event: tocsin.Event{Stream: stream, Seq: head}, poke: true})
 }

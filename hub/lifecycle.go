@@ -8,7 +8,7 @@ import (
 
 // The hub's lifecycle: New, Start, Shutdown, Close.
 //
-// Start begins housekeeping (maintain.go); the first stream handed to the workers
+// Start begins housekeeping (maintain.go) and the head check (heads.go); the first stream handed to the workers
 // (Go) starts the run queue's workers and the sweep (runq.go), the first stream run
 // by Live or with an expiring credential the sweep. Every one of those goroutines is started through spawn,
 // counted in one WaitGroup, and ends when the hub's quit channel is closed (the

@@ -12,6 +12,9 @@ type Observer interface {
 	EventsDelivered(n int)
 	PublishLatency(d time.Duration)
 	SlowConsumer()
+	// StreamHealed: the head check found a stream id behind the store (an event
+	// committed but never announced) and made its open streams catch up.
+	StreamHealed()
 }
 
 // NopObserver ignores every measurement.
@@ -23,3 +26,4 @@ func (NopObserver) EventsPublished(int)          {}
 func (NopObserver) EventsDelivered(int)          {}
 func (NopObserver) PublishLatency(time.Duration) {}
 func (NopObserver) SlowConsumer()                {}
+func (NopObserver) StreamHealed()                {}

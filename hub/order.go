@@ -55,7 +55,12 @@ func (h *Hub) deliver(ev tocsin.Event) {
 		return
 	}
 	h.fanOut(sh, e, ev)
-	// What was held and now follows in order goes too.
+	h.releaseInOrder(sh, e)
+}
+
+// releaseInOrder hands on what was held and now follows in order (e.omu held), and
+// drops what was held at or before the expected seq (passed already).
+func (h *Hub) releaseInOrder(sh *shard, e *streamEntry) {
 	n := 0
 	for n < len(e.held) && e.held[n].Seq <= e.next {
 		if e.held[n].Seq == e.next {

@@ -10,10 +10,22 @@ import (
 	"github.com/tocsin/tocsin"
 )
 
-// countingStore counts the event reads a gap makes a connection do.
+// countingStore counts the event reads a gap makes a connection do, and the head
+// reads of the head check (onHeads, when set, is called after each).
 type countingStore struct {
 	tocsin.Store
-	reads atomic.Int64
+	reads   atomic.Int64
+	heads   atomic.Int64
+	onHeads atomic.Pointer[func()]
+}
+
+func (s *countingStore) Heads(ctx context.Context, streams []tocsin.StreamID) ([]uint64, error) {
+	heads, err := s.Store.Heads(ctx, streams)
+	s.heads.Add(1)
+	if f := s.onHeads.Load(); f != nil {
+		(*f)()
+	}
+	return heads, err
 }
 
 func (s *countingStore) Events(ctx context.Context, stream tocsin.StreamID, after uint64, limit int) ([]tocsin.Event, error) {

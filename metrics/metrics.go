@@ -23,6 +23,7 @@ type Metrics struct {
 	delivered       prometheus.Counter
 	publishLatency  prometheus.Histogram
 	slowDisconnects prometheus.Counter
+	heals           prometheus.Counter
 	HTTPRequests    *prometheus.CounterVec
 
 	// Totals kept beside the collectors for the dashboard's live figures.
@@ -59,12 +60,16 @@ func New() *Metrics {
 		slowDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tocsin_slow_consumer_disconnects_total", Help: "Streams closed because their queue was full.",
 		}),
+		heals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tocsin_stream_heals_total",
+			Help: "Stream ids the periodic head check found behind the store (an event committed but never announced on the bus) and caught up.",
+		}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tocsin_http_requests_total", Help: "HTTP requests answered, by route and status class.",
 		}, []string{"route", "code"}),
 	}
 	m.Registry.MustRegister(m.streamsOpen, m.streamsTotal, m.published, m.delivered,
-		m.publishLatency, m.slowDisconnects, m.HTTPRequests,
+		m.publishLatency, m.slowDisconnects, m.heals, m.HTTPRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -84,3 +89,4 @@ func (m *Metrics) EventsDelivered(n int) {
 }
 func (m *Metrics) PublishLatency(d time.Duration) { m.publishLatency.Observe(d.Seconds()) }
 func (m *Metrics) SlowConsumer()                  { m.slowDisconnects.Inc() }
+func (m *Metrics) StreamHealed()                  { m.heals.Inc() }

@@ -158,3 +158,34 @@ func (s *Store) Events(ctx context.Context, stream tocsin.StreamID, after uint64
 	})
 	return out, classify(err)
 }
+
+// Heads implements tocsin.Store: one query per tocsin.HeadsBatch ids.
+func (s *Store) Heads(ctx context.Context, streams []tocsin.StreamID) ([]uint64, error) {
+	heads := make([]uint64, len(streams))
+	ids := make([]string, 0, min(len(streams), tocsin.HeadsBatch))
+	found := make(map[string]uint64, min(len(streams), tocsin.HeadsBatch))
+	for start := 0; start < len(streams); start += tocsin.HeadsBatch {
+		batch := streams[start:min(start+tocsin.HeadsBatch, len(streams))]
+		ids = ids[:0]
+		for _, st := range batch {
+			ids = append(ids, string(st))
+		}
+		clear(found)
+		rows, err := s.pool.Query(ctx, `SELECT stream, head FROM streams WHERE stream = ANY($1)`, ids)
+		if err != nil {
+			return nil, classify(fmt.Errorf("read stream heads: %w", err))
+		}
+		var stream string
+		var head int64
+		if _, err := pgx.ForEachRow(rows, []any{&stream, &head}, func() error {
+			found[stream] = uint64(head)
+			return nil
+		}); err != nil {
+			return nil, classify(fmt.Errorf("read stream heads: %w", err))
+		}
+		for i, st := range batch {
+			heads[start+i] = found[string(st)] // absent: no events yet
+		}
+	}
+	return heads, nil
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -124,6 +125,48 @@ func streamBounds(ctx context.Context, q querier, stream tocsin.StreamID) (head,
 func (s *Store) Head(ctx context.Context, stream tocsin.StreamID) (uint64, error) {
 	head, _, err := streamBounds(ctx, s.rs, stream)
 	return head, err
+}
+
+// Heads implements tocsin.Store: one query per tocsin.HeadsBatch ids, which travel
+// as one JSON array, so the statement's text is the same for every batch and is
+// prepared once (reads.go).
+func (s *Store) Heads(ctx context.Context, streams []tocsin.StreamID) ([]uint64, error) {
+	heads := make([]uint64, len(streams))
+	found := make(map[string]uint64, min(len(streams), tocsin.HeadsBatch))
+	for start := 0; start < len(streams); start += tocsin.HeadsBatch {
+		batch := streams[start:min(start+tocsin.HeadsBatch, len(streams))]
+		ids, err := json.Marshal(batch)
+		if err != nil {
+			return nil, err
+		}
+		clear(found)
+		if err := s.readHeads(ctx, ids, found); err != nil {
+			return nil, err
+		}
+		for i, st := range batch {
+			heads[start+i] = found[string(st)] // absent: no events yet
+		}
+	}
+	return heads, nil
+}
+
+// readHeads adds to found the head of each stream of the JSON array ids that has one.
+func (s *Store) readHeads(ctx context.Context, ids []byte, found map[string]uint64) error {
+	rows, err := s.rs.QueryContext(ctx, `SELECT stream, head FROM streams
+		WHERE stream IN (SELECT value FROM json_each(?))`, string(ids))
+	if err != nil {
+		return fmt.Errorf("read stream heads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var stream string
+		var head uint64
+		if err := rows.Scan(&stream, &head); err != nil {
+			return fmt.Errorf("read stream heads: %w", err)
+		}
+		found[stream] = head
+	}
+	return rows.Err()
 }
 
 // Events implements tocsin.Store.

@@ -169,3 +169,27 @@ func BenchmarkPublishBulk(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHeads: one head check's batch, 500 stream ids of which half have events
+// (the cost a node pays per 500 open stream ids per --head-check-interval).
+func BenchmarkHeads(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "tocsin.db"))
+	defer s.Close()
+	streams := make([]tocsin.StreamID, tocsin.HeadsBatch)
+	for i := range streams {
+		user := fmt.Sprint("heads", i)
+		streams[i] = tocsin.UserStream(user)
+		if i%2 == 0 {
+			if _, err := s.Publish(context.Background(), &tocsin.PublishRequest{Notifications: []tocsin.Notification{note(user)}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		heads, err := s.Heads(context.Background(), streams)
+		if err != nil || heads[0] != 1 || heads[1] != 0 {
+			b.Fatalf("Heads = %v…, %v", heads[:2], err)
+		}
+	}
+}

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"ListFiltersAndPages", testList},
 		{"Snapshot", testSnapshot},
 		{"EventsBounds", testEventsBounds},
+		{"Heads", testHeads},
 		{"Tickets", testTickets},
 		{"UserIsolation", testIsolation},
 		{"Grouping", testGrouping},

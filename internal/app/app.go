@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		CloseOldest:        a.cfg.SlotPolicy == "close-oldest",
 		ExpiryInterval:     a.cfg.ExpiryInterval, Retention: a.cfg.Retention,
 		RetentionDepth: noLimitIfZero(a.cfg.RetentionDepth),
+		HeadCheck:      offIfZero(a.cfg.HeadCheckInterval),
 		Now:            a.now,
 	})
 	if err := a.hub.Start(ctx); err != nil {
@@ -436,6 +437,14 @@ func (a *App) secretFile(dir, name, prefix string) (value, path string, err erro
 		return "", "", fmt.Errorf("write %s: %w", path, werr)
 	}
 	return value, path, nil
+}
+
+// offIfZero maps the config's "0: off" onto the hub's "negative: off".
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // noLimitIfZero maps the config's "0: no limit" onto the hub's "negative: no limit".
