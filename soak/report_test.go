@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,6 +62,10 @@ func report(seed uint64, d time.Duration, h *history, exits []selfExit, codes ma
 	for _, kind := range faultKinds {
 		pub, del, missing := faultRecovery(h, kind)
 		add("  after %-13s publish %s; live delivery %s; %d faults with no publish after", kind, summary(pub), summary(del), missing)
+	}
+	add("slowest deliveries (not anomalies; an event the live path missed shows here when a resume healed it):")
+	for _, line := range slowestDeliveries(h, 3) {
+		add("  %s", line)
 	}
 	add("anomalies: %d", len(anomalies))
 	for _, a := range anomalies {
@@ -149,9 +154,10 @@ func reopenTimes(h *history) []time.Duration {
 
 // faultRecovery measures, for each fault of kind, the time from its heal to the
 // first 201 of a publish attempted after the heal (through the faulted node, or
-// any node for Redis and PostgreSQL), and to the first live receipt of such a
-// publish (by a subscriber on the faulted node, or any). missing counts faults
-// after which no such publish came (the run ended first).
+// any node for Redis and PostgreSQL), and to the first receipt of such a publish
+// by any subscriber (for Redis and PostgreSQL, by a subscriber on another node
+// than the one that acknowledged it: an event that crossed the bus). missing
+// counts faults after which no such publish came (the run ended first).
 func faultRecovery(h *history, kind string) (publish, delivery []time.Duration, missing int) {
 	ackOf := map[string]*ack{}
 	for i := range h.acks {
@@ -176,7 +182,10 @@ func faultRecovery(h *history, kind string) (publish, delivery []time.Duration, 
 		for _, s := range h.subs {
 			for _, r := range s.receipts {
 				a := ackOf[r.notifID]
-				if r.name != "notification" || a == nil || a.lastTry.Before(f.healed) || (f.target >= 0 && s.conns[r.conn].node != f.target) {
+				if r.name != "notification" || a == nil || a.lastTry.Before(f.healed) {
+					continue
+				}
+				if f.target >= 0 && a.node != f.target || f.target < 0 && s.conns[r.conn].node == a.node {
 					continue
 				}
 				if got.IsZero() || r.at.Before(got) {
@@ -190,4 +199,42 @@ func faultRecovery(h *history, kind string) (publish, delivery []time.Duration, 
 		}
 	}
 	return publish, delivery, missing
+}
+
+// slowestDeliveries describes the n receipts that came longest after their 201,
+// with the subscriber's connections and the faults around each.
+func slowestDeliveries(h *history, n int) []string {
+	at := map[string]time.Time{}
+	for _, a := range h.acks {
+		at[a.id] = a.at
+	}
+	type late struct {
+		sub, i int
+		lag    time.Duration
+	}
+	var all []late
+	for si, s := range h.subs {
+		for i, r := range s.receipts {
+			if t, ok := at[r.notifID]; ok && r.name == "notification" {
+				all = append(all, late{si, i, r.at.Sub(t)})
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b late) int { return cmp.Compare(b.lag, a.lag) })
+	var out []string
+	for _, l := range all[:min(n, len(all))] {
+		s := h.subs[l.sub]
+		r := s.receipts[l.i]
+		c := s.conns[r.conn]
+		how := "live"
+		if c.lastEventID != "" && c.at.After(at[r.notifID]) {
+			how = "replayed on a resume from " + c.lastEventID
+		}
+		out = append(out, fmt.Sprintf("%v: subscriber %d (user %s) got %s (%s) at %s on node%d, %s",
+			l.lag.Round(time.Millisecond), l.sub, s.user, r.eventID, r.key, stamp(r.at), c.node, how))
+		for _, f := range faultsAround(h.faults, at[r.notifID]) {
+			out = append(out, "  "+f)
+		}
+	}
+	return out
 }
