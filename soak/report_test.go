@@ -31,10 +31,13 @@ func report(seed uint64, d time.Duration, h *history, exits []selfExit, codes ma
 	}
 	add("publishes: %d acknowledged (%d attempts, %d answered by an idempotent replay), %d tried in all",
 		len(h.acks), attempts, replayed, len(h.attempted))
-	conns, resumes, deliveries := 0, 0, 0
+	conns, resumes, deliveries, overWebSocket := 0, 0, 0, 0
 	for _, s := range h.subs {
+		if s.transport == overWS {
+			overWebSocket++
+		}
 		for _, c := range s.conns {
-			if c.status == 200 {
+			if c.opened() {
 				conns++
 				if c.lastEventID != "" {
 					resumes++
@@ -51,8 +54,8 @@ func report(seed uint64, d time.Duration, h *history, exits []selfExit, codes ma
 	for _, items := range h.stored {
 		stored += len(items)
 	}
-	add("subscribers: %d, %d streams opened (%d resumes with Last-Event-ID), %d notification events checked; %d notifications in the store checked",
-		len(h.subs), conns, resumes, deliveries, stored)
+	add("subscribers: %d (%d over WebSocket), %d streams opened (%d resumes with Last-Event-ID), %d notification events checked; %d notifications in the store checked",
+		len(h.subs), overWebSocket, conns, resumes, deliveries, stored)
 	add("HTTP statuses: %s; %d transport errors or timeouts", formatCodes(codes), transportErrors)
 
 	add("recovery (p50 / p99 / max, n):")
@@ -142,7 +145,7 @@ func reopenTimes(h *history) []time.Duration {
 				continue
 			}
 			for _, next := range s.conns[i+1:] {
-				if next.status == 200 {
+				if next.opened() {
 					out = append(out, next.at.Sub(c.broke))
 					break
 				}
@@ -232,8 +235,16 @@ func slowestDeliveries(h *history, n int) []string {
 		}
 		out = append(out, fmt.Sprintf("%v: subscriber %d (user %s) got %s (%s) at %s on node%d, %s",
 			l.lag.Round(time.Millisecond), l.sub, s.user, r.eventID, r.key, stamp(r.at), c.node, how))
-		for _, f := range faultsAround(h.faults, at[r.notifID]) {
-			out = append(out, "  "+f)
+		for i, c := range s.conns {
+			if c.opened() && !c.at.After(at[r.notifID]) && (c.broke.IsZero() || c.broke.After(at[r.notifID])) {
+				out = append(out, fmt.Sprintf("    at the 201 its stream was conn %d on node%d, open %s..%s (%s)",
+					i, c.node, stamp(c.at), stamp(c.broke), c.why))
+			}
+		}
+		for _, f := range h.faults {
+			if !f.start.After(r.at) && !f.ready.Before(at[r.notifID]) {
+				out = append(out, fmt.Sprintf("    fault %s target=%d %s..%s ready %s", f.kind, f.target, stamp(f.start), stamp(f.healed), stamp(f.ready)))
+			}
 		}
 	}
 	return out

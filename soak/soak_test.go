@@ -20,9 +20,7 @@ const (
 	nodeCount      = 3
 	userCount      = 20
 	publisherCount = 4
-	// The first doubleUsers users have two subscribers each, the next singleUsers
-	// one: 12 streams, some users followed on two nodes at once, most not at all
-	// (their publishes are checked against the store only).
+	// Who is followed, and how: see subscriberPlan.
 	doubleUsers = 4
 	singleUsers = 4
 	// quiet is how long subscribers keep reading after the last publish, once
@@ -143,24 +141,18 @@ func TestSoak(t *testing.T) {
 // once they have all returned after ctx ends.
 func startSubscribers(t *testing.T, c *cluster, ctx context.Context, seed uint64, tokenTTL time.Duration) (logs []*subscriberLog, done <-chan struct{}) {
 	t.Helper()
-	var users []string
-	for i := range doubleUsers + singleUsers {
-		users = append(users, c.users[i])
-		if i < doubleUsers {
-			users = append(users, c.users[i])
-		}
-	}
-	logs = make([]*subscriberLog, len(users))
-	readies := make([]chan struct{}, len(users))
+	plan := subscriberPlan(c.users)
+	logs = make([]*subscriberLog, len(plan))
+	readies := make([]chan struct{}, len(plan))
 	var wg sync.WaitGroup
-	for i, user := range users {
-		token, err := auth.MintJWT([]byte(jwtSecret), user, tokenTTL, time.Now())
+	for i, sub := range plan {
+		token, err := auth.MintJWT([]byte(jwtSecret), sub.user, tokenTTL, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		readies[i] = make(chan struct{})
 		wg.Go(func() {
-			logs[i] = c.subscribe(ctx, user, token, rand.New(rand.NewPCG(seed, uint64(2000+i))), readies[i])
+			logs[i] = c.subscribe(ctx, sub.user, sub.transport, token, rand.New(rand.NewPCG(seed, uint64(2000+i))), readies[i])
 		})
 	}
 	finished := make(chan struct{})
@@ -173,6 +165,27 @@ func startSubscribers(t *testing.T, c *cluster, ctx context.Context, seed uint64
 		}
 	}
 	return logs, finished
+}
+
+type plannedSubscriber struct{ user, transport string }
+
+// subscriberPlan: the first doubleUsers users have two SSE subscribers each and
+// the next singleUsers one (12 SSE streams, some users followed on two nodes at
+// once); users 0 and 1 (two SSE streams), user doubleUsers (one) and the first
+// user no SSE stream follows have a WebSocket subscriber. The other users are not followed: their publishes are checked
+// against the store only.
+func subscriberPlan(users []string) []plannedSubscriber {
+	var plan []plannedSubscriber
+	for i := range doubleUsers + singleUsers {
+		plan = append(plan, plannedSubscriber{users[i], overSSE})
+		if i < doubleUsers {
+			plan = append(plan, plannedSubscriber{users[i], overSSE})
+		}
+	}
+	for _, i := range []int{0, 1, doubleUsers, doubleUsers + singleUsers} {
+		plan = append(plan, plannedSubscriber{users[i], overWS})
+	}
+	return plan
 }
 
 func mergeStats(codes map[int]int, transportErrors *int, bad5xx *[]string, s *httpStats) {

@@ -8,8 +8,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/tocsin/tocsin/sse"
 )
@@ -149,63 +153,113 @@ type connection struct {
 	node        int
 	at          time.Time
 	lastEventID string // the resume point sent ("" on the first connect)
-	status      int    // 0 for a transport error
+	status      int    // 200 (SSE) or 101 (WebSocket) when opened; 0 for a transport error
 	err         string
 	broke       time.Time // when the open stream ended
 	why         string
 }
 
-// subscriberLog is what one subscriber saw; only its goroutine writes it.
-type subscriberLog struct {
-	user     string
-	receipts []receipt
-	conns    []connection
-	stats    httpStats
+func (c *connection) opened() bool {
+	return c.status == http.StatusOK || c.status == http.StatusSwitchingProtocols
 }
 
-// subscribe runs one SSE subscriber of user until ctx is done: a random node,
-// the raw stream read with sse.Decoder, and on any break a resume with
-// Last-Event-ID on a random node. ready is closed once the first init arrived.
-func (c *cluster) subscribe(ctx context.Context, user, token string, rng *rand.Rand, ready chan<- struct{}) *subscriberLog {
-	log := &subscriberLog{user: user, stats: newHTTPStats()}
+// Subscriber transports.
+const (
+	overSSE = "sse"
+	overWS  = "ws"
+)
+
+// subscriberLog is what one subscriber saw; only its goroutine writes it.
+type subscriberLog struct {
+	user      string
+	transport string // overSSE or overWS
+	receipts  []receipt
+	conns     []connection
+	stats     httpStats
+}
+
+// subscribe runs one subscriber of user over transport until ctx is done: a
+// random node, and on any break a resume from the last event id on a random
+// node. ready is closed once the first init arrived.
+func (c *cluster) subscribe(ctx context.Context, user, transport, token string, rng *rand.Rand, ready chan<- struct{}) *subscriberLog {
+	log := &subscriberLog{user: user, transport: transport, stats: newHTTPStats()}
 	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: idleTimeout}}
 	defer client.CloseIdleConnections()
-	last := ""
+	r := &reader{log: log, ready: ready}
 	for ctx.Err() == nil {
 		node := rng.IntN(len(c.nodes))
-		conn := connection{node: node, at: time.Now(), lastEventID: last}
-		last = c.follow(ctx, client, token, log, &conn, last, &ready)
+		conn := connection{node: node, at: time.Now(), lastEventID: r.last}
+		r.conn = len(log.conns)
+		if transport == overWS {
+			c.followWS(ctx, token, r, &conn)
+		} else {
+			c.followSSE(ctx, client, token, r, &conn)
+		}
 		log.conns = append(log.conns, conn)
 		sleep(ctx, time.Duration(20+rng.IntN(200))*time.Millisecond)
 	}
 	return log
 }
 
-// follow opens one stream and reads it until it breaks; it returns the resume
-// point to use next.
-func (c *cluster) follow(ctx context.Context, client *http.Client, token string, log *subscriberLog, conn *connection, last string, ready *chan<- struct{}) string {
+// reader records the frames of one subscriber's streams, whatever the transport.
+type reader struct {
+	log   *subscriberLog
+	conn  int    // index of the open connection in log.conns
+	last  string // the resume point: the last event id received
+	ready chan<- struct{}
+}
+
+// frame records one event (unread and pong frames say nothing of the stream's
+// order and are skipped). id is "" for a frame that set none.
+func (r *reader) frame(name, id string, data []byte) {
+	if name == "unread" || name == "pong" {
+		return
+	}
+	rc := receipt{at: time.Now(), conn: r.conn, name: name, eventID: id}
+	if id != "" {
+		r.last = id
+	}
+	if name == "notification" {
+		var n struct {
+			ID     string `json:"id"`
+			UserID string `json:"userId"`
+			Data   struct {
+				Key string `json:"key"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(data, &n)
+		rc.notifID, rc.key, rc.user = n.ID, n.Data.Key, n.UserID
+	}
+	r.log.receipts = append(r.log.receipts, rc)
+	if name == "init" && r.ready != nil {
+		close(r.ready)
+		r.ready = nil
+	}
+}
+
+// followSSE opens one SSE stream, reads it with sse.Decoder until it breaks.
+func (c *cluster) followSSE(ctx context.Context, client *http.Client, token string, r *reader, conn *connection) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.nodes[conn.node].url+"/api/notifications/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	if last != "" {
-		req.Header.Set("Last-Event-ID", last)
+	if conn.lastEventID != "" {
+		req.Header.Set("Last-Event-ID", conn.lastEventID)
 	}
 	watchdog := time.AfterFunc(idleTimeout, cancel)
 	defer watchdog.Stop()
 	resp, err := client.Do(req)
 	if err != nil {
-		log.stats.errors++
+		r.log.stats.errors++
 		conn.err = err.Error()
-		return last
+		return
 	}
 	defer resp.Body.Close()
-	log.stats.record(resp, conn.node, "stream")
+	r.log.stats.record(resp, conn.node, "stream")
 	conn.status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
-		return last
+		return
 	}
-	connIndex := len(log.conns)
 	dec := sse.NewDecoder(resp.Body)
 	for {
 		ev, err := dec.Next()
@@ -214,32 +268,76 @@ func (c *cluster) follow(ctx context.Context, client *http.Client, token string,
 			if ctx.Err() != nil && watchdogFired(watchdog) {
 				conn.why = "silent for " + idleTimeout.String()
 			}
-			return last
+			return
 		}
 		watchdog.Reset(idleTimeout)
-		if ev.IsComment || ev.Name == "" || ev.Name == "unread" {
+		if ev.IsComment || ev.Name == "" {
 			continue
 		}
-		r := receipt{at: time.Now(), conn: connIndex, name: ev.Name}
+		id := ""
 		if ev.SetID {
-			r.eventID, last = ev.ID, ev.ID
+			id = ev.ID
 		}
-		if ev.Name == "notification" {
-			var n struct {
-				ID     string `json:"id"`
-				UserID string `json:"userId"`
-				Data   struct {
-					Key string `json:"key"`
-				} `json:"data"`
+		r.frame(ev.Name, id, []byte(ev.Data))
+	}
+}
+
+// followWS opens one WebSocket stream (resuming with ?lastEventId=) and reads
+// its frames until it breaks. It sends an application ping every heartbeat: the
+// pong is what tells a live node from a paused one, as the server's protocol
+// pings are answered inside the library and never seen here.
+func (c *cluster) followWS(ctx context.Context, token string, r *reader, conn *connection) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	u := "ws" + strings.TrimPrefix(c.nodes[conn.node].url, "http") + "/api/notifications/ws"
+	if conn.lastEventID != "" {
+		u += "?lastEventId=" + url.QueryEscape(conn.lastEventID)
+	}
+	watchdog := time.AfterFunc(idleTimeout, cancel)
+	defer watchdog.Stop()
+	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + token}},
+	})
+	if resp != nil {
+		r.log.stats.record(resp, conn.node, "ws")
+		conn.status = resp.StatusCode
+	}
+	if err != nil {
+		if resp == nil {
+			r.log.stats.errors++
+		}
+		conn.err = err.Error()
+		return
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(1 << 20)
+	go func() {
+		for ctx.Err() == nil {
+			if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
+				return
 			}
-			_ = json.Unmarshal([]byte(ev.Data), &n)
-			r.notifID, r.key, r.user = n.ID, n.Data.Key, n.UserID
+			sleep(ctx, heartbeat)
 		}
-		log.receipts = append(log.receipts, r)
-		if ev.Name == "init" && *ready != nil {
-			close(*ready)
-			*ready = nil
+	}()
+	for {
+		_, msg, err := ws.Read(ctx)
+		if err != nil {
+			conn.broke, conn.why = time.Now(), err.Error()
+			if watchdogFired(watchdog) {
+				conn.why = "silent for " + idleTimeout.String()
+			}
+			return
 		}
+		watchdog.Reset(idleTimeout)
+		var f struct {
+			ID    string          `json:"id"`
+			Event string          `json:"event"`
+			Data  json.RawMessage `json:"data"`
+		}
+		if json.Unmarshal(msg, &f) != nil {
+			f.Event = "<not JSON>"
+		}
+		r.frame(f.Event, f.ID, f.Data)
 	}
 }
 
