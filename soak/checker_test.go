@@ -113,7 +113,7 @@ func TestCheck(t *testing.T) {
 func TestReportNamesTheAnomaly(t *testing.T) {
 	h := cleanHistory()
 	h.subs[0].receipts = h.subs[0].receipts[:2]
-	lines := report(7, time.Minute, h, nil, map[int]int{201: 2}, 0, check(h))
+	lines := report(7, time.Minute, "redis", h, nil, map[int]int{201: 2}, 0, check(h))
 	text := strings.Join(lines, "\n")
 	for _, want := range []string{"seed 7", "anomalies: 1", "never delivered", "key k2 id n2", "=> 08:00:00.021 conn 0 on node0"} {
 		if !strings.Contains(text, want) {

@@ -12,15 +12,15 @@ import (
 
 // Fault kinds.
 const (
-	faultKill     = "kill-node"     // SIGKILL a node, restart it after a short delay
-	faultPause    = "pause-node"    // SIGSTOP a node for 1-5 s, then SIGCONT
-	faultRedis    = "restart-redis" // SIGKILL Redis, start it again (empty: no persistence)
-	faultPostgres = "restart-pg"    // fast shutdown of PostgreSQL, start it again
+	faultKill     = "kill-node"   // SIGKILL a node, restart it after a short delay
+	faultPause    = "pause-node"  // SIGSTOP a node for 1-5 s, then SIGCONT
+	faultBus      = "restart-bus" // SIGKILL Redis or NATS, start it again (empty: no persistence)
+	faultPostgres = "restart-pg"  // fast shutdown of PostgreSQL, start it again
 )
 
-var faultKinds = [...]string{faultKill, faultPause, faultRedis, faultPostgres}
+var faultKinds = [...]string{faultKill, faultPause, faultBus, faultPostgres}
 
-// fault is one injected fault. target is a node index, or -1 for Redis and
+// fault is one injected fault. target is a node index, or -1 for the bus and
 // PostgreSQL, which every node shares.
 type fault struct {
 	kind   string
@@ -39,9 +39,9 @@ type injector struct {
 	rng   *rand.Rand
 	nodes []*node
 	pg    *proc
-	redis *proc
-	// pgAddr and redisAddr are where the services accept once restarted.
-	pgAddr, redisAddr string
+	bus   *proc // Redis or NATS
+	// pgAddr and busAddr are where the services accept once restarted.
+	pgAddr, busAddr string
 
 	mu     sync.Mutex
 	faults []*fault
@@ -93,7 +93,7 @@ func (in *injector) claim(f *fault) bool {
 	if f.target >= 0 {
 		n := 0
 		for k := range in.busy {
-			if k != "redis" && k != "pg" {
+			if k != "bus" && k != "pg" {
 				n++
 			}
 		}
@@ -115,8 +115,8 @@ func (in *injector) release(f *fault) {
 
 func targetKey(f *fault) string {
 	switch f.kind {
-	case faultRedis:
-		return "redis"
+	case faultBus:
+		return "bus"
 	case faultPostgres:
 		return "pg"
 	}
@@ -141,8 +141,8 @@ func (in *injector) inject(f *fault) {
 		time.Sleep(f.hold)
 		n.signal(syscall.SIGCONT)
 		f.healed = time.Now()
-	case faultRedis:
-		in.restartService(f, in.redis, syscall.SIGKILL, in.redisAddr)
+	case faultBus:
+		in.restartService(f, in.bus, syscall.SIGKILL, in.busAddr)
 	case faultPostgres:
 		in.restartService(f, in.pg, syscall.SIGINT, in.pgAddr)
 	}

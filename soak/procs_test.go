@@ -221,32 +221,50 @@ func startPostgres(t *testing.T, logDir string) (*proc, string) {
 	return pg, fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", addr)
 }
 
-// startRedis starts a private redis-server without persistence.
-func startRedis(t *testing.T, logDir string) (*proc, string) {
+// startBus starts a private bus server: redis-server without persistence, or
+// nats-server (with JetStream, its store in a temp dir). It returns the process
+// and the node's --bus URL.
+func startBus(t *testing.T, kind, logDir string) (*proc, string) {
 	t.Helper()
-	bin := os.Getenv("TOCSIN_TEST_REDIS_SERVER")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("redis-server"); err != nil {
-			t.Fatal("redis-server not found: install it or set TOCSIN_TEST_REDIS_SERVER")
-		}
-	}
 	port := freePort(t)
-	rd := &proc{
-		name: "redis",
-		args: []string{bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "",
-			"--appendonly", "no", "--daemonize", "no"},
-		log: filepath.Join(logDir, "redis.log"),
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var p *proc
+	var busURL string
+	switch kind {
+	case "redis":
+		p = &proc{name: "redis", args: []string{program(t, "TOCSIN_TEST_REDIS_SERVER", "redis-server"),
+			"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--daemonize", "no"}}
+		busURL = "redis://" + addr + "/0"
+	case "nats":
+		p = &proc{name: "nats", args: []string{program(t, "TOCSIN_TEST_NATS_SERVER", "nats-server"),
+			"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", t.TempDir()}}
+		busURL = "nats://" + addr
+	default:
+		t.Fatalf("TOCSIN_SOAK_BUS=%q: want redis or nats", kind)
 	}
-	if err := rd.start(); err != nil {
+	p.log = filepath.Join(logDir, p.name+".log")
+	if err := p.start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rd.kill)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	t.Cleanup(p.kill)
 	if err := waitTCP(addr, 10*time.Second); err != nil {
-		t.Fatalf("redis: %v", err)
+		t.Fatalf("%s: %v", p.name, err)
 	}
-	return rd, "redis://" + addr + "/0"
+	return p, busURL
+}
+
+// program is the path of a server program: the environment variable env, or
+// name on PATH.
+func program(t *testing.T, env, name string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: install it or set %s", name, env)
+	}
+	return p
 }
 
 func waitTCP(addr string, timeout time.Duration) error {

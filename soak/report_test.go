@@ -10,16 +10,16 @@ import (
 
 // report renders the run: seed, faults by kind, operations checked, recovery
 // times and anomalies, one line each.
-func report(seed uint64, d time.Duration, h *history, exits []selfExit, codes map[int]int, transportErrors int, anomalies []anomaly) []string {
+func report(seed uint64, d time.Duration, bus string, h *history, exits []selfExit, codes map[int]int, transportErrors int, anomalies []anomaly) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	add("seed %d, faults for %v (rerun: TOCSIN_SOAK=%v TOCSIN_SOAK_SEED=%d)", seed, d, d, seed)
+	add("seed %d, faults for %v, bus %s (rerun: TOCSIN_SOAK=%v TOCSIN_SOAK_SEED=%d TOCSIN_SOAK_BUS=%s)", seed, d, bus, d, seed, bus)
 	byKind := map[string]int{}
 	for _, f := range h.faults {
 		byKind[f.kind]++
 	}
 	add("faults: %d %s, %d %s, %d %s, %d %s; %d processes exited on their own and were restarted",
-		byKind[faultKill], faultKill, byKind[faultPause], faultPause, byKind[faultRedis], faultRedis,
+		byKind[faultKill], faultKill, byKind[faultPause], faultPause, byKind[faultBus], faultBus,
 		byKind[faultPostgres], faultPostgres, len(exits))
 
 	attempts, replayed := 0, 0
@@ -157,8 +157,8 @@ func reopenTimes(h *history) []time.Duration {
 
 // faultRecovery measures, for each fault of kind, the time from its heal to the
 // first 201 of a publish attempted after the heal (through the faulted node, or
-// any node for Redis and PostgreSQL), and to the first receipt of such a publish
-// by any subscriber (for Redis and PostgreSQL, by a subscriber on another node
+// any node for the bus and PostgreSQL), and to the first receipt of such a publish
+// by any subscriber (for the bus and PostgreSQL, by a subscriber on another node
 // than the one that acknowledged it: an event that crossed the bus). missing
 // counts faults after which no such publish came (the run ended first).
 func faultRecovery(h *history, kind string) (publish, delivery []time.Duration, missing int) {

@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,7 +37,7 @@ const (
 func TestSoak(t *testing.T) {
 	env := os.Getenv("TOCSIN_SOAK")
 	if env == "" {
-		t.Skip("the fault soak runs only when asked: TOCSIN_SOAK=2m [TOCSIN_SOAK_SEED=1] go test -v -count=1 -timeout 30m ./soak/")
+		t.Skip("the fault soak runs only when asked: TOCSIN_SOAK=2m [TOCSIN_SOAK_SEED=1] [TOCSIN_SOAK_BUS=redis|nats] go test -v -count=1 -timeout 30m ./soak/")
 	}
 	duration, err := time.ParseDuration(env)
 	if err != nil || duration <= 0 {
@@ -57,11 +58,12 @@ func TestSoak(t *testing.T) {
 	}
 	bin := buildTocsin(t, t.TempDir())
 	pg, pgURL := startPostgres(t, logDir)
-	redis, redisURL := startRedis(t, logDir)
-	nodes := startNodes(t, bin, pgURL, redisURL, logDir, nodeCount)
+	busKind := cmp.Or(os.Getenv("TOCSIN_SOAK_BUS"), "redis")
+	bus, busURL := startBus(t, busKind, logDir)
+	nodes := startNodes(t, bin, pgURL, busURL, logDir, nodeCount)
 	t.Logf("cluster up in %v: logs in %s", time.Since(began).Round(time.Millisecond), logDir)
 
-	procs := []*proc{pg, redis}
+	procs := []*proc{pg, bus}
 	for _, n := range nodes {
 		procs = append(procs, n.proc)
 	}
@@ -91,8 +93,8 @@ func TestSoak(t *testing.T) {
 
 	faultCtx, stopFaults := context.WithTimeout(context.Background(), duration)
 	defer stopFaults()
-	in := &injector{t: t, rng: rand.New(rand.NewPCG(seed, 0)), nodes: nodes, pg: pg, redis: redis,
-		pgAddr: hostOf(t, pgURL), redisAddr: hostOf(t, redisURL)}
+	in := &injector{t: t, rng: rand.New(rand.NewPCG(seed, 0)), nodes: nodes, pg: pg, bus: bus,
+		pgAddr: hostOf(t, pgURL), busAddr: hostOf(t, busURL)}
 	in.run(faultCtx) // returns once the last fault has healed
 	faultsEnded := time.Now()
 	for _, n := range nodes {
@@ -127,7 +129,7 @@ func TestSoak(t *testing.T) {
 	stopSupervising()
 	<-supervised
 	anomalies := check(h)
-	for _, line := range report(seed, duration, h, exits, codes, transportErrors, anomalies) {
+	for _, line := range report(seed, duration, busKind, h, exits, codes, transportErrors, anomalies) {
 		t.Log(line)
 	}
 	t.Logf("run took %v end to end", time.Since(began).Round(time.Second))
