@@ -57,6 +57,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := buildTocsin(t, t.TempDir())
+	t.Logf("built ./cmd/tocsin in %v", time.Since(began).Round(time.Millisecond))
 	pg, pgURL := startPostgres(t, logDir)
 	busKind := cmp.Or(os.Getenv("TOCSIN_SOAK_BUS"), "redis")
 	bus, busURL := startBus(t, busKind, logDir)
