@@ -309,7 +309,9 @@ func startNodes(t *testing.T, bin, storeURL, busURL, logDir string, n int) []*no
 				"--api-key", apiKey, "--jwt-secret", jwtSecret,
 				"--rate-publish", "0", "--rate-connect", "0", "--rate-user", "0",
 				"--max-streams-per-token", "0", "--max-streams-per-ip", "0", "--max-conns-per-ip", "0",
-				"--heartbeat", heartbeat.String(), "--shutdown-timeout", "2s", "--log-level", "warn"},
+				"--heartbeat", heartbeat.String(), "--shutdown-timeout", "2s",
+				// info: the bus outages and resyncs, with their times, for anomalies.
+				"--log-level", "info"},
 			log: filepath.Join(logDir, fmt.Sprintf("node%d.log", i)),
 		}}
 		if err := nodes[i].start(); err != nil {
