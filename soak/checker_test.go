@@ -17,8 +17,9 @@ func cleanHistory() *history {
 			{key: "k1", user: "u0", id: "n1", node: 0, first: at(10), lastTry: at(10), at: at(20), attempts: 1},
 			{key: "k2", user: "u0", id: "n2", node: 1, first: at(30), lastTry: at(30), at: at(40), attempts: 1},
 		},
-		attempted: map[string]string{"k1": "u0", "k2": "u0", "k3": "u0"},
-		stored:    map[string][]storedNotification{"u0": {{"n2", "k2"}, {"n1", "k1"}}},
+		attempted: map[string][]string{"k1": {"u0"}, "k2": {"u0"}, "k3": {"u0"}},
+		stored:    map[string][]storedNotification{"u0": {{id: "n2", key: "k2"}, {id: "n1", key: "k1"}}},
+		unread:    map[string]int{"u0": 2},
 		subs: []*subscriberLog{{
 			user: "u0",
 			conns: []connection{
@@ -27,8 +28,9 @@ func cleanHistory() *history {
 			},
 			receipts: []receipt{
 				{at: at(1), conn: 0, name: "init", eventID: "ep-0"},
-				{at: at(21), conn: 0, name: "notification", eventID: "ep-1", notifID: "n1", key: "k1", user: "u0"},
-				{at: at(41), conn: 1, name: "notification", eventID: "ep-2", notifID: "n2", key: "k2", user: "u0"},
+				{at: at(21), conn: 0, name: "notification", eventID: "ep-1", notifID: "n1", key: "k1", user: "u0", unread: true},
+				{at: at(41), conn: 1, name: "notification", eventID: "ep-2", notifID: "n2", key: "k2", user: "u0", unread: true},
+				{at: at(42), conn: 1, name: "unread", count: 2},
 			},
 		}},
 	}
@@ -43,13 +45,15 @@ func TestCheck(t *testing.T) {
 		{"clean", func(*history) {}, nil},
 		{"an unacknowledged publish that exists is fine", func(h *history) {
 			s := h.subs[0]
-			s.receipts = append(s.receipts, receipt{at: s.receipts[2].at.Add(time.Millisecond), conn: 1,
-				name: "notification", eventID: "ep-3", notifID: "n3", key: "k3", user: "u0"})
-			h.stored["u0"] = append(h.stored["u0"], storedNotification{"n3", "k3"})
+			s.receipts = append(s.receipts, receipt{at: s.receipts[3].at.Add(time.Millisecond), conn: 1,
+				name: "notification", eventID: "ep-3", notifID: "n3", key: "k3", user: "u0", unread: true},
+				receipt{at: s.receipts[3].at.Add(2 * time.Millisecond), conn: 1, name: "unread", count: 3})
+			h.stored["u0"] = append(h.stored["u0"], storedNotification{id: "n3", key: "k3"})
+			h.unread["u0"] = 3
 		}, nil},
 		{"lost", func(h *history) {
-			h.subs[0].receipts = h.subs[0].receipts[:2]
-		}, []string{"acknowledged publish never delivered"}},
+			h.subs[0].receipts = slices.Delete(h.subs[0].receipts, 2, 3)
+		}, []string{"acknowledged publish never delivered", "unread notifications differ from the store"}},
 		{"gap", func(h *history) {
 			h.subs[0].receipts[2].eventID = "ep-3"
 		}, []string{"gap in the stream"}},
@@ -67,27 +71,27 @@ func TestCheck(t *testing.T) {
 			s := h.subs[0]
 			s.receipts = slices.Insert(s.receipts, 2,
 				receipt{at: s.receipts[1].at.Add(time.Millisecond), conn: 1, name: "reset"},
-				receipt{at: s.receipts[1].at.Add(2 * time.Millisecond), conn: 1, name: "init", eventID: "ep-1"})
+				receipt{at: s.receipts[1].at.Add(2 * time.Millisecond), conn: 1, name: "init", eventID: "ep-1", ids: []string{"n1"}, count: 1})
 		}, []string{"reset"}},
 		{"init on resume without reset", func(h *history) {
 			s := h.subs[0]
 			s.receipts = slices.Insert(s.receipts, 2,
-				receipt{at: s.receipts[1].at.Add(time.Millisecond), conn: 1, name: "init", eventID: "ep-1"})
+				receipt{at: s.receipts[1].at.Add(time.Millisecond), conn: 1, name: "init", eventID: "ep-1", ids: []string{"n1"}, count: 1})
 		}, []string{"init on a resume without reset"}},
 		{"epoch change", func(h *history) {
 			h.subs[0].receipts[2].eventID = "other-2"
 		}, []string{"epoch changed without reset"}},
 		{"another user's event", func(h *history) {
 			h.subs[0].receipts[2].user = "u1"
-		}, []string{"another user's notification"}},
+		}, []string{"another stream's notification"}},
 		{"missing from the store", func(h *history) {
 			h.stored["u0"] = h.stored["u0"][:1]
-		}, []string{"acknowledged publish missing from the store"}},
+		}, []string{"acknowledged publish missing from the store", "unread notifications differ from the store"}},
 		{"key stored twice", func(h *history) {
-			h.stored["u0"] = append(h.stored["u0"], storedNotification{"n9", "k1"})
+			h.stored["u0"] = append(h.stored["u0"], storedNotification{id: "n9", key: "k1", read: true})
 		}, []string{"idempotency key stored twice"}},
 		{"stored but never sent", func(h *history) {
-			h.stored["u0"] = append(h.stored["u0"], storedNotification{"n9", "zz"})
+			h.stored["u0"] = append(h.stored["u0"], storedNotification{id: "n9", key: "zz", read: true})
 		}, []string{"stored notification no publisher sent"}},
 		{"500", func(h *history) {
 			h.bad5xx = []string{"publish on node1: 500"}
@@ -112,10 +116,10 @@ func TestCheck(t *testing.T) {
 // the events around it.
 func TestReportNamesTheAnomaly(t *testing.T) {
 	h := cleanHistory()
-	h.subs[0].receipts = h.subs[0].receipts[:2]
+	h.subs[0].receipts = slices.Delete(h.subs[0].receipts, 2, 3)
 	lines := report(7, time.Minute, "redis", h, nil, map[int]int{201: 2}, 0, check(h))
 	text := strings.Join(lines, "\n")
-	for _, want := range []string{"seed 7", "anomalies: 1", "never delivered", "key k2 id n2", "=> 08:00:00.021 conn 0 on node0"} {
+	for _, want := range []string{"seed 7", "anomalies: 2", "never delivered", "key k2 id n2", "=> 08:00:00.042 conn 1 on node2", "unread notifications differ"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
