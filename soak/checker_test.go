@@ -125,3 +125,153 @@ func TestReportNamesTheAnomaly(t *testing.T) {
 		}
 	}
 }
+
+// inboxHistory extends cleanHistory with what a device did after n2: it read n1
+// (notification:updated), deleted n2 (whose earlier "notification" a later
+// resume would replay as notification:deleted), and a bulk publish k4 reached u0
+// (n4) and u1, then a read-all read it.
+func inboxHistory() *history {
+	h := cleanHistory()
+	s := h.subs[0]
+	at := s.receipts[3].at
+	ms := func(n int) time.Time { return at.Add(time.Duration(n) * time.Millisecond) }
+	h.attempted["k4"] = []string{"u0", "u1"}
+	h.acks = append(h.acks,
+		ack{key: "k4", user: "u0", id: "n4", kind: publishBulk, first: ms(4), lastTry: ms(4), at: ms(5), attempts: 1},
+		ack{key: "k4", user: "u1", id: "n5", kind: publishBulk, first: ms(4), lastTry: ms(4), at: ms(5), attempts: 1})
+	s.receipts = append(s.receipts,
+		receipt{at: ms(1), conn: 1, name: "notification:updated", eventID: "ep-3", notifID: "n1"},
+		receipt{at: ms(2), conn: 1, name: "unread", count: 1},
+		receipt{at: ms(3), conn: 1, name: "notification:deleted", eventID: "ep-4", notifID: "n2"},
+		receipt{at: ms(3), conn: 1, name: "unread", count: 0},
+		receipt{at: ms(6), conn: 1, name: "notification", eventID: "ep-5", notifID: "n4", key: "k4", user: "u0", unread: true},
+		receipt{at: ms(6), conn: 1, name: "unread", count: 1},
+		receipt{at: ms(7), conn: 1, name: "notifications:read", eventID: "ep-6", ids: []string{"n4"}},
+		receipt{at: ms(7), conn: 1, name: "unread", count: 0})
+	h.deleted = map[string]bool{"n2": true}
+	h.stored = map[string][]storedNotification{
+		"u0": {{id: "n4", key: "k4", read: true}, {id: "n1", key: "k1", read: true}},
+		"u1": {{id: "n5", key: "k4"}},
+	}
+	h.unread = map[string]int{"u0": 0, "u1": 1}
+	return h
+}
+
+func TestCheckInbox(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(h *history)
+		want  []string
+	}{
+		{"clean", func(*history) {}, nil},
+		{"a deleted notification replayed as notification:deleted is delivered", func(h *history) {
+			s := h.subs[0]
+			s.receipts[2] = receipt{at: s.receipts[2].at, conn: 1, name: "notification:deleted", eventID: "ep-2", notifID: "n2"}
+		}, nil},
+		{"read-all by before", func(h *history) {
+			h.subs[0].receipts[10].ids, h.subs[0].receipts[10].before = nil, "n4"
+		}, nil},
+		{"a missed read leaves the count and the set behind the store", func(h *history) {
+			s := h.subs[0]
+			s.receipts = s.receipts[:len(s.receipts)-2]
+		}, []string{"unread count differs from the store", "unread notifications differ from the store"}},
+		{"the last count is stale", func(h *history) {
+			h.subs[0].receipts[11].count = 1
+		}, []string{"unread count differs from the store"}},
+		{"an update out of order", func(h *history) {
+			h.subs[0].receipts[6].eventID = "ep-3"
+		}, []string{"event repeated or out of order", "gap in the stream"}},
+		{"a gap before an inbox event", func(h *history) {
+			h.subs[0].receipts[10].eventID = "ep-7"
+		}, []string{"gap in the stream"}},
+		{"an unread event with an id", func(h *history) {
+			h.subs[0].receipts[5].eventID = "ep-9"
+		}, []string{"unread event with an id"}},
+		{"unknown event name", func(h *history) {
+			h.subs[0].receipts[4].name = "notification:exploded"
+		}, []string{"unexpected event", "gap in the stream", "unread notifications differ from the store"}},
+		{"a bulk recipient's delivery lost", func(h *history) {
+			s := h.subs[0]
+			s.receipts = slices.Delete(s.receipts, 8, 10)
+		}, []string{"acknowledged publish never delivered", "gap in the stream"}},
+		{"a bulk recipient stored twice under its key", func(h *history) {
+			h.stored["u1"] = append(h.stored["u1"], storedNotification{id: "n6", key: "k4", read: true})
+		}, []string{"idempotency key stored twice"}},
+		{"a deleted notification is not missing from the store", func(h *history) {
+			h.deleted = nil
+		}, []string{"acknowledged publish missing from the store"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := inboxHistory()
+			tt.spoil(h)
+			var got []string
+			for _, a := range check(h) {
+				got = append(got, a.kind)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("anomalies %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// topicHistory: topic t0 with a primer k0 published before its subscriber was
+// positioned, then k1 and k2; the subscriber's first event (k1, on a fresh
+// connect: a topic stream has no init) positions it.
+func topicHistory() *history {
+	t0 := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	return &history{
+		acks: []ack{
+			{key: "k0", user: "topic:t0", id: "n0", kind: publishTopic, first: at(1), lastTry: at(1), at: at(2), attempts: 1},
+			{key: "k1", user: "topic:t0", id: "n1", kind: publishTopic, first: at(10), lastTry: at(10), at: at(20), attempts: 1},
+			{key: "k2", user: "topic:t0", id: "n2", kind: publishTopic, first: at(30), lastTry: at(30), at: at(40), attempts: 2},
+		},
+		attempted: map[string][]string{"k0": {"topic:t0"}, "k1": {"topic:t0"}, "k2": {"topic:t0"}},
+		stored:    map[string][]storedNotification{},
+		subs: []*subscriberLog{{
+			user:  "topic:t0",
+			conns: []connection{{node: 0, at: at(5), status: 200, broke: at(25)}, {node: 1, at: at(26), status: 200, lastEventID: "tp-8"}},
+			receipts: []receipt{
+				{at: at(21), conn: 0, name: "notification", eventID: "tp-8", notifID: "n1", key: "k1", user: "topic:t0"},
+				{at: at(41), conn: 1, name: "notification", eventID: "tp-9", notifID: "n2", key: "k2", user: "topic:t0"},
+			},
+		}},
+	}
+}
+
+func TestCheckTopic(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(h *history)
+		want  []string
+	}{
+		{"clean", func(*history) {}, nil},
+		{"lost after positioning", func(h *history) {
+			h.subs[0].receipts = h.subs[0].receipts[:1]
+		}, []string{"acknowledged publish never delivered"}},
+		{"a gap", func(h *history) {
+			h.subs[0].receipts[1].eventID = "tp-10"
+		}, []string{"gap in the stream"}},
+		{"a user's notification on a topic stream", func(h *history) {
+			h.subs[0].receipts[1].user = "u0"
+		}, []string{"another stream's notification"}},
+		{"a first event on a resume is not a positioning", func(h *history) {
+			h.subs[0].receipts[0].conn = 1
+		}, []string{"event before init"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := topicHistory()
+			tt.spoil(h)
+			var got []string
+			for _, a := range check(h) {
+				got = append(got, a.kind)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("anomalies %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
