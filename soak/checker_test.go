@@ -37,11 +37,7 @@ func cleanHistory() *history {
 }
 
 func TestCheck(t *testing.T) {
-	tests := []struct {
-		name  string
-		spoil func(h *history)
-		want  []string // anomaly kinds, in order
-	}{
+	tests := []checkCase{
 		{"clean", func(*history) {}, nil},
 		{"an unacknowledged publish that exists is fine", func(h *history) {
 			s := h.subs[0]
@@ -97,19 +93,7 @@ func TestCheck(t *testing.T) {
 			h.bad5xx = []string{"publish on node1: 500"}
 		}, []string{"5xx other than 503 with Retry-After"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := cleanHistory()
-			tt.spoil(h)
-			var got []string
-			for _, a := range check(h) {
-				got = append(got, a.kind)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("anomalies %q, want %q", got, tt.want)
-			}
-		})
-	}
+	runCheckCases(t, cleanHistory, tests)
 }
 
 // TestReportNamesTheAnomaly: the report carries the seed and each anomaly with
@@ -158,11 +142,7 @@ func inboxHistory() *history {
 }
 
 func TestCheckInbox(t *testing.T) {
-	tests := []struct {
-		name  string
-		spoil func(h *history)
-		want  []string
-	}{
+	tests := []checkCase{
 		{"clean", func(*history) {}, nil},
 		{"a deleted notification replayed as notification:deleted is delivered", func(h *history) {
 			s := h.subs[0]
@@ -201,19 +181,7 @@ func TestCheckInbox(t *testing.T) {
 			h.deleted = nil
 		}, []string{"acknowledged publish missing from the store"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := inboxHistory()
-			tt.spoil(h)
-			var got []string
-			for _, a := range check(h) {
-				got = append(got, a.kind)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("anomalies %q, want %q", got, tt.want)
-			}
-		})
-	}
+	runCheckCases(t, inboxHistory, tests)
 }
 
 // topicHistory: topic t0 with a primer k0 published before its subscriber was
@@ -242,11 +210,7 @@ func topicHistory() *history {
 }
 
 func TestCheckTopic(t *testing.T) {
-	tests := []struct {
-		name  string
-		spoil func(h *history)
-		want  []string
-	}{
+	tests := []checkCase{
 		{"clean", func(*history) {}, nil},
 		{"lost after positioning", func(h *history) {
 			h.subs[0].receipts = h.subs[0].receipts[:1]
@@ -261,9 +225,22 @@ func TestCheckTopic(t *testing.T) {
 			h.subs[0].receipts[0].conn = 1
 		}, []string{"event before init"}},
 	}
+	runCheckCases(t, topicHistory, tests)
+}
+
+// checkCase spoils a clean history; want is the anomaly kinds check must then
+// find, in order.
+type checkCase struct {
+	name  string
+	spoil func(h *history)
+	want  []string
+}
+
+func runCheckCases(t *testing.T, clean func() *history, tests []checkCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := topicHistory()
+			h := clean()
 			tt.spoil(h)
 			var got []string
 			for _, a := range check(h) {
