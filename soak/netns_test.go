@@ -42,6 +42,7 @@ type netNode struct {
 // netem qdisc (slow-link is drawn only then).
 type netLayout struct {
 	nodes []netNode
+	tbf   bool // the one-way drop's qdisc works (tc present, sch_tbf there)
 	netem bool
 }
 
@@ -114,7 +115,14 @@ func setupNetns(t *testing.T, n int) (*netLayout, string) {
 		}
 		l.nodes = append(l.nodes, nn)
 	}
-	// netem is a module many kernels lack: probe it on a veth of ours.
+	// tc may be missing, and netem is a module many kernels lack: probe both
+	// on a veth of ours, so a fault never fails for want of them.
+	if err := tcRun(l.nodes[0].hostVeth, "", "add", "root", "tbf", "rate", "1kbit", "burst", "10", "latency", "1ms"); err == nil {
+		l.tbf = true
+		_ = tcRun(l.nodes[0].hostVeth, "", "del", "root")
+	} else {
+		t.Logf("tc tbf unavailable (%v): no partition-oneway faults", err)
+	}
 	if err := tcRun(l.nodes[0].hostVeth, "", "add", "root", "netem", "delay", "1ms"); err == nil {
 		l.netem = true
 		_ = tcRun(l.nodes[0].hostVeth, "", "del", "root")
@@ -243,13 +251,17 @@ func netDetail(f *fault) string {
 }
 
 // faultKindsFor is what the injector draws from: the process kinds, and with
-// namespaces the partitions, and slow-link where the kernel has netem.
+// namespaces partition-node, partition-oneway where tc's tbf works and
+// slow-link where the kernel has netem.
 func faultKindsFor(l *netLayout) []string {
 	kinds := append([]string(nil), faultKinds[:]...)
 	if l == nil {
 		return kinds
 	}
-	kinds = append(kinds, faultPartition, faultOneWay)
+	kinds = append(kinds, faultPartition)
+	if l.tbf {
+		kinds = append(kinds, faultOneWay)
+	}
 	if l.netem {
 		kinds = append(kinds, faultSlow)
 	}

@@ -41,15 +41,15 @@ func TestFaultKindsFor(t *testing.T) {
 	if got := faultKindsFor(nil); !slices.Equal(got, faultKinds[:]) {
 		t.Errorf("loopback: %v", got)
 	}
-	with := faultKindsFor(&netLayout{netem: false})
+	with := faultKindsFor(&netLayout{tbf: true})
 	if !slices.Contains(with, faultPartition) || !slices.Contains(with, faultOneWay) || slices.Contains(with, faultSlow) {
 		t.Errorf("namespaces without netem: %v", with)
 	}
-	if !slices.Contains(faultKindsFor(&netLayout{netem: true}), faultSlow) {
-		t.Error("namespaces with netem: no slow-link")
+	if got := faultKindsFor(&netLayout{}); !slices.Equal(got, append(faultKinds[:], faultPartition)) {
+		t.Errorf("namespaces without tc: %v", got)
 	}
-	if len(faultKinds) != 4 {
-		t.Errorf("faultKindsFor appended into faultKinds: %v", faultKinds)
+	if !slices.Contains(faultKindsFor(&netLayout{tbf: true, netem: true}), faultSlow) {
+		t.Error("namespaces with netem: no slow-link")
 	}
 }
 
