@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -243,9 +244,11 @@ func (s *Server) wsRead(ctx context.Context, c *websocket.Conn, sink *wsSink, us
 			continue
 		}
 		if err := s.wsCommand(ctx, sink, userID, f); err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, errWSWrite) {
 				// The stream is ending (shutdown, expiry, slow): the command was cut
-				// short with it, which is no error of the client's or the server's.
+				// short with it, which is no error of the client's or the server's; or
+				// the answer could not be written: the client is gone (broken pipe),
+				// and the stream's writer ends the stream on its next write.
 				return wsFailure{}, false
 			}
 			s.wsError(sink, err)
@@ -271,6 +274,9 @@ func readFailure(ctx context.Context, err error) (wsFailure, bool) {
 	}
 }
 
+// errWSWrite marks a command whose answer could not be written to the connection.
+var errWSWrite = errors.New("websocket: answer not written")
+
 func (s *Server) wsCommand(ctx context.Context, sink *wsSink, userID string, f wsClientFrame) error {
 	needID := func() error {
 		if !tocsin.ValidNotificationID(f.ID) {
@@ -281,7 +287,10 @@ func (s *Server) wsCommand(ctx context.Context, sink *wsSink, userID string, f w
 	yes := true
 	switch f.Type {
 	case "ping":
-		return sink.write(appendWSFrame(nil, "", "pong", nil))
+		if err := sink.write(appendWSFrame(nil, "", "pong", nil)); err != nil {
+			return fmt.Errorf("%w: %w", errWSWrite, err)
+		}
+		return nil
 	case "notification:read":
 		if err := needID(); err != nil {
 			return err

@@ -29,6 +29,10 @@ type fault struct {
 	healed time.Time // restart begun, SIGCONT sent, or service accepting again
 	ready  time.Time // the node's /readyz answered 200 again (node faults)
 	hold   time.Duration
+	// Network faults: partition-oneway drops what comes to the node (inbound)
+	// or what it sends; slow-link delays the node's egress by delay.
+	inbound bool
+	delay   time.Duration
 }
 
 // injector draws faults from a seeded source. Only its run goroutine draws from
@@ -42,6 +46,10 @@ type injector struct {
 	bus   *proc // Redis or NATS
 	// pgAddr and busAddr are where the services accept once restarted.
 	pgAddr, busAddr string
+	// net is the nodes' namespaces, nil on the loopback layout; kinds is what
+	// is drawn from (faultKinds, plus the network kinds with namespaces).
+	net   *netLayout
+	kinds []string
 
 	mu     sync.Mutex
 	faults []*fault
@@ -60,8 +68,16 @@ func (in *injector) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		f := &fault{kind: faultKinds[in.rng.IntN(len(faultKinds))], target: -1}
+		f := &fault{kind: in.kinds[in.rng.IntN(len(in.kinds))], target: -1}
 		switch f.kind {
+		case faultPartition:
+			f.target, f.hold = in.rng.IntN(len(in.nodes)), time.Duration(1000+in.rng.IntN(4000))*time.Millisecond
+		case faultOneWay:
+			f.target, f.hold = in.rng.IntN(len(in.nodes)), time.Duration(1000+in.rng.IntN(4000))*time.Millisecond
+			f.inbound = in.rng.IntN(2) == 0
+		case faultSlow:
+			f.target, f.hold = in.rng.IntN(len(in.nodes)), time.Duration(2000+in.rng.IntN(4000))*time.Millisecond
+			f.delay = time.Duration(100+in.rng.IntN(200)) * time.Millisecond
 		case faultKill:
 			f.target, f.hold = in.rng.IntN(len(in.nodes)), time.Duration(100+in.rng.IntN(2900))*time.Millisecond
 		case faultPause:
@@ -124,8 +140,10 @@ func targetKey(f *fault) string {
 }
 
 func (in *injector) inject(f *fault) {
-	in.t.Logf("%s fault %s target=%d hold=%v", stamp(f.start), f.kind, f.target, f.hold)
+	in.t.Logf("%s fault %s target=%d hold=%v%s", stamp(f.start), f.kind, f.target, f.hold, netDetail(f))
 	switch f.kind {
+	case faultPartition, faultOneWay, faultSlow:
+		in.injectNet(f)
 	case faultKill:
 		n := in.nodes[f.target]
 		n.stop(syscall.SIGKILL)

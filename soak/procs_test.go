@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -172,9 +173,10 @@ func postgresBin(t *testing.T, name string) string {
 }
 
 // startPostgres initdbs a private cluster (trust auth, listening on 127.0.0.1
-// only) and starts it. PostgreSQL refuses to run as root, so as root it runs as
+// and on the root-side veth addresses extra, if any, which it trusts too) and
+// starts it. PostgreSQL refuses to run as root, so as root it runs as
 // the postgres user, in a directory outside t.TempDir (whose parents root owns).
-func startPostgres(t *testing.T, logDir string) (*proc, string) {
+func startPostgres(t *testing.T, logDir string, extra []string) (*proc, string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tocsin-soak-pg-")
 	if err != nil {
@@ -202,11 +204,25 @@ func startPostgres(t *testing.T, logDir string) (*proc, string) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
+	if len(extra) > 0 {
+		// initdb trusts loopback only; the nodes come from their veth subnets.
+		hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fmt.Fprintf(hba, "host all all 10.77.0.0/16 trust\n")
+		if cerr := hba.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	port := freePort(t)
 	pg := &proc{
 		name: "postgres",
 		args: []string{postgresBin(t, "postgres"), "-D", data, "-p", strconv.Itoa(port),
-			"-h", "127.0.0.1", "-k", "", "-c", "fsync=off", "-c", "max_connections=200"},
+			"-h", strings.Join(append([]string{"127.0.0.1"}, extra...), ","), "-k", "", "-c", "fsync=off", "-c", "max_connections=200"},
 		log:  filepath.Join(logDir, "postgres.log"),
 		cred: cred,
 	}
@@ -223,8 +239,9 @@ func startPostgres(t *testing.T, logDir string) (*proc, string) {
 
 // startBus starts a private bus server: redis-server without persistence, or
 // nats-server (with JetStream, its store in a temp dir). It returns the process
-// and the node's --bus URL.
-func startBus(t *testing.T, kind, logDir string) (*proc, string) {
+// and the node's --bus URL. It listens on 127.0.0.1 and on the root-side veth
+// addresses extra (NATS takes one address: 0.0.0.0 then).
+func startBus(t *testing.T, kind, logDir string, extra []string) (*proc, string) {
 	t.Helper()
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -233,11 +250,15 @@ func startBus(t *testing.T, kind, logDir string) (*proc, string) {
 	switch kind {
 	case "redis":
 		p = &proc{name: "redis", args: []string{program(t, "TOCSIN_TEST_REDIS_SERVER", "redis-server"),
-			"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--daemonize", "no"}}
+			"--bind", strings.Join(append([]string{"127.0.0.1"}, extra...), " "), "--protected-mode", "no", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--daemonize", "no"}}
 		busURL = "redis://" + addr + "/0"
 	case "nats":
+		bind := "127.0.0.1"
+		if len(extra) > 0 {
+			bind = "0.0.0.0"
+		}
 		p = &proc{name: "nats", args: []string{program(t, "TOCSIN_TEST_NATS_SERVER", "nats-server"),
-			"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", t.TempDir()}}
+			"-a", bind, "-p", strconv.Itoa(port), "-js", "-sd", t.TempDir()}}
 		busURL = "nats://" + addr
 	default:
 		t.Fatalf("TOCSIN_SOAK_BUS=%q: want redis or nats", kind)
@@ -295,23 +316,36 @@ const (
 	jwtSecret = "soak-jwt-secret-0123456789abcdef0123456789"
 )
 
-func startNodes(t *testing.T, bin, storeURL, busURL, logDir string, n int) []*node {
+// startNodes starts n nodes on 127.0.0.1, or each in its namespace of l: it
+// listens on its namespace's address and reaches PostgreSQL and the bus at the
+// root side of its veth. `ip netns exec` execs the node, so the PID the proc
+// signals is the node's own.
+func startNodes(t *testing.T, bin, storeURL, busURL, logDir string, n int, l *netLayout) []*node {
 	t.Helper()
 	nodes := make([]*node, n)
 	for i := range nodes {
 		port := freePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		var prefix []string
+		store, bus := storeURL, busURL
+		if l != nil {
+			nn := l.nodes[i]
+			addr = fmt.Sprintf("%s:%d", nn.nodeIP, port)
+			prefix = []string{"ip", "netns", "exec", nn.ns}
+			store = strings.Replace(storeURL, "127.0.0.1", nn.hostIP, 1)
+			bus = strings.Replace(busURL, "127.0.0.1", nn.hostIP, 1)
+		}
 		nodes[i] = &node{index: i, url: "http://" + addr, proc: &proc{
 			name: fmt.Sprintf("node%d", i),
-			args: []string{bin, "serve", "--addr", addr,
+			args: append(prefix, bin, "serve", "--addr", addr,
 				"--data-dir", filepath.Join(logDir, fmt.Sprintf("node%d-data", i)),
-				"--store", storeURL, "--bus", busURL,
+				"--store", store, "--bus", bus,
 				"--api-key", apiKey, "--jwt-secret", jwtSecret,
 				"--rate-publish", "0", "--rate-connect", "0", "--rate-user", "0",
 				"--max-streams-per-token", "0", "--max-streams-per-ip", "0", "--max-conns-per-ip", "0",
 				"--heartbeat", heartbeat.String(), "--shutdown-timeout", "2s",
 				// info: the bus outages and resyncs, with their times, for anomalies.
-				"--log-level", "info"},
+				"--log-level", "info"),
 			log: filepath.Join(logDir, fmt.Sprintf("node%d.log", i)),
 		}}
 		if err := nodes[i].start(); err != nil {

@@ -18,9 +18,13 @@ func report(seed uint64, d time.Duration, bus string, h *history, exits []selfEx
 	for _, f := range h.faults {
 		byKind[f.kind]++
 	}
-	add("faults: %d %s, %d %s, %d %s, %d %s; %d processes exited on their own and were restarted",
-		byKind[faultKill], faultKill, byKind[faultPause], faultPause, byKind[faultBus], faultBus,
-		byKind[faultPostgres], faultPostgres, len(exits))
+	var counts []string
+	for _, kind := range allFaultKinds {
+		if byKind[kind] > 0 || !isNetFault(kind) {
+			counts = append(counts, fmt.Sprintf("%d %s", byKind[kind], kind))
+		}
+	}
+	add("faults: %s; %d processes exited on their own and were restarted", strings.Join(counts, ", "), len(exits))
 
 	attempts, replayed := 0, 0
 	for _, a := range h.acks {
@@ -74,9 +78,12 @@ func report(seed uint64, d time.Duration, bus string, h *history, exits []selfEx
 	add("  publish, first attempt to 201:        %s", summary(publishLatencies(h)))
 	add("  delivery, 201 to each subscriber:     %s", summary(deliveryLags(h)))
 	add("  subscriber, stream broken to reopened: %s", summary(reopenTimes(h)))
-	for _, kind := range faultKinds {
+	for _, kind := range allFaultKinds {
+		if isNetFault(kind) && byKind[kind] == 0 {
+			continue
+		}
 		pub, del, missing := faultRecovery(h, kind)
-		add("  after %-13s publish %s; live delivery %s; %d faults with no publish after", kind, summary(pub), summary(del), missing)
+		add("  after %-16s publish %s; live delivery %s; %d faults with no publish after", kind, summary(pub), summary(del), missing)
 	}
 	add("slowest deliveries (not anomalies; an event the live path missed shows here when a resume healed it):")
 	for _, line := range slowestDeliveries(h, 3) {

@@ -67,10 +67,18 @@ func TestSoak(t *testing.T) {
 	}
 	bin := buildTocsin(t, t.TempDir())
 	t.Logf("built ./cmd/tocsin in %v", time.Since(began).Round(time.Millisecond))
-	pg, pgURL := startPostgres(t, logDir)
+	layout, why := setupNetns(t, nodeCount)
+	var hostIPs []string
+	if layout != nil {
+		hostIPs = layout.hostIPs()
+		t.Logf("each node in a network namespace of its own (TOCSIN_SOAK_NETNS=0: all on loopback); netem: %v", layout.netem)
+	} else {
+		t.Logf("all nodes on loopback, no network faults: %s", why)
+	}
+	pg, pgURL := startPostgres(t, logDir, hostIPs)
 	busKind := cmp.Or(os.Getenv("TOCSIN_SOAK_BUS"), "redis")
-	bus, busURL := startBus(t, busKind, logDir)
-	nodes := startNodes(t, bin, pgURL, busURL, logDir, nodeCount)
+	bus, busURL := startBus(t, busKind, logDir, hostIPs)
+	nodes := startNodes(t, bin, pgURL, busURL, logDir, nodeCount, layout)
 	t.Logf("cluster up in %v: logs in %s", time.Since(began).Round(time.Millisecond), logDir)
 
 	procs := []*proc{pg, bus}
@@ -120,7 +128,7 @@ func TestSoak(t *testing.T) {
 	faultCtx, stopFaults := context.WithTimeout(context.Background(), duration)
 	defer stopFaults()
 	in := &injector{t: t, rng: rand.New(rand.NewPCG(seed, 0)), nodes: nodes, pg: pg, bus: bus,
-		pgAddr: hostOf(t, pgURL), busAddr: hostOf(t, busURL)}
+		pgAddr: hostOf(t, pgURL), busAddr: hostOf(t, busURL), net: layout, kinds: faultKindsFor(layout)}
 	in.run(faultCtx) // returns once the last fault has healed
 	faultsEnded := time.Now()
 	for _, n := range nodes {
