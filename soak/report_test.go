@@ -33,12 +33,21 @@ func report(seed uint64, d time.Duration, bus string, h *history, exits []selfEx
 			replayed++
 		}
 	}
-	add("publishes: %d acknowledged (%d attempts, %d answered by an idempotent replay), %d tried in all",
-		len(h.acks), attempts, replayed, len(h.attempted))
-	conns, resumes, deliveries, overWebSocket := 0, 0, 0, 0
+	kinds := map[string]int{}
+	for _, a := range h.acks {
+		kinds[a.kind]++
+	}
+	add("publishes: %d recipients acknowledged (%d %s, %d of %s, %d %s; %d attempts, %d answered by an idempotent replay), %d keys tried in all",
+		len(h.acks), kinds[publishSingle], publishSingle, kinds[publishBulk], publishBulk, kinds[publishTopic], publishTopic,
+		attempts, replayed, len(h.attempted))
+	add("inbox changes by %d devices: %s", len(h.devices), formatChanges(h.devices))
+	conns, resumes, deliveries, overWebSocket, inboxEvents, topicSubs := 0, 0, 0, 0, 0, 0
 	for _, s := range h.subs {
 		if s.transport == overWS {
 			overWebSocket++
+		}
+		if strings.HasPrefix(s.user, "topic:") {
+			topicSubs++
 		}
 		for _, c := range s.conns {
 			if c.opened() {
@@ -49,8 +58,11 @@ func report(seed uint64, d time.Duration, bus string, h *history, exits []selfEx
 			}
 		}
 		for _, r := range s.receipts {
-			if r.name == "notification" {
+			switch r.name {
+			case "notification":
 				deliveries++
+			case "notification:updated", "notification:deleted", "notifications:read", "unread":
+				inboxEvents++
 			}
 		}
 	}
@@ -58,8 +70,8 @@ func report(seed uint64, d time.Duration, bus string, h *history, exits []selfEx
 	for _, items := range h.stored {
 		stored += len(items)
 	}
-	add("subscribers: %d (%d over WebSocket), %d streams opened (%d resumes with Last-Event-ID), %d notification events checked; %d notifications in the store checked",
-		len(h.subs), overWebSocket, conns, resumes, deliveries, stored)
+	add("subscribers: %d (%d over WebSocket, %d of topics), %d streams opened (%d resumes with Last-Event-ID), %d notification and %d inbox events checked; %d notifications in the store checked",
+		len(h.subs), overWebSocket, topicSubs, conns, resumes, deliveries, inboxEvents, stored)
 	add("HTTP statuses: %s; %d transport errors or timeouts", formatCodes(codes), transportErrors)
 
 	add("recovery (p50 / p99 / max, n):")
@@ -240,7 +252,7 @@ func slowestDeliveries(h *history, n int) []string {
 		if c.lastEventID != "" && c.at.After(at[r.notifID]) {
 			how = "replayed on a resume from " + c.lastEventID
 		}
-		out = append(out, fmt.Sprintf("%v: subscriber %d (user %s) got %s (%s) at %s on node%d, %s",
+		out = append(out, fmt.Sprintf("%v: subscriber %d (%s) got %s (%s) at %s on node%d, %s",
 			l.lag.Round(time.Millisecond), l.sub, s.user, r.eventID, r.key, stamp(r.at), c.node, how))
 		for i, c := range s.conns {
 			if c.opened() && !c.at.After(at[r.notifID]) && (c.broke.IsZero() || c.broke.After(at[r.notifID])) {

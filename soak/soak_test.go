@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +26,13 @@ const (
 	// Who is followed, and how: see subscriberPlan.
 	doubleUsers = 4
 	singleUsers = 4
+	// topicCount topics, each followed by a topic stream (a JWT granting it) and
+	// a capability stream (a subscribe token).
+	topicCount = 2
+	// devicesPerUser devices of each of the first deviceUsers users change its
+	// inbox (all followed users, so their streams' views are checked).
+	deviceUsers    = 3
+	devicesPerUser = 2
 	// quiet is how long subscribers keep reading after the last publish, once
 	// every node is ready again: a live path that recovers must deliver by then.
 	quiet = 10 * time.Second
@@ -86,9 +95,13 @@ func TestSoak(t *testing.T) {
 	for i := range userCount {
 		c.users = append(c.users, fmt.Sprintf("soak-u%02d", i))
 	}
+	for i := range topicCount {
+		c.topics = append(c.topics, fmt.Sprintf("soak-t%d", i))
+	}
+	tokenTTL := duration + giveUpAfter + 10*time.Minute
 	subsCtx, stopSubs := context.WithCancel(context.Background())
 	defer stopSubs()
-	subs, subsDone := startSubscribers(t, c, subsCtx, seed, duration+giveUpAfter+10*time.Minute)
+	subs, subsDone, primers := startSubscribers(t, c, subsCtx, seed, tokenTTL)
 
 	stopNew, stopPublishing := context.WithCancel(context.Background())
 	defer stopPublishing()
@@ -98,6 +111,18 @@ func TestSoak(t *testing.T) {
 	var pubWG sync.WaitGroup
 	for i := range pubs {
 		pubWG.Go(func() { pubs[i] = c.publish(stopNew, giveUp, i, rand.New(rand.NewPCG(seed, uint64(1000+i)))) })
+	}
+
+	devices := make([]*deviceLog, deviceUsers*devicesPerUser)
+	for i := range devices {
+		user := c.users[i/devicesPerUser]
+		token, err := auth.MintJWT([]byte(jwtSecret), user, tokenTTL, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubWG.Go(func() {
+			devices[i] = c.changeInbox(stopNew, giveUp, user, token, rand.New(rand.NewPCG(seed, uint64(3000+i))))
+		})
 	}
 
 	faultCtx, stopFaults := context.WithTimeout(context.Background(), duration)
@@ -120,9 +145,9 @@ func TestSoak(t *testing.T) {
 	stopSubs()
 	<-subsDone
 
-	h := &history{attempted: map[string]string{}, subs: subs, faults: in.faults}
+	h := &history{attempted: map[string][]string{}, subs: subs, devices: devices, deleted: map[string]bool{}, faults: in.faults}
 	codes, transportErrors := map[int]int{}, 0
-	for _, p := range pubs {
+	for _, p := range append(pubs, primers) {
 		h.acks = append(h.acks, p.acks...)
 		for k, u := range p.attempted {
 			h.attempted[k] = u
@@ -132,7 +157,13 @@ func TestSoak(t *testing.T) {
 	for _, s := range subs {
 		mergeStats(codes, &transportErrors, &h.bad5xx, &s.stats)
 	}
-	if h.stored, err = readStore(c); err != nil {
+	for _, d := range devices {
+		for _, id := range d.deleted {
+			h.deleted[id] = true
+		}
+		mergeStats(codes, &transportErrors, &h.bad5xx, &d.stats)
+	}
+	if h.stored, h.unread, err = readStore(c); err != nil {
 		t.Errorf("read the store back: %v", err)
 	}
 	stopSupervising()
@@ -147,54 +178,127 @@ func TestSoak(t *testing.T) {
 	}
 }
 
-// startSubscribers starts the SSE subscribers and waits until each has its init,
-// so that every later publish of its user is one it must receive. done is closed
-// once they have all returned after ctx ends.
-func startSubscribers(t *testing.T, c *cluster, ctx context.Context, seed uint64, tokenTTL time.Duration) (logs []*subscriberLog, done <-chan struct{}) {
+// startSubscribers starts the subscribers and waits until each is positioned,
+// so that every later publish of its stream is one it must receive: a user's
+// subscriber by its init, a topic's (which has no init) by a first event, for
+// which it publishes primers to the topics (returned as their publisher's log)
+// until each topic subscriber has one. done is closed once they have all
+// returned after ctx ends.
+func startSubscribers(t *testing.T, c *cluster, ctx context.Context, seed uint64, tokenTTL time.Duration) (logs []*subscriberLog, done <-chan struct{}, primers *publisherLog) {
 	t.Helper()
-	plan := subscriberPlan(c.users)
+	plan := subscriberPlan(c.users, c.topics)
 	logs = make([]*subscriberLog, len(plan))
 	readies := make([]chan struct{}, len(plan))
 	var wg sync.WaitGroup
 	for i, sub := range plan {
-		token, err := auth.MintJWT([]byte(jwtSecret), sub.user, tokenTTL, time.Now())
-		if err != nil {
-			t.Fatal(err)
+		token := ""
+		switch {
+		case strings.HasPrefix(sub.path, "/api/stream/"):
+			sub.path += mintStreamToken(t, c, sub.user)
+		case strings.HasPrefix(sub.path, "/api/topics/"):
+			token = mintJWT(t, "soak-topic-reader", tokenTTL, strings.TrimPrefix(sub.user, "topic:"))
+		default:
+			token = mintJWT(t, sub.user, tokenTTL)
 		}
 		readies[i] = make(chan struct{})
 		wg.Go(func() {
-			logs[i] = c.subscribe(ctx, sub.user, sub.transport, token, rand.New(rand.NewPCG(seed, uint64(2000+i))), readies[i])
+			logs[i] = c.subscribe(ctx, sub, token, rand.New(rand.NewPCG(seed, uint64(2000+i))), readies[i])
 		})
 	}
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
+	primers = &publisherLog{attempted: map[string][]string{}, stats: newHTTPStats()}
+	client := &http.Client{Timeout: requestTimeout}
+	defer client.CloseIdleConnections()
+	deadline := time.After(30 * time.Second)
 	for i, r := range readies {
-		select {
-		case <-r:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("subscriber %d got no init within 30s", i)
+		for attempt := 0; ; attempt++ {
+			if strings.HasPrefix(plan[i].user, "topic:") {
+				primeTopic(t, c, client, primers, plan[i].user, fmt.Sprintf("primer-%d-%d", i, attempt))
+			}
+			select {
+			case <-r:
+			case <-time.After(time.Second):
+				continue
+			case <-deadline:
+				t.Fatalf("subscriber %d (%s) not positioned within 30s", i, plan[i].user)
+			}
+			break
 		}
 	}
-	return logs, finished
+	return logs, finished, primers
 }
 
-type plannedSubscriber struct{ user, transport string }
+// primeTopic publishes one notification to the topic stream, acknowledged.
+func primeTopic(t *testing.T, c *cluster, client *http.Client, log *publisherLog, stream, key string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"topic": strings.TrimPrefix(stream, "topic:"), "type": "soak",
+		"title": key, "data": map[string]string{"key": key}})
+	log.attempted[key] = []string{stream}
+	a := ack{key: key, kind: publishTopic, first: time.Now(), attempts: 1}
+	a.lastTry = a.first
+	got, _, ok := c.tryPublish(context.Background(), client, 0, key, body, &log.stats)
+	if !ok {
+		t.Fatalf("primer publish to %s failed", stream)
+	}
+	a.at = time.Now()
+	for _, r := range got {
+		a.user, a.id = r.stream, r.id
+		log.acks = append(log.acks, a)
+	}
+}
+
+func mintJWT(t *testing.T, user string, ttl time.Duration, topics ...string) string {
+	t.Helper()
+	token, err := auth.MintJWT([]byte(jwtSecret), user, ttl, time.Now(), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// mintStreamToken mints a subscribe token of stream through node 0's API.
+func mintStreamToken(t *testing.T, c *cluster, stream string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"stream": stream, "scope": "subscribe"})
+	req, _ := http.NewRequest("POST", c.nodes[0].url+"/api/tokens", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated || out.Token == "" {
+		t.Fatalf("mint a subscribe token of %s: status %d: %v", stream, resp.StatusCode, err)
+	}
+	return out.Token
+}
+
+type plannedSubscriber struct{ user, transport, path string }
 
 // subscriberPlan: the first doubleUsers users have two SSE subscribers each and
 // the next singleUsers one (12 SSE streams, some users followed on two nodes at
 // once); users 0 and 1 (two SSE streams), user doubleUsers (one) and the first
-// user no SSE stream follows have a WebSocket subscriber. The other users are not followed: their publishes are checked
-// against the store only.
-func subscriberPlan(users []string) []plannedSubscriber {
+// user no SSE stream follows have a WebSocket subscriber. The other users are
+// not followed: their publishes are checked against the store only. Each topic
+// has a topic stream and a capability stream.
+func subscriberPlan(users, topics []string) []plannedSubscriber {
+	const sse, ws = "/api/notifications/stream", "/api/notifications/ws"
 	var plan []plannedSubscriber
 	for i := range doubleUsers + singleUsers {
-		plan = append(plan, plannedSubscriber{users[i], overSSE})
+		plan = append(plan, plannedSubscriber{users[i], overSSE, sse})
 		if i < doubleUsers {
-			plan = append(plan, plannedSubscriber{users[i], overSSE})
+			plan = append(plan, plannedSubscriber{users[i], overSSE, sse})
 		}
 	}
 	for _, i := range []int{0, 1, doubleUsers, doubleUsers + singleUsers} {
-		plan = append(plan, plannedSubscriber{users[i], overWS})
+		plan = append(plan, plannedSubscriber{users[i], overWS, ws})
+	}
+	for _, topic := range topics {
+		plan = append(plan, plannedSubscriber{topicStream(topic), overSSE, "/api/topics/" + topic + "/stream"},
+			plannedSubscriber{topicStream(topic), overSSE, "/api/stream/"})
 	}
 	return plan
 }
@@ -207,51 +311,58 @@ func mergeStats(codes map[int]int, transportErrors *int, bad5xx *[]string, s *ht
 	*bad5xx = append(*bad5xx, s.bad5xx...)
 }
 
-// readStore lists every user's notifications through the admin API of the
-// first node, following nextCursor.
-func readStore(c *cluster) (map[string][]storedNotification, error) {
+// readStore lists every user's notifications, archived ones included, and its
+// unread count through the admin API of the first node, following nextCursor.
+func readStore(c *cluster) (map[string][]storedNotification, map[string]int, error) {
 	client := &http.Client{Timeout: 10 * time.Second}
-	out := map[string][]storedNotification{}
+	out, unread := map[string][]storedNotification{}, map[string]int{}
 	for _, user := range c.users {
-		cursor := ""
-		for {
-			q := url.Values{"status": {"all"}, "limit": {"100"}}
-			if cursor != "" {
-				q.Set("cursor", cursor)
+		out[user] = []storedNotification{}
+		for _, status := range []string{"all", "archived"} {
+			cursor := ""
+			for {
+				q := url.Values{"status": {status}, "limit": {"100"}}
+				if cursor != "" {
+					q.Set("cursor", cursor)
+				}
+				req, _ := http.NewRequest("GET", c.nodes[0].url+"/api/users/"+user+"/notifications?"+q.Encode(), nil)
+				req.Header.Set("Authorization", "Bearer "+apiKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					return nil, nil, err
+				}
+				var page struct {
+					Notifications []struct {
+						ID         string  `json:"id"`
+						ReadAt     *string `json:"readAt"`
+						ArchivedAt *string `json:"archivedAt"`
+						Data       struct {
+							Key string `json:"key"`
+						} `json:"data"`
+					} `json:"notifications"`
+					NextCursor  *string `json:"nextCursor"`
+					UnreadCount int     `json:"unreadCount"`
+				}
+				err = json.NewDecoder(resp.Body).Decode(&page)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					return nil, nil, fmt.Errorf("list %s: status %d: %v", user, resp.StatusCode, err)
+				}
+				if status == "all" && cursor == "" {
+					unread[user] = page.UnreadCount
+				}
+				for _, n := range page.Notifications {
+					out[user] = append(out[user], storedNotification{id: n.ID, key: n.Data.Key,
+						read: n.ReadAt != nil, archived: n.ArchivedAt != nil})
+				}
+				if page.NextCursor == nil || *page.NextCursor == "" {
+					break
+				}
+				cursor = *page.NextCursor
 			}
-			req, _ := http.NewRequest("GET", c.nodes[0].url+"/api/users/"+user+"/notifications?"+q.Encode(), nil)
-			req.Header.Set("Authorization", "Bearer "+apiKey)
-			resp, err := client.Do(req)
-			if err != nil {
-				return nil, err
-			}
-			var page struct {
-				Notifications []struct {
-					ID   string `json:"id"`
-					Data struct {
-						Key string `json:"key"`
-					} `json:"data"`
-				} `json:"notifications"`
-				NextCursor *string `json:"nextCursor"`
-			}
-			err = json.NewDecoder(resp.Body).Decode(&page)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != http.StatusOK {
-				return nil, fmt.Errorf("list %s: status %d: %v", user, resp.StatusCode, err)
-			}
-			for _, n := range page.Notifications {
-				out[user] = append(out[user], storedNotification{id: n.ID, key: n.Data.Key})
-			}
-			if page.NextCursor == nil || *page.NextCursor == "" {
-				break
-			}
-			cursor = *page.NextCursor
-		}
-		if out[user] == nil {
-			out[user] = []storedNotification{}
 		}
 	}
-	return out, nil
+	return out, unread, nil
 }
 
 func hostOf(t *testing.T, raw string) string {

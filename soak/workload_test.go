@@ -50,71 +50,122 @@ func (s *httpStats) record(resp *http.Response, node int, what string) {
 	}
 }
 
-// ack is an acknowledged publish: it must exist exactly once and reach every
-// subscriber of its user.
+// ack is one recipient of an acknowledged publish: it must exist exactly once and
+// reach every subscriber of its stream. A bulk publish (userIds) acknowledges one
+// ack per recipient, all under its one key.
 type ack struct {
-	key, user, id string
-	node          int       // the node that answered 201
-	first, at     time.Time // first attempt, acknowledgment
-	lastTry       time.Time // start of the attempt that was acknowledged
-	attempts      int
-	replayed      bool
+	key, id  string
+	user     string // the recipient's stream: a user id, or "topic:<name>"
+	node     int    // the node that answered 201
+	first    time.Time
+	at       time.Time // first attempt, acknowledgment
+	lastTry  time.Time // start of the attempt that was acknowledged
+	attempts int
+	replayed bool
+	kind     string // publishSingle, publishBulk or publishTopic
 }
+
+// Publish kinds, in the proportions publish picks them.
+const (
+	publishSingle = "single"
+	publishBulk   = "bulk"
+	publishTopic  = "topic"
+	// bulkMax is the most recipients one bulk publish names (at least two).
+	bulkMax = 4
+)
+
+// topicStream is the stream name a topic's acks and subscribers carry.
+func topicStream(topic string) string { return "topic:" + topic }
 
 // publisherLog is what one publisher did; only its goroutine writes it.
 type publisherLog struct {
-	attempted map[string]string // idempotency key → user, acknowledged or not
+	attempted map[string][]string // idempotency key → its recipients' streams, acknowledged or not
 	acks      []ack
 	unacked   []string // keys given up at the end (they may or may not exist)
 	stats     httpStats
 }
 
 type cluster struct {
-	nodes []*node
-	users []string
+	nodes  []*node
+	users  []string
+	topics []string
 }
 
-// publish runs one publisher: until stopNew is done, publish to a random user on
-// a random node, retrying the same Idempotency-Key and body on another node after
-// any error until acknowledged, or until giveUp is done.
+// publish runs one publisher: until stopNew is done, publish to a random user
+// (or to a few at once with userIds, or to a topic) on a random node, retrying
+// the same Idempotency-Key and body on another node after any error until
+// acknowledged, or until giveUp is done.
 func (c *cluster) publish(stopNew, giveUp context.Context, idx int, rng *rand.Rand) *publisherLog {
-	log := &publisherLog{attempted: map[string]string{}, stats: newHTTPStats()}
+	log := &publisherLog{attempted: map[string][]string{}, stats: newHTTPStats()}
 	client := &http.Client{Timeout: requestTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	defer client.CloseIdleConnections()
 	for i := 0; stopNew.Err() == nil; i++ {
 		// A random node for each publish, so every node, a restarted one included,
 		// keeps being tried (its recovery is measured by the first 201 it gives).
 		node := rng.IntN(len(c.nodes))
-		user := c.users[rng.IntN(len(c.users))]
 		key := fmt.Sprintf("p%d-%d", idx, i)
-		body, _ := json.Marshal(map[string]any{"userId": user, "type": "soak", "title": key,
-			"data": map[string]string{"key": key}})
-		log.attempted[key] = user
-		a := ack{key: key, user: user, first: time.Now()}
+		kind, recipients, body := c.publishBody(rng, key)
+		log.attempted[key] = recipients
+		a := ack{key: key, kind: kind, first: time.Now()}
 		backoff := 20 * time.Millisecond
+		var got []recipient
 		for giveUp.Err() == nil {
 			a.attempts++
 			a.lastTry = time.Now()
-			id, replayed, ok := c.tryPublish(giveUp, client, node, key, body, &log.stats)
+			var replayed, ok bool
+			got, replayed, ok = c.tryPublish(giveUp, client, node, key, body, &log.stats)
 			if ok {
-				a.id, a.node, a.at, a.replayed = id, node, time.Now(), replayed
-				log.acks = append(log.acks, a)
+				a.node, a.at, a.replayed = node, time.Now(), replayed
 				break
 			}
 			node = (node + 1 + rng.IntN(len(c.nodes)-1)) % len(c.nodes) // another node
 			sleep(giveUp, backoff)
 			backoff = min(2*backoff, 500*time.Millisecond)
 		}
-		if a.id == "" {
+		if got == nil {
 			log.unacked = append(log.unacked, key)
 			break
+		}
+		for _, r := range got {
+			a.user, a.id = r.stream, r.id
+			log.acks = append(log.acks, a)
 		}
 		sleep(stopNew, publishPace)
 	}
 	return log
 }
 
-func (c *cluster) tryPublish(ctx context.Context, client *http.Client, node int, key string, body []byte, stats *httpStats) (id string, replayed, ok bool) {
+// publishBody picks the publish's kind and recipients from rng: six in ten to one
+// user, two in ten to two to bulkMax users with userIds, two in ten to a topic.
+func (c *cluster) publishBody(rng *rand.Rand, key string) (kind string, recipients []string, body []byte) {
+	n := map[string]any{"type": "soak", "title": key, "data": map[string]string{"key": key}}
+	switch roll := rng.IntN(10); {
+	case roll < 6 || len(c.users) < 2:
+		kind = publishSingle
+		recipients = []string{c.users[rng.IntN(len(c.users))]}
+		n["userId"] = recipients[0]
+	case roll < 8 || len(c.topics) == 0:
+		kind = publishBulk
+		for _, i := range rng.Perm(len(c.users))[:2+rng.IntN(min(bulkMax, len(c.users))-1)] {
+			recipients = append(recipients, c.users[i])
+		}
+		n["userIds"] = recipients
+	default:
+		kind = publishTopic
+		topic := c.topics[rng.IntN(len(c.topics))]
+		recipients = []string{topicStream(topic)}
+		n["topic"] = topic
+	}
+	body, _ = json.Marshal(n)
+	return kind, recipients, body
+}
+
+// recipient is one notification a 201 created: its stream and id.
+type recipient struct{ stream, id string }
+
+// tryPublish makes one attempt; ok with the notifications created (one, or one
+// per recipient of a bulk publish).
+func (c *cluster) tryPublish(ctx context.Context, client *http.Client, node int, key string, body []byte, stats *httpStats) (got []recipient, replayed, ok bool) {
 	req, _ := http.NewRequestWithContext(ctx, "POST", c.nodes[node].url+"/api/notifications", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	req.Header.Set("Content-Type", "application/json")
@@ -122,19 +173,37 @@ func (c *cluster) tryPublish(ctx context.Context, client *http.Client, node int,
 	resp, err := client.Do(req)
 	if err != nil {
 		stats.errors++
-		return "", false, false
+		return nil, false, false
 	}
 	defer resp.Body.Close()
 	stats.record(resp, node, "publish")
 	b, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusCreated {
-		return "", false, false
+		return nil, false, false
 	}
-	var n struct{ ID string }
-	if json.Unmarshal(b, &n) != nil || n.ID == "" {
-		return "", false, false
+	type created struct{ ID, UserID, Topic string }
+	var one struct {
+		created
+		Notifications []created
 	}
-	return n.ID, resp.Header.Get("Idempotent-Replayed") == "true", true
+	if json.Unmarshal(b, &one) != nil {
+		return nil, false, false
+	}
+	all := one.Notifications
+	if all == nil {
+		all = []created{one.created}
+	}
+	for _, n := range all {
+		stream := n.UserID
+		if n.Topic != "" {
+			stream = topicStream(n.Topic)
+		}
+		if n.ID == "" || stream == "" {
+			return nil, false, false
+		}
+		got = append(got, recipient{stream, n.ID})
+	}
+	return got, resp.Header.Get("Idempotent-Replayed") == "true", len(got) > 0
 }
 
 // receipt is one event a subscriber received, in the order it was read.
@@ -144,8 +213,16 @@ type receipt struct {
 	name    string
 	eventID string // "" when the frame set no id
 	notifID string // notification events: the notification's id
-	key     string // notification events: the publisher's idempotency key
-	user    string // notification events: the notification's userId
+	key     string // "notification": the publisher's idempotency key
+	user    string // "notification": its stream (userId, or "topic:<name>")
+	// The inbox state the event tells: unread is true for a notification (or
+	// "notification:updated") neither read nor archived; ids are an init's unread
+	// notifications or a read-all's ids, before a read-all's "before"; count is the
+	// unreadCount of an init or an "unread" event.
+	unread bool
+	ids    []string
+	before string
+	count  int
 }
 
 // connection is one attempt to open the stream.
@@ -171,18 +248,21 @@ const (
 
 // subscriberLog is what one subscriber saw; only its goroutine writes it.
 type subscriberLog struct {
-	user      string
+	user      string // the stream followed: a user id, or "topic:<name>"
 	transport string // overSSE or overWS
+	path      string // the stream's path
 	receipts  []receipt
 	conns     []connection
 	stats     httpStats
 }
 
-// subscribe runs one subscriber of user over transport until ctx is done: a
-// random node, and on any break a resume from the last event id on a random
-// node. ready is closed once the first init arrived.
-func (c *cluster) subscribe(ctx context.Context, user, transport, token string, rng *rand.Rand, ready chan<- struct{}) *subscriberLog {
-	log := &subscriberLog{user: user, transport: transport, stats: newHTTPStats()}
+// subscribe runs one subscriber of the stream at path (a user's own, or a
+// topic's) over transport until ctx is done: a random node, and on any break a
+// resume from the last event id on a random node. ready is closed once the
+// subscriber is positioned: its first init, or for a topic stream (which has no
+// init) its first event.
+func (c *cluster) subscribe(ctx context.Context, sub plannedSubscriber, token string, rng *rand.Rand, ready chan<- struct{}) *subscriberLog {
+	log := &subscriberLog{user: sub.user, transport: sub.transport, path: sub.path, stats: newHTTPStats()}
 	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: idleTimeout}}
 	defer client.CloseIdleConnections()
 	r := &reader{log: log, ready: ready}
@@ -190,7 +270,7 @@ func (c *cluster) subscribe(ctx context.Context, user, transport, token string, 
 		node := rng.IntN(len(c.nodes))
 		conn := connection{node: node, at: time.Now(), lastEventID: r.last}
 		r.conn = len(log.conns)
-		if transport == overWS {
+		if sub.transport == overWS {
 			c.followWS(ctx, token, r, &conn)
 		} else {
 			c.followSSE(ctx, client, token, r, &conn)
@@ -209,29 +289,67 @@ type reader struct {
 	ready chan<- struct{}
 }
 
-// frame records one event (unread and pong frames say nothing of the stream's
-// order and are skipped). id is "" for a frame that set none.
+// frame records one event (pong frames say nothing of the stream and are
+// skipped). id is "" for a frame that set none. A capability stream's unnamed
+// events ("message") are its notifications.
 func (r *reader) frame(name, id string, data []byte) {
-	if name == "unread" || name == "pong" {
+	if name == "pong" {
 		return
+	}
+	if name == "message" {
+		name = "notification"
 	}
 	rc := receipt{at: time.Now(), conn: r.conn, name: name, eventID: id}
 	if id != "" {
 		r.last = id
 	}
-	if name == "notification" {
-		var n struct {
-			ID     string `json:"id"`
-			UserID string `json:"userId"`
-			Data   struct {
-				Key string `json:"key"`
-			} `json:"data"`
-		}
+	type notif struct {
+		ID         string  `json:"id"`
+		UserID     string  `json:"userId"`
+		Topic      string  `json:"topic"`
+		ReadAt     *string `json:"readAt"`
+		ArchivedAt *string `json:"archivedAt"`
+		Data       struct {
+			Key string `json:"key"`
+		} `json:"data"`
+	}
+	switch name {
+	case "notification", "notification:updated", "notification:deleted":
+		var n notif
 		_ = json.Unmarshal(data, &n)
-		rc.notifID, rc.key, rc.user = n.ID, n.Data.Key, n.UserID
+		rc.notifID, rc.unread = n.ID, n.ReadAt == nil && n.ArchivedAt == nil
+		if name == "notification" {
+			rc.key, rc.user = n.Data.Key, n.UserID
+			if n.Topic != "" {
+				rc.user = topicStream(n.Topic)
+			}
+		}
+	case "notifications:read":
+		var d struct {
+			IDs    []string `json:"ids"`
+			Before string   `json:"before"`
+		}
+		_ = json.Unmarshal(data, &d)
+		rc.ids, rc.before = d.IDs, d.Before
+	case "init":
+		var d struct {
+			Notifications []notif `json:"notifications"`
+			UnreadCount   int     `json:"unreadCount"`
+		}
+		_ = json.Unmarshal(data, &d)
+		rc.count = d.UnreadCount
+		for _, n := range d.Notifications {
+			rc.ids = append(rc.ids, n.ID)
+		}
+	case "unread":
+		var d struct {
+			UnreadCount int `json:"unreadCount"`
+		}
+		_ = json.Unmarshal(data, &d)
+		rc.count = d.UnreadCount
 	}
 	r.log.receipts = append(r.log.receipts, rc)
-	if name == "init" && r.ready != nil {
+	if r.ready != nil && (name == "init" || name == "notification" && strings.HasPrefix(r.log.user, "topic:")) {
 		close(r.ready)
 		r.ready = nil
 	}
@@ -241,8 +359,10 @@ func (r *reader) frame(name, id string, data []byte) {
 func (c *cluster) followSSE(ctx context.Context, client *http.Client, token string, r *reader, conn *connection) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.nodes[conn.node].url+"/api/notifications/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.nodes[conn.node].url+r.log.path, nil)
+	if token != "" { // a capability stream's token is in its path
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	if conn.lastEventID != "" {
 		req.Header.Set("Last-Event-ID", conn.lastEventID)
 	}
@@ -289,7 +409,7 @@ func (c *cluster) followSSE(ctx context.Context, client *http.Client, token stri
 func (c *cluster) followWS(ctx context.Context, token string, r *reader, conn *connection) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(c.nodes[conn.node].url, "http") + "/api/notifications/ws"
+	u := "ws" + strings.TrimPrefix(c.nodes[conn.node].url, "http") + r.log.path
 	if conn.lastEventID != "" {
 		u += "?lastEventId=" + url.QueryEscape(conn.lastEventID)
 	}
