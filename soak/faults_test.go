@@ -70,7 +70,7 @@ func (in *injector) run(ctx context.Context) {
 		}
 		f := &fault{kind: in.kinds[in.rng.IntN(len(in.kinds))], target: -1}
 		switch f.kind {
-		case faultPartition:
+		case faultPartition, faultCutStore, faultCutBus:
 			f.target, f.hold = in.rng.IntN(len(in.nodes)), time.Duration(1000+in.rng.IntN(4000))*time.Millisecond
 		case faultOneWay:
 			f.target, f.hold = in.rng.IntN(len(in.nodes)), time.Duration(1000+in.rng.IntN(4000))*time.Millisecond
@@ -142,7 +142,7 @@ func targetKey(f *fault) string {
 func (in *injector) inject(f *fault) {
 	in.t.Logf("%s fault %s target=%d hold=%v%s", stamp(f.start), f.kind, f.target, f.hold, netDetail(f))
 	switch f.kind {
-	case faultPartition, faultOneWay, faultSlow:
+	case faultPartition, faultOneWay, faultSlow, faultCutStore, faultCutBus:
 		in.injectNet(f)
 	case faultKill:
 		n := in.nodes[f.target]

@@ -16,13 +16,19 @@ const (
 	faultPartition = "partition-node"   // the node's veth down on the root side: cut off from everything
 	faultOneWay    = "partition-oneway" // every packet one way dropped (node to root, or root to node)
 	faultSlow      = "slow-link"        // netem delay with jitter on the node's egress
+	faultCutStore  = "cut-store"        // the node's route to PostgreSQL blackholed: the bus and its clients still reach it
+	faultCutBus    = "cut-bus"          // the node's route to the bus blackholed: the store and its clients still reach it
 )
 
 // allFaultKinds is every kind the report knows, process kinds first.
-var allFaultKinds = [...]string{faultKill, faultPause, faultBus, faultPostgres, faultPartition, faultOneWay, faultSlow}
+var allFaultKinds = [...]string{faultKill, faultPause, faultBus, faultPostgres, faultPartition, faultOneWay, faultSlow, faultCutStore, faultCutBus}
 
 func isNetFault(kind string) bool {
-	return kind == faultPartition || kind == faultOneWay || kind == faultSlow
+	switch kind {
+	case faultPartition, faultOneWay, faultSlow, faultCutStore, faultCutBus:
+		return true
+	}
+	return false
 }
 
 // netPrefix starts the name of every namespace and veth the soak creates,
@@ -33,9 +39,14 @@ const netPrefix = "tsk"
 
 // netNode is one node's namespace: a veth pair, hostVeth in the root namespace
 // with hostIP, nodeVeth in the namespace with nodeIP, on a /30 of their own.
+// PostgreSQL and the bus are reached at addresses of their own (storeIP, busIP:
+// /32s on hostVeth, routed from the namespace), so that the node's way to one of
+// them can be cut (a blackhole route) while the other and its clients still reach
+// it: this machine has no iptables and no tc classifiers to cut by port.
 type netNode struct {
 	ns, hostVeth, nodeVeth string
 	hostIP, nodeIP         string
+	storeIP, busIP         string
 }
 
 // netLayout is the namespaces of a run. netem says whether the kernel has the
@@ -46,11 +57,20 @@ type netLayout struct {
 	netem bool
 }
 
-// hostIPs are the root-side addresses PostgreSQL and the bus must listen on.
-func (l *netLayout) hostIPs() []string {
+// storeIPs and busIPs are the root-side addresses PostgreSQL and the bus must
+// listen on.
+func (l *netLayout) storeIPs() []string {
 	var ips []string
 	for _, n := range l.nodes {
-		ips = append(ips, n.hostIP)
+		ips = append(ips, n.storeIP)
+	}
+	return ips
+}
+
+func (l *netLayout) busIPs() []string {
+	var ips []string
+	for _, n := range l.nodes {
+		ips = append(ips, n.busIP)
 	}
 	return ips
 }
@@ -86,6 +106,8 @@ func setupNetns(t *testing.T, n int) (*netLayout, string) {
 			nodeVeth: fmt.Sprintf("%s%dv%d", netPrefix, pid, i),
 			hostIP:   fmt.Sprintf("10.77.%d.1", base+i),
 			nodeIP:   fmt.Sprintf("10.77.%d.2", base+i),
+			storeIP:  fmt.Sprintf("10.78.%d.1", base+i),
+			busIP:    fmt.Sprintf("10.79.%d.1", base+i),
 		}
 		if err := ipRun("netns", "add", nn.ns); err != nil {
 			if i == 0 {
@@ -108,6 +130,10 @@ func setupNetns(t *testing.T, n int) (*netLayout, string) {
 			{"-n", nn.ns, "addr", "add", nn.nodeIP + "/30", "dev", nn.nodeVeth},
 			{"-n", nn.ns, "link", "set", nn.nodeVeth, "up"},
 			{"-n", nn.ns, "link", "set", "lo", "up"},
+			{"addr", "add", nn.storeIP + "/32", "dev", nn.hostVeth},
+			{"addr", "add", nn.busIP + "/32", "dev", nn.hostVeth},
+			{"-n", nn.ns, "route", "add", nn.storeIP + "/32", "dev", nn.nodeVeth},
+			{"-n", nn.ns, "route", "add", nn.busIP + "/32", "dev", nn.nodeVeth},
 		} {
 			if err := ipRun(args...); err != nil {
 				t.Fatal(err)
@@ -218,6 +244,15 @@ func (in *injector) injectNet(f *fault) {
 			return tcRun(dev, ns, "add", "root", "tbf", "rate", "1kbit", "burst", "10", "latency", "1ms")
 		}
 		undo = func() error { return tcRun(dev, ns, "del", "root") }
+	case faultCutStore, faultCutBus:
+		// Packets from the node to that address are dropped; existing connections
+		// stall (no reset), as in a real partition, and resume when it heals.
+		ip := nn.storeIP
+		if f.kind == faultCutBus {
+			ip = nn.busIP
+		}
+		apply = func() error { return ipRun("-n", nn.ns, "route", "replace", "blackhole", ip+"/32") }
+		undo = func() error { return ipRun("-n", nn.ns, "route", "replace", ip+"/32", "dev", nn.nodeVeth) }
 	case faultSlow:
 		jitter := f.delay / 5
 		apply = func() error {
@@ -258,7 +293,7 @@ func faultKindsFor(l *netLayout) []string {
 	if l == nil {
 		return kinds
 	}
-	kinds = append(kinds, faultPartition)
+	kinds = append(kinds, faultPartition, faultCutStore, faultCutBus)
 	if l.tbf {
 		kinds = append(kinds, faultOneWay)
 	}

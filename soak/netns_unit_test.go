@@ -36,7 +36,8 @@ func TestStaleName(t *testing.T) {
 }
 
 // TestFaultKindsFor: the loopback layout draws process faults only, as before;
-// namespaces add the partitions, and slow-link only with netem.
+// namespaces add the partitions and the cuts of the store or the bus alone, and
+// slow-link only with netem.
 func TestFaultKindsFor(t *testing.T) {
 	if got := faultKindsFor(nil); !slices.Equal(got, faultKinds[:]) {
 		t.Errorf("loopback: %v", got)
@@ -45,7 +46,7 @@ func TestFaultKindsFor(t *testing.T) {
 	if !slices.Contains(with, faultPartition) || !slices.Contains(with, faultOneWay) || slices.Contains(with, faultSlow) {
 		t.Errorf("namespaces without netem: %v", with)
 	}
-	if got := faultKindsFor(&netLayout{}); !slices.Equal(got, append(faultKinds[:], faultPartition)) {
+	if got := faultKindsFor(&netLayout{}); !slices.Equal(got, append(faultKinds[:], faultPartition, faultCutStore, faultCutBus)) {
 		t.Errorf("namespaces without tc: %v", got)
 	}
 	if !slices.Contains(faultKindsFor(&netLayout{tbf: true, netem: true}), faultSlow) {

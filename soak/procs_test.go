@@ -332,8 +332,8 @@ func startNodes(t *testing.T, bin, storeURL, busURL, logDir string, n int, l *ne
 			nn := l.nodes[i]
 			addr = fmt.Sprintf("%s:%d", nn.nodeIP, port)
 			prefix = []string{"ip", "netns", "exec", nn.ns}
-			store = strings.Replace(storeURL, "127.0.0.1", nn.hostIP, 1)
-			bus = strings.Replace(busURL, "127.0.0.1", nn.hostIP, 1)
+			store = strings.Replace(storeURL, "127.0.0.1", nn.storeIP, 1)
+			bus = strings.Replace(busURL, "127.0.0.1", nn.busIP, 1)
 		}
 		nodes[i] = &node{index: i, url: "http://" + addr, proc: &proc{
 			name: fmt.Sprintf("node%d", i),

@@ -68,16 +68,16 @@ func TestSoak(t *testing.T) {
 	bin := buildTocsin(t, t.TempDir())
 	t.Logf("built ./cmd/tocsin in %v", time.Since(began).Round(time.Millisecond))
 	layout, why := setupNetns(t, nodeCount)
-	var hostIPs []string
+	var storeIPs, busIPs []string
 	if layout != nil {
-		hostIPs = layout.hostIPs()
+		storeIPs, busIPs = layout.storeIPs(), layout.busIPs()
 		t.Logf("each node in a network namespace of its own (TOCSIN_SOAK_NETNS=0: all on loopback); netem: %v", layout.netem)
 	} else {
 		t.Logf("all nodes on loopback, no network faults: %s", why)
 	}
-	pg, pgURL := startPostgres(t, logDir, hostIPs)
+	pg, pgURL := startPostgres(t, logDir, storeIPs)
 	busKind := cmp.Or(os.Getenv("TOCSIN_SOAK_BUS"), "redis")
-	bus, busURL := startBus(t, busKind, logDir, hostIPs)
+	bus, busURL := startBus(t, busKind, logDir, busIPs)
 	nodes := startNodes(t, bin, pgURL, busURL, logDir, nodeCount, layout)
 	t.Logf("cluster up in %v: logs in %s", time.Since(began).Round(time.Millisecond), logDir)
 
