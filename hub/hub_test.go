@@ -362,7 +362,7 @@ func TestSlowConsumerIsClosedWithoutDelayingOthers(t *testing.T) {
 			}
 		}
 		close(slow.gate) // let the slow writer notice it was kicked
-		wantSlowConsumerEnd(t, slowDone)
+		wantEnd(t, slowDone, ErrSlowConsumer)
 		waitStreams(t, f.h, 1)
 	})
 }
@@ -427,14 +427,7 @@ func TestSlots(t *testing.T) {
 			nu := newRecSink()
 			f.serve(t, SubscribeRequest{UserID: "u1"}, nu)
 			nu.next(t)
-			select {
-			case err := <-oldDone:
-				if !errors.Is(err, ErrReplaced) {
-					t.Fatalf("old stream ended with %v, want ErrReplaced", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("old stream was not closed")
-			}
+			wantEnd(t, oldDone, ErrReplaced)
 			waitStreams(t, f.h, 1)
 			if c := f.h.Connections("u1"); len(c) != 1 {
 				t.Fatalf("connections = %v", c)
@@ -563,16 +556,15 @@ func TestResyncCatchesUpWhatTheBusLost(t *testing.T) {
 	})
 }
 
-// wantSlowConsumerEnd waits for a stream's end and checks it was closed as a slow
-// consumer.
-func wantSlowConsumerEnd(t *testing.T, done <-chan error) {
+// wantEnd waits for a stream's end and checks it ended with want.
+func wantEnd(t *testing.T, done <-chan error, want error) {
 	t.Helper()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrSlowConsumer) {
-			t.Fatalf("slow stream ended with %v, want ErrSlowConsumer", err)
+		if !errors.Is(err, want) {
+			t.Fatalf("stream ended with %v, want %v", err, want)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("slow stream was not closed")
+		t.Fatalf("stream did not end (want %v)", want)
 	}
 }

@@ -74,14 +74,7 @@ func TestCloseWaitsForWhatTheHubStarted(t *testing.T) {
 		t.Fatal("Close returned before the driven stream's done was called")
 	}
 	// A stream on the caller's goroutine is the caller's: it ends as it notices.
-	select {
-	case err := <-plainDone:
-		if !errors.Is(err, ErrShutdown) {
-			t.Fatalf("stream ended with %v, want ErrShutdown", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("stream did not end")
-	}
+	wantEnd(t, plainDone, ErrShutdown)
 
 	closed := make(chan struct{})
 	go func() { f.h.Close(); close(closed) }()

@@ -150,7 +150,7 @@ func TestDrivenBlockedWriteHoldsNoWorker(t *testing.T) {
 			t.Fatalf("fast got %+v, want seq %d", fr, want)
 		}
 	}
-	wantSlowConsumerEnd(t, slowDone)
+	wantEnd(t, slowDone, ErrSlowConsumer)
 	waitStreams(t, f.h, 1)
 }
 
