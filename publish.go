@@ -28,7 +28,16 @@ type PublishInput struct {
 	ImageURL   string          `json:"imageUrl"`
 	GroupKey   string          `json:"groupKey"`
 	ExpiresAt  *time.Time      `json:"expiresAt"`
+
+	// DeliverAt schedules the notification (PRODUCT.md §3): it enters the inbox
+	// and the stream at that time. Channels says how it reaches the user beyond
+	// them (ParseChannelPlan); nil takes the server's defaults by priority.
+	DeliverAt *time.Time        `json:"deliverAt"`
+	Channels  map[string]string `json:"channels"`
 }
+
+// MaxScheduleAhead is how far ahead deliverAt may be.
+const MaxScheduleAhead = 366 * 24 * time.Hour
 
 // DefaultType is the type of a notification published without one.
 const DefaultType = "system"
@@ -133,6 +142,25 @@ func (in *PublishInput) Validate(now time.Time) error {
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
 		return Errorf(EInvalid, "expiresAt must be in the future")
 	}
+	if in.DeliverAt != nil {
+		if !in.DeliverAt.After(now) {
+			return Errorf(EInvalid, "deliverAt must be in the future (omit it to publish now)")
+		}
+		if in.DeliverAt.After(now.Add(MaxScheduleAhead)) {
+			return Errorf(EInvalid, "deliverAt must be at most a year ahead")
+		}
+		if in.ExpiresAt != nil && !in.ExpiresAt.After(*in.DeliverAt) {
+			return Errorf(EInvalid, "expiresAt must be after deliverAt")
+		}
+	}
+	if in.Channels != nil {
+		if in.Topic != "" {
+			return Errorf(EInvalid, "channels apply to a user's notifications (userId or userIds), not to a topic")
+		}
+		if _, err := ParseChannelPlan(in.Channels); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -154,6 +182,19 @@ func (in *PublishInput) Template() Notification {
 	}
 	n.Normalize()
 	return n
+}
+
+// Plan is the channel plan of in: its "channels", or defaults' plan for its
+// priority when it has none. Validate has checked the channels.
+func (in *PublishInput) Plan(defaults *ChannelDefaults) ChannelPlan {
+	if in.Channels != nil {
+		plan, _ := ParseChannelPlan(in.Channels)
+		return plan
+	}
+	if defaults == nil || in.Priority < 1 || in.Priority > 5 {
+		return nil
+	}
+	return defaults[in.Priority]
 }
 
 // Recipients returns the user ids in names, in order.

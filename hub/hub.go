@@ -87,6 +87,12 @@ type Config struct {
 	// negative: off.
 	HeadCheck time.Duration
 
+	// Committed, when set, is told every change this node commits (its events,
+	// in commit order per stream) before they go on the bus: the delivery engine's
+	// webhook outbox. It runs on the caller's goroutine, before the change is
+	// answered, so it must be quick and must not call back into the hub.
+	Committed func(evs []tocsin.Event)
+
 	// Now is the hub's clock (time.Now): the time of what it stores, of expiry and
 	// retention, of a credential's end and of a stream's idleness. Tests pass
 	// their own; inside a testing/synctest bubble time.Now is the bubble's.

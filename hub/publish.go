@@ -16,21 +16,42 @@ type Idempotency struct {
 // Publish stores one notification per recipient of in (validated by the caller) and,
 // once they are durable, announces their events on the bus.
 func (h *Hub) Publish(ctx context.Context, in *tocsin.PublishInput, idem Idempotency) (tocsin.PublishResult, error) {
+	return h.publish(ctx, in, idem, nil)
+}
+
+// PublishAs is Publish with the notifications' ids given, one per recipient (or
+// the topic's one): a scheduled notification keeps the id its schedule answered
+// with. The caller makes the ids (tocsin.IDGen) and an Idempotency that makes a
+// second run of the same schedule a replay.
+func (h *Hub) PublishAs(ctx context.Context, in *tocsin.PublishInput, idem Idempotency, ids []string) (tocsin.PublishResult, error) {
+	if want := len(in.Recipients()); in.Topic == "" && len(ids) != want || in.Topic != "" && len(ids) != 1 {
+		return tocsin.PublishResult{}, tocsin.Errorf(tocsin.EInternal, "publish: %d ids for %d notifications", len(ids), want)
+	}
+	return h.publish(ctx, in, idem, ids)
+}
+
+func (h *Hub) publish(ctx context.Context, in *tocsin.PublishInput, idem Idempotency, ids []string) (tocsin.PublishResult, error) {
 	start := time.Now()
 	recipients := in.Recipients()
 	now := h.now()
+	id := func(i int) string {
+		if ids != nil {
+			return ids[i]
+		}
+		return h.ids.New(now)
+	}
 	tmpl := in.Template()
 	// Sized once: grown append by append, a publish to 10,000 users copied its
 	// notifications about five times over.
 	ns := make([]tocsin.Notification, 0, len(recipients)+1)
 	if in.Topic != "" {
 		n := tmpl
-		n.ID, n.Topic, n.CreatedAt = h.ids.New(now), in.Topic, now
+		n.ID, n.Topic, n.CreatedAt = id(0), in.Topic, now
 		ns = append(ns, n)
 	}
-	for _, u := range recipients {
+	for i, u := range recipients {
 		n := tmpl // Tags and Data are shared read-only between the copies
-		n.ID = h.ids.New(now)
+		n.ID = id(i)
 		n.UserID = u
 		n.CreatedAt = now
 		ns = append(ns, n)
@@ -127,6 +148,9 @@ func (h *Hub) ReadAll(ctx context.Context, userID string) (int, error) {
 func (h *Hub) announce(evs []tocsin.Event) {
 	if len(evs) == 0 {
 		return
+	}
+	if h.cfg.Committed != nil {
+		h.cfg.Committed(evs)
 	}
 	h.obs.EventsPublished(len(evs))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
