@@ -63,6 +63,8 @@ type Config struct {
 
 	// Limits against one client exhausting the node (limits.go).
 	Limits
+	// Channels configures the delivery engine (channels.go).
+	Channels
 
 	// DevTokens lets POST /api/dev/token mint user tokens (the dashboard's development
 	// sign-in). Never in production.
@@ -102,6 +104,7 @@ func Default() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		Limits:            defaultLimits(),
+		Channels:          defaultChannels(),
 	}
 }
 
@@ -171,6 +174,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Limits.validate(bad)
+	c.Channels.validate(bad)
 	for _, h := range c.TrustedUserHeaders {
 		if err := checkTrustedHeader(h); err != "" {
 			bad("trusted-user-header", "%q %s", h, err)

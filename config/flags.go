@@ -23,6 +23,7 @@ var groups = []group{
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
 	{"Rate limits (token buckets; burst is twice the rate; 0 disables)", []string{"rate-publish", "rate-user", "rate-connect", "rate-user-publish", "rate-hook"}},
 	{"Limits per client, token and request", limitFlags},
+	{"Channels: escalation, email, webhooks", channelFlags},
 	{"Logging and debugging", []string{"log-level", "log-format", "debug-addr"}},
 }
 
@@ -97,6 +98,7 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.Float64Var(&c.RateConnect, "rate-connect", c.RateConnect, "new streams per second per user")
 
 	c.Limits.addFlags(fs)
+	c.Channels.addFlags(fs)
 
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")

@@ -40,7 +40,18 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p tocsin.Princi
 		sum := sha256.Sum256(body)
 		idem.RequestHash = hex.EncodeToString(sum[:])
 	}
-	res, err := s.hub.Publish(r.Context(), &in, idem)
+	var res tocsin.PublishResult
+	if s.cfg.Delivery != nil {
+		var scheduled bool
+		res, scheduled, err = s.cfg.Delivery.Publish(r.Context(), &in, idem)
+		if err == nil && scheduled {
+			return writeScheduled(w, &res, in.UserIDs != nil)
+		}
+	} else if in.DeliverAt != nil {
+		return errNoChannels
+	} else {
+		res, err = s.hub.Publish(r.Context(), &in, idem)
+	}
 	if err != nil {
 		return err
 	}
@@ -85,6 +96,29 @@ func publishBody(res *tocsin.PublishResult, list bool) ([]byte, error) {
 	}
 	b := jsonarray.Append([]byte(`{"notifications":`), items)
 	return append(b, "}\n"...), nil
+}
+
+// writeScheduled answers a scheduled publish: 201 with the notifications it will
+// deliver, each with "status": "scheduled" (and a list's object too).
+func writeScheduled(w http.ResponseWriter, res *tocsin.PublishResult, list bool) error {
+	items := make([][]byte, len(res.Notifications))
+	for i := range res.Notifications {
+		b, err := scheduledItem(&res.Notifications[i])
+		if err != nil {
+			return err
+		}
+		items[i] = b
+	}
+	if !list {
+		if len(items) != 1 {
+			return tocsin.Errorf(tocsin.EInternal, "schedule stored %d notifications for one recipient", len(items))
+		}
+		writeJSONBytes(w, http.StatusCreated, append(items[0], '\n'))
+		return nil
+	}
+	b := jsonarray.Append([]byte(`{"status":"scheduled","notifications":`), items)
+	writeJSONBytes(w, http.StatusCreated, append(b, "}\n"...))
+	return nil
 }
 
 // writeJSONBytes is writeJSON for a body already encoded (with its newline).

@@ -84,6 +84,14 @@ type Config struct {
 	MaxFanoutBytes            int64
 	TrustedProxies            clientip.Proxies
 
+	// Delivery is the delivery engine (scheduled publishes, channel timers,
+	// webhooks); Channels keeps profiles and preferences and reads the delivery
+	// log; Unsubscribe checks one-click unsubscribe tokens (nil: no email). Routes
+	// that need one that is nil answer 503.
+	Delivery    Delivery
+	Channels    ChannelStore
+	Unsubscribe Unsubscriber
+
 	// Now is the server's clock (time.Now), the hub's: the time of what it stores
 	// (tokens, tickets, publishes) and of a credential's end. Deadlines, rate
 	// buckets and durations use the runtime's monotonic clock.
@@ -151,6 +159,20 @@ func (s *Server) routes() []route {
 		{"GET", "/api/users/{userId}/notifications", authApp, s.adminList, limitNone},
 		{"DELETE", "/api/users/{userId}/notifications/{id}", authApp, s.adminDelete, limitNone},
 		{"GET", "/api/users/{userId}/connections", authApp, s.adminConnections, limitNone},
+		{"GET", "/api/users/{userId}/notifications/{id}/deliveries", authApp, s.deliveries, limitNone},
+		{"GET", "/api/users/{userId}", authApp, s.getProfile, limitNone},
+		{"PUT", "/api/users/{userId}", authApp, s.putProfile, limitNone},
+		{"GET", "/api/users/{userId}/preferences", authApp, s.getPreferences, limitNone},
+		{"PUT", "/api/users/{userId}/preferences", authApp, s.putPreferences, limitNone},
+		{"GET", "/api/scheduled", authApp, s.listScheduled, limitNone},
+		{"DELETE", "/api/scheduled/{id}", authApp, s.cancelScheduled, limitNone},
+		{"POST", "/api/webhooks", authApp, s.createWebhook, limitNone},
+		{"GET", "/api/webhooks", authApp, s.listWebhooks, limitNone},
+		{"DELETE", "/api/webhooks/{id}", authApp, s.deleteWebhook, limitNone},
+		{"GET", "/api/webhooks/{id}/deliveries", authApp, s.webhookDeliveries, limitNone},
+		// One-click unsubscribe (RFC 8058): the token in the link is the credential.
+		{"GET", "/api/unsubscribe", authNone, s.unsubscribe, limitNone},
+		{"POST", "/api/unsubscribe", authNone, s.unsubscribe, limitNone},
 
 		{"GET", "/api/notifications", authUser, s.list, limitUser},
 		{"GET", "/api/notifications/unread-count", authUser, s.unreadCount, limitUser},
@@ -162,6 +184,10 @@ func (s *Server) routes() []route {
 		{"GET", "/api/notifications/{id}", authUser, s.get, limitUser},
 		{"PATCH", "/api/notifications/{id}", authUser, s.patch, limitUser},
 		{"DELETE", "/api/notifications/{id}", authUser, s.delete, limitUser},
+		{"GET", "/api/notifications/{id}/deliveries", authUser, s.deliveries, limitUser},
+		{"GET", "/api/preferences", authUser, s.getPreferences, limitUser},
+		{"PUT", "/api/preferences", authUser, s.putPreferences, limitUser},
+		{"PATCH", "/api/preferences", authUser, s.putPreferences, limitUser},
 		// The member-events surface (PRODUCT.md §5.3). POST authenticates itself: an
 		// API key naming the member, or the member.
 		{"GET", "/events", authStream, s.memberEvents, limitConnect},

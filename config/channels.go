@@ -1,0 +1,107 @@
+package config
+
+import (
+	"flag"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tocsin/tocsin"
+)
+
+// Channels configures the delivery engine and its channels (PRODUCT.md §8):
+// escalation defaults, email over SMTP, outbound webhooks.
+type Channels struct {
+	// ChannelDefaults is the plan of a notification published without "channels",
+	// by priority (tocsin.ParseChannelDefaults).
+	ChannelDefaults string
+	// SMTPURL is smtp://user:pass@host:port (STARTTLS) or smtps://... (implicit
+	// TLS); "" turns email off.
+	SMTPURL   string
+	EmailFrom string
+	// EmailDigest collects a user's email escalations within this window into one
+	// email; 0 sends each at once.
+	EmailDigest time.Duration
+	Templates   string // directory of email template overrides
+	PublicURL   string // base of links in emails; "" is http:// + --addr
+	// UnsubscribeSecret keys the one-click unsubscribe links; "" generates one
+	// into the data dir (set the same value on every node of a cluster).
+	UnsubscribeSecret string
+
+	WebhookAllowPrivate bool          // let webhooks reach loopback and private addresses
+	WebhookTimeout      time.Duration // one webhook request, connect to last byte
+
+	DeliveryPoll    time.Duration // how often due timers are looked for
+	DeliveryWorkers int           // concurrent sends of one node
+}
+
+func defaultChannels() Channels {
+	return Channels{
+		ChannelDefaults: tocsin.DefaultChannelDefaults,
+		EmailDigest:     10 * time.Minute,
+		WebhookTimeout:  10 * time.Second,
+		DeliveryPoll:    500 * time.Millisecond,
+		DeliveryWorkers: 8,
+	}
+}
+
+// channelFlags are the flags of Channels, in --help's order.
+var channelFlags = []string{"channel-defaults", "smtp-url", "email-from", "email-digest", "templates", "public-url", "unsubscribe-secret", "webhook-allow-private", "webhook-timeout", "delivery-poll", "delivery-workers"}
+
+func (c *Channels) addFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ChannelDefaults, "channel-defaults", c.ChannelDefaults, "channels of a notification published without \"channels\", by priority: groups `PRIORITIES:CHANNEL=DELAY,...` separated by ;, PRIORITIES one (4), a range (1-3) or *; DELAY a duration or off")
+	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "send email through this server: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS); empty: no email")
+	fs.StringVar(&c.EmailFrom, "email-from", c.EmailFrom, "the From of emails, e.g. \"Acme <notify@acme.example>\" (required with --smtp-url)")
+	fs.DurationVar(&c.EmailDigest, "email-digest", c.EmailDigest, "collect a user's email escalations within this window into one digest email; 0 sends each at once")
+	fs.StringVar(&c.Templates, "templates", c.Templates, "`directory` of email template overrides: <type>.html/.txt, digest.html/.txt, default.html/.txt")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the server's public base URL, for links in emails (default http:// + --addr)")
+	fs.StringVar(&c.UnsubscribeSecret, "unsubscribe-secret", c.UnsubscribeSecret, "key of one-click unsubscribe links (at least 32 bytes); default: generated into the data dir (set the same on every node of a cluster)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook endpoints be loopback or private addresses (development and tests only)")
+	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "time limit of one webhook request, connect to last byte")
+	fs.DurationVar(&c.DeliveryPoll, "delivery-poll", c.DeliveryPoll, "how often a node looks for due timers (schedules, escalations, retries); at most 1s keeps deliverAt within a second")
+	fs.IntVar(&c.DeliveryWorkers, "delivery-workers", c.DeliveryWorkers, "concurrent channel sends of one node (a slow endpoint holds one)")
+}
+
+func (c *Channels) validate(bad func(flag, format string, args ...any)) {
+	if _, err := tocsin.ParseChannelDefaults(c.ChannelDefaults); err != nil {
+		bad("channel-defaults", "%v", err)
+	}
+	if c.SMTPURL != "" {
+		u, err := url.Parse(c.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			bad("smtp-url", "want smtp://user:pass@host:port or smtps://user:pass@host:port")
+		}
+		if c.EmailFrom == "" {
+			bad("email-from", "is required with --smtp-url, e.g. \"Acme <notify@acme.example>\"")
+		}
+	}
+	if c.EmailDigest < 0 || c.EmailDigest > 24*time.Hour {
+		bad("email-digest", "must be between 0 (each at once) and 24h")
+	}
+	if p := c.PublicURL; p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("public-url", "want a base URL such as https://notify.example.com")
+		}
+	}
+	if s := c.UnsubscribeSecret; s != "" && len(s) < 32 {
+		bad("unsubscribe-secret", "must be at least 32 bytes")
+	}
+	if c.WebhookTimeout <= 0 || c.WebhookTimeout > 5*time.Minute {
+		bad("webhook-timeout", "must be between 1ms and 5m")
+	}
+	if c.DeliveryPoll <= 0 || c.DeliveryPoll > time.Minute {
+		bad("delivery-poll", "must be between 1ms and 1m")
+	}
+	if c.DeliveryWorkers < 1 || c.DeliveryWorkers > 1024 {
+		bad("delivery-workers", "must be 1 to 1024")
+	}
+}
+
+// PublicBase is --public-url, or http:// + --addr, without a trailing slash.
+func (c *Config) PublicBase() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/") // the proxy's base path is in it
+	}
+	return "http://" + c.Addr + c.BasePath
+}
