@@ -155,13 +155,13 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ tocsin.
 
 // webhookDelivery is one message of an endpoint's history.
 type webhookDelivery struct {
-	ID         string  `json:"id"` // the webhook-id header
-	Event      string  `json:"event"`
-	UserID     string  `json:"userId"`
-	Status     string  `json:"status"` // pending, done, failed
-	Attempts   int     `json:"attempts"`
-	LastStatus int     `json:"lastStatus"`
-	LastError  string  `json:"lastError"`
+	ID         string     `json:"id"` // the webhook-id header
+	Event      string     `json:"event"`
+	UserID     string     `json:"userId"`
+	Status     string     `json:"status"` // pending, done, failed
+	Attempts   int        `json:"attempts"`
+	LastStatus int        `json:"lastStatus"`
+	LastError  string     `json:"lastError"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	NextAt     *time.Time `json:"nextAttemptAt"`
 	FinishedAt *time.Time `json:"finishedAt"`
