@@ -1,5 +1,5 @@
 // Command tocsin is the tocsin notification server and its command-line tools, in
-// one binary: tocsin serve | token | publish | listen | bench | version.
+// one binary: tocsin serve | token | publish | listen | keys | webhooks | bench | version.
 package main
 
 import (
@@ -16,6 +16,7 @@ Usage:
   tocsin publish [flags]   send a notification (flags, or --json on stdin)
   tocsin listen [flags]    tail a user's or a topic's stream, reconnecting by itself
   tocsin keys VERB         create, list or revoke API keys kept in the store
+  tocsin webhooks VERB     add, list or delete webhook endpoints; see their deliveries
   tocsin bench SCENARIO    load a running server on this machine (publish, bulk, idle, broadcast, per-user, reconnect-storm)
   tocsin version           print the version
 
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return listenCmd(args[1:], stdout, stderr)
 	case "keys":
 		return keysCmd(args[1:], stdout, stderr)
+	case "webhooks":
+		return webhooksCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

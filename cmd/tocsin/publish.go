@@ -38,6 +38,8 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&in.ActorID, "actor", "", "actor id")
 	expires := fs.Duration("expires-in", 0, "expire the notification after this long")
 	idem := fs.String("idempotency-key", "", "Idempotency-Key: a repeat within 24h creates nothing")
+	at := fs.String("at", "", "schedule: deliver at this time, RFC 3339 (2026-12-24T09:00:00+01:00) or a delay from now (+90m)")
+	channels := fs.String("channels", "", "channels beyond the inbox, e.g. push=0s,email=15m,webhook=off (default: the server's by priority)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: tocsin publish --user 42 --title 'Hello' [flags]   or   echo '{...}' | tocsin publish --json")
 		fs.PrintDefaults()
@@ -69,6 +71,25 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			in.ExpiresAt = &t
 		}
 	}
+	if *at != "" {
+		t, err := parseAt(*at, time.Now())
+		if err != nil {
+			fmt.Fprintln(stderr, "tocsin publish: --at:", err)
+			return 2
+		}
+		in.DeliverAt = &t
+	}
+	if *channels != "" {
+		in.Channels = map[string]string{}
+		for _, kv := range splitList(*channels) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				fmt.Fprintf(stderr, "tocsin publish: --channels: %q is not CHANNEL=DELAY (e.g. email=15m or push=off)\n", kv)
+				return 2
+			}
+			in.Channels[k] = v
+		}
+	}
 	if *key == "" {
 		*key = app.ReadSecret(*dataDir, "api-key")
 	}
@@ -84,6 +105,22 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		_ = enc.Encode(n)
 	}
 	return 0
+}
+
+// parseAt reads --at: an RFC 3339 time, or +DURATION from now.
+func parseAt(s string, now time.Time) (time.Time, error) {
+	if d, ok := strings.CutPrefix(s, "+"); ok {
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur <= 0 {
+			return time.Time{}, fmt.Errorf("%q: want +DURATION such as +90m, or an RFC 3339 time", s)
+		}
+		return now.Add(dur), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time such as 2026-12-24T09:00:00+01:00, or +90m", s)
+	}
+	return t, nil
 }
 
 func splitList(s string) []string {
