@@ -16,12 +16,12 @@ import (
 )
 
 const webhooksUsage = `Usage: tocsin webhooks VERB [flags]
-  add --url URL --events E1,E2   register an endpoint; prints its id and signing secret (shown once)
+  add --endpoint URL --events E1,E2   register an endpoint; prints its id and signing secret (shown once)
   list                           the registered endpoints
   delete ID                      remove an endpoint
   deliveries ID                  an endpoint's delivery history, newest first
 Events: notification.created, notification.updated, notification.deleted, notification.deliver, event.custom
-Flags of every verb: --url-server (env TOCSIN_URL), --api-key (env TOCSIN_API_KEY), --data-dir (env TOCSIN_DATA_DIR), --json
+Flags of every verb: --url (the server; env TOCSIN_URL), --api-key (env TOCSIN_API_KEY), --data-dir (env TOCSIN_DATA_DIR), --json
 `
 
 // webhooksCmd: tocsin webhooks add|list|delete|deliveries — outbound webhook
@@ -41,10 +41,10 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 	verb := args[0]
 	fs := flag.NewFlagSet("webhooks "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("url-server", envOr("TOCSIN_URL", "http://127.0.0.1:8080"), "the server (env TOCSIN_URL)")
+	server := fs.String("url", envOr("TOCSIN_URL", "http://127.0.0.1:8080"), "the server (env TOCSIN_URL)")
 	key := fs.String("api-key", os.Getenv("TOCSIN_API_KEY"), "API key (env TOCSIN_API_KEY; default: the one in --data-dir)")
 	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated API key (env TOCSIN_DATA_DIR)")
-	endpoint := fs.String("url", "", "add: the endpoint's URL (https://...)")
+	endpoint := fs.String("endpoint", "", "add: the endpoint's URL (https://...)")
 	events := fs.String("events", tocsin.WebhookDeliver, "add: comma-separated events")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -71,7 +71,7 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 	switch verb {
 	case "add":
 		if *endpoint == "" {
-			fmt.Fprintln(stderr, "tocsin webhooks add: --url is required")
+			fmt.Fprintln(stderr, "tocsin webhooks add: --endpoint is required (the URL that receives the webhooks)")
 			return 2
 		}
 		wh, err := c.CreateWebhook(ctx, *endpoint, splitList(*events))
