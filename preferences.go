@@ -6,6 +6,10 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	// The timezone database in the binary: quiet hours and profiles name IANA zones,
+	// and a static binary on a minimal host may have none in /usr/share/zoneinfo.
+	_ "time/tzdata"
 )
 
 // The channels that carry a notification beyond the inbox and the live stream
