@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"testing"
@@ -50,6 +51,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 		return &session{o: o, ts: ts, conn: c}, nil
 	}))
 	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are what some tests want
 	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
 	s.MaxMessageBytes = 4 << 20
 	var l net.Listener
