@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -17,11 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"crypto/tls"
-
 	"github.com/emersion/go-smtp"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/internal/testcert"
 )
 
 var testKey = bytes.Repeat([]byte("k"), 32)
@@ -119,8 +119,8 @@ var alice = tocsin.Profile{UserID: "user-1", Email: "alice@example.org"}
 
 func TestSendSTARTTLSWithAuth(t *testing.T) {
 	t.Parallel()
-	cert, pool := newCert(t)
-	srv := startServer(t, serverOpts{cert: cert, user: "mailer", pass: "p@ss:w/rd"})
+	cert, pool := testcert.New(t)
+	srv := startServer(t, serverOpts{cert: &cert, user: "mailer", pass: "p@ss:w/rd"})
 	m := newMailer(t, "smtp://mailer:p%40ss%3Aw%2Frd@"+srv.addr, pool)
 
 	n := note("comment.created", "<script>alert(1)</script> Ana\r\nBcc: evil@example.com", "<b>bold</b> & \"quoted\"", "https://app.example.com/c/1?a=1&b=2")
@@ -173,8 +173,8 @@ func TestSendSTARTTLSWithAuth(t *testing.T) {
 
 func TestSendImplicitTLS(t *testing.T) {
 	t.Parallel()
-	cert, pool := newCert(t)
-	srv := startServer(t, serverOpts{cert: cert, implicit: true, user: "u", pass: "pw"})
+	cert, pool := testcert.New(t)
+	srv := startServer(t, serverOpts{cert: &cert, implicit: true, user: "u", pass: "pw"})
 	m := newMailer(t, "smtps://u:pw@"+srv.addr, pool)
 	if err := m.Send(context.Background(), alice, []tocsin.Notification{note("deploy", "", "done", "")}, 0); err != nil {
 		t.Fatalf("Send: %v", err)
@@ -284,8 +284,8 @@ func TestSendDigest(t *testing.T) {
 
 func TestSendFailures(t *testing.T) {
 	t.Parallel()
-	cert, pool := newCert(t)
-	_, otherPool := newCert(t)
+	cert, pool := testcert.New(t)
+	_, otherPool := testcert.New(t)
 	down := func() string { // a port nobody listens on
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -306,9 +306,9 @@ func TestSendFailures(t *testing.T) {
 		{"550 mailbox unavailable", &serverOpts{rcptErr: smtpError(550, smtp.EnhancedCode{5, 1, 1}, "mailbox unavailable")}, "smtp://%s?starttls=none", nil, true, 550},
 		{"451 try later", &serverOpts{rcptErr: smtpError(451, smtp.EnhancedCode{4, 3, 0}, "try again later")}, "smtp://%s?starttls=none", nil, false, 451},
 		{"server down", nil, "smtp://%s?starttls=none", nil, false, 0},
-		{"wrong password", &serverOpts{cert: cert, user: "u", pass: "right"}, "smtp://u:wrong@%s", pool, true, 535},
-		{"STARTTLS certificate of an unknown CA", &serverOpts{cert: cert}, "smtp://%s", otherPool, true, 0},
-		{"implicit TLS certificate of an unknown CA", &serverOpts{cert: cert, implicit: true}, "smtps://%s", otherPool, true, 0},
+		{"wrong password", &serverOpts{cert: &cert, user: "u", pass: "right"}, "smtp://u:wrong@%s", pool, true, 535},
+		{"STARTTLS certificate of an unknown CA", &serverOpts{cert: &cert}, "smtp://%s", otherPool, true, 0},
+		{"implicit TLS certificate of an unknown CA", &serverOpts{cert: &cert, implicit: true}, "smtps://%s", otherPool, true, 0},
 		{"STARTTLS mandatory, not offered", &serverOpts{}, "smtp://%s", nil, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
