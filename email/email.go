@@ -50,6 +50,7 @@
 package email
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -209,16 +210,19 @@ func (m *Mailer) data(to tocsin.Profile, ns []tocsin.Notification, unread int) *
 	if len(shown) > MaxDigestItems {
 		shown, d.More = shown[:MaxDigestItems], len(ns)-MaxDigestItems
 	}
+	// A type without a name (never stored so: tocsin.DefaultType) would make a token
+	// VerifyUnsubscribe refuses.
+	typeOf := func(n *tocsin.Notification) string { return cmp.Or(n.Type, tocsin.DefaultType) }
 	links := map[string]string{}
-	for _, n := range ns {
-		if _, ok := links[n.Type]; !ok {
-			links[n.Type] = m.UnsubscribeURL(to.UserID, n.Type)
-			d.Types = append(d.Types, TypeLink{Type: n.Type, UnsubscribeURL: links[n.Type]})
+	for i := range ns {
+		if typ := typeOf(&ns[i]); links[typ] == "" {
+			links[typ] = m.UnsubscribeURL(to.UserID, typ)
+			d.Types = append(d.Types, TypeLink{Type: typ, UnsubscribeURL: links[typ]})
 		}
 	}
 	d.Notifications = make([]Item, len(shown))
-	for i, n := range shown {
-		d.Notifications[i] = newItem(n, links[n.Type])
+	for i := range shown {
+		d.Notifications[i] = newItem(shown[i], links[typeOf(&shown[i])])
 	}
 	d.Notification = d.Notifications[0]
 	if d.Digest {

@@ -2,6 +2,7 @@ package email
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
@@ -226,8 +227,8 @@ func (t *templates) render(data *Data) (html, text string, err error) {
 // newItem makes the template view of n.
 func newItem(n tocsin.Notification, unsubscribe string) Item {
 	it := Item{Notification: n, Heading: n.Title, UnsubscribeURL: unsubscribe, Excerpt: excerpt(n.Body, excerptRunes)}
-	if it.Heading == "" {
-		it.Heading = n.Type
+	if strings.TrimSpace(cleanSubject(it.Heading)) == "" {
+		it.Heading = cmp.Or(n.Type, tocsin.DefaultType)
 	}
 	if safeLink(n.ActionURL) {
 		it.Link = n.ActionURL

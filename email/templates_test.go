@@ -122,3 +122,20 @@ func TestTemplateChoice(t *testing.T) {
 		}
 	}
 }
+
+// A title of white space only is no subject; a notification without a type still
+// gets a link that verifies.
+func TestDataWithoutTitleOrType(t *testing.T) {
+	t.Parallel()
+	m, err := New(Config{URL: "smtp://h", From: "a@example.com", PublicURL: "https://n.example.com", UnsubscribeKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []tocsin.Notification{note("", " \r\n\t ", "", ""), note("", "", "", "")} {
+		d := m.data(alice, []tocsin.Notification{n}, 0)
+		tok := strings.TrimPrefix(d.UnsubscribeURL, "https://n.example.com/api/unsubscribe?token=")
+		if _, typ, err := VerifyUnsubscribe(testKey, tok); err != nil || typ != tocsin.DefaultType || d.Subject != tocsin.DefaultType {
+			t.Errorf("title %q: subject %q, token type %q, %v", n.Title, d.Subject, typ, err)
+		}
+	}
+}
