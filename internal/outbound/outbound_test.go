@@ -260,6 +260,6 @@ func TestProxyIgnored(t *testing.T) {
 	t.Setenv("http_proxy", proxy.URL)
 	_, err := get(t, New(Config{}), "http://127.0.0.1:1/")
 	if !errors.Is(err, ErrForbiddenAddress) || proxied.Load() {
-		t.Fatalf("err %v, proxied %v; want ErrForbiddenAddress, not proxied", err, proxied)
+		t.Fatalf("err %v, proxied %v; want ErrForbiddenAddress, not proxied", err, proxied.Load())
 	}
 }
