@@ -72,17 +72,14 @@ func (s *Sender) Send(ctx context.Context, ep tocsin.WebhookEndpoint, msgID stri
 		s.log.Debug("webhook sent", "endpoint", ep.ID, "msg", msgID, "status", resp.StatusCode, "took", time.Since(start))
 		return resp.StatusCode, nil
 	}
-	if err != nil {
+	if resp == nil {
 		s.log.Debug("webhook attempt failed", "endpoint", ep.ID, "msg", msgID, "err", err, "took", time.Since(start))
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
 		if errors.Is(err, outbound.ErrForbiddenAddress) {
-			return status, tocsin.PermanentError(status, err)
+			return 0, tocsin.PermanentError(0, err)
 		}
-		return status, tocsin.RetryableError(status, 0, err)
+		return 0, tocsin.RetryableError(0, 0, err) // timeout, refused or broken connection
 	}
+	// A non-2xx status decides, even when its body then broke off (err != nil).
 	s.log.Debug("webhook refused", "endpoint", ep.ID, "msg", msgID, "status", resp.StatusCode, "took", time.Since(start))
 	return resp.StatusCode, classify(resp, time.Now())
 }

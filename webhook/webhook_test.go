@@ -3,11 +3,13 @@ package webhook
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/internal/outbound"
 )
 
 // The Standard Webhooks test vector (libraries v1.3.0, go/webhook_test.go
@@ -116,6 +118,32 @@ func TestRetryAfter(t *testing.T) {
 	for _, c := range cases {
 		if got := RetryAfter(c.v, now); got != c.want {
 			t.Errorf("RetryAfter(%q) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
+func TestSnippet(t *testing.T) {
+	long := strings.Repeat("é", maxSnippet) // 2 bytes each: the cut falls inside one
+	cases := []struct {
+		body      string
+		truncated bool
+		want      string
+	}{
+		{"", false, ""},
+		{"  \n", false, ""},
+		{" nope \n", false, "nope"},
+		{"nope", true, "nope…"},
+		{"bad \xff byte", false, "bad \ufffd byte"},
+		{long, false, strings.Repeat("é", maxSnippet/2) + "…"},
+	}
+	for _, c := range cases {
+		got := snippet(&outbound.Response{Body: []byte(c.body), Truncated: c.truncated})
+		want := "" // the quoted start of the body, or nothing
+		if c.want != "" {
+			want = ": " + strconv.Quote(c.want)
+		}
+		if got != want {
+			t.Errorf("snippet(%q) = %s, want %s", c.body, got, want)
 		}
 	}
 }
