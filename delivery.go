@@ -213,7 +213,7 @@ type DeliveryStore interface {
 }
 
 // SendError is a channel's failed send: Permanent when trying again cannot help
-// (a refused address, a 4xx that is not 408 or 429, a message the peer rejects);
+// (a refused address, a 4xx other than 408, 409, 425 and 429, a message the peer rejects);
 // otherwise the outbox retries with backoff, or after RetryAfter when the peer said.
 type SendError struct {
 	Permanent  bool
