@@ -106,6 +106,9 @@ type Store interface {
 	StreamTokens
 	Tickets
 	APIKeyRecords
+	// DeliveryStore: the delivery engine's jobs, delivery log, profiles and
+	// webhook endpoints (delivery.go).
+	DeliveryStore
 
 	// Ping checks the store answers (for /readyz).
 	Ping(ctx context.Context) error
