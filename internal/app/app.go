@@ -22,6 +22,7 @@ import (
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/auth"
 	"github.com/tocsin/tocsin/config"
+	"github.com/tocsin/tocsin/delivery"
 	"github.com/tocsin/tocsin/httpapi"
 	"github.com/tocsin/tocsin/hub"
 	"github.com/tocsin/tocsin/internal/clientip"
@@ -43,6 +44,7 @@ type App struct {
 	store   tocsin.Store
 	bus     tocsin.Bus
 	hub     *hub.Hub
+	engine  *delivery.Engine
 	handler *httpapi.Server
 	proxies clientip.Proxies
 
@@ -103,7 +105,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RetentionDepth: noLimitIfZero(a.cfg.RetentionDepth),
 		HeadCheck:      offIfZero(a.cfg.HeadCheckInterval),
 		Now:            a.now,
+		// Every committed change, for the webhook outbox; a.engine is set below,
+		// before Start runs anything that commits.
+		Committed: func(evs []tocsin.Event) { a.engine.Committed(evs) },
 	})
+	engine, unsubscribe, err := a.newEngine(m, a.hub)
+	if err != nil {
+		return nil, err
+	}
+	a.engine = engine
 	if err := a.hub.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start bus: %w", err)
 	}
@@ -124,8 +134,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		DevToken:        a.devToken(),
 		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
+		Delivery: engine, Channels: store, Unsubscribe: unsubscribe,
 		Now: a.now,
 	})
+	// The engine's loop runs until Close; its API works before.
+	engine.Start(context.Background())
 	ok = true
 	return a, nil
 }
@@ -246,6 +259,11 @@ func (a *App) Close() {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // no waiting: only the hang-up watcher stops
 			_ = a.handler.Close(ctx)
+		}
+		// The engine publishes through the hub and keeps its jobs in the store: it
+		// stops (waiting for its sends in flight) before either.
+		if a.engine != nil {
+			a.engine.Close()
 		}
 		if a.hub != nil {
 			a.hub.Close()

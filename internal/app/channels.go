@@ -1,0 +1,72 @@
+package app
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/delivery"
+	"github.com/tocsin/tocsin/email"
+	"github.com/tocsin/tocsin/internal/outbound"
+	"github.com/tocsin/tocsin/metrics"
+	"github.com/tocsin/tocsin/webhook"
+)
+
+// newEngine builds the delivery engine and its channels from the configuration:
+// email when --smtp-url is set, webhooks through the one guarded outbound client.
+// Its hub is set later (the hub's Committed hook and the engine need each other).
+func (a *App) newEngine(m *metrics.Metrics, pub delivery.Publisher) (*delivery.Engine, httpUnsubscribe, error) {
+	defaults, err := tocsin.ParseChannelDefaults(a.cfg.ChannelDefaults)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--channel-defaults: %w", err)
+	}
+	client := outbound.New(outbound.Config{
+		AllowPrivate: a.cfg.WebhookAllowPrivate, Timeout: a.cfg.WebhookTimeout,
+		UserAgent: "tocsin/" + Version,
+	})
+	dc := delivery.Config{
+		Store: a.store, Hub: pub, Defaults: defaults,
+		Webhooks: webhook.NewSender(client, a.log),
+		CheckURL: client.CheckURL, NewSecret: webhook.NewSecret,
+		Digest: a.cfg.EmailDigest, Poll: a.cfg.DeliveryPoll, Workers: a.cfg.DeliveryWorkers,
+		Retention: a.cfg.Retention,
+		Observer:  m.NewDelivery(), Logger: a.log, Now: a.now,
+	}
+	var unsub httpUnsubscribe
+	if a.cfg.SMTPURL != "" {
+		key, err := a.unsubscribeKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		mailer, err := email.New(email.Config{
+			URL: a.cfg.SMTPURL, From: a.cfg.EmailFrom, Templates: a.cfg.Templates,
+			PublicURL: a.cfg.PublicBase(), UnsubscribeKey: key, Logger: a.log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		dc.Email = mailer
+		unsub = func(token string) (string, string, error) { return email.VerifyUnsubscribe(key, token) }
+		a.log.Info("email channel on", "smtp", email.RedactURL(a.cfg.SMTPURL), "digest", a.cfg.EmailDigest)
+	}
+	return delivery.New(dc), unsub, nil
+}
+
+type httpUnsubscribe = func(token string) (userID, typ string, err error)
+
+// unsubscribeKey keys one-click unsubscribe links. It must be the same on every
+// node and across restarts, or links in sent emails stop working: --unsubscribe-
+// secret when given; else derived from the HS256 JWT secret (which every node of a
+// cluster shares already) with HKDF, so a cluster needs nothing more; else a
+// secret generated into the data dir (a single node with an RS256/ES256 key).
+func (a *App) unsubscribeKey() ([]byte, error) {
+	if s := a.cfg.UnsubscribeSecret; s != "" {
+		return []byte(s), nil
+	}
+	if s := a.cfg.JWTSecret; s != "" {
+		return hkdf.Key(sha256.New, []byte(s), nil, "tocsin unsubscribe links v1", 32)
+	}
+	v, _, err := a.secretFile(a.cfg.DataDir, "unsubscribe-key", "")
+	return []byte(v), err
+}
