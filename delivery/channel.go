@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -28,10 +29,15 @@ type Escalation struct {
 	Profile      tocsin.Profile
 }
 
-// Outcome is a delivery-log status and reason.
+// Outcome is a delivery-log status and reason. The zero Outcome says the channel
+// logged the delivery itself, before queueing work that logs its end (a digest, a
+// webhook message), so the engine's row never overwrites a later one.
 type Outcome struct {
 	Status, Reason string
 }
+
+// errDeferred: the escalation waits (quiet hours); its job was moved, not finished.
+var errDeferred = errors.New("deferred")
 
 func skipped(reason string) Outcome { return Outcome{tocsin.DeliverySkipped, reason} }
 
@@ -40,6 +46,9 @@ func skipped(reason string) Outcome { return Outcome{tocsin.DeliverySkipped, rea
 // channel now, or at the end of the user's quiet hours.
 func (e *Engine) runChannel(ctx context.Context, j tocsin.Job) error {
 	out, err := e.escalate(ctx, j)
+	if errors.Is(err, errDeferred) {
+		return nil
+	}
 	if err != nil {
 		if tocsin.ErrorCodeOf(err) == tocsin.EUnavailable || ctx.Err() != nil {
 			return err // the store: the lease ends and the timer fires again
@@ -55,13 +64,12 @@ func (e *Engine) runChannel(ctx context.Context, j tocsin.Job) error {
 		}
 		return e.record(ctx, j.UserID, j.Ref, j.Channel, tocsin.DeliveryFailed, err.Error(), j.Attempts)
 	}
-	if out.Status == tocsin.DeliveryScheduled && out.Reason == tocsin.ReasonQuietHours {
-		return nil // escalate deferred the job and logged it
+	if out.Status != "" {
+		if err := e.record(ctx, j.UserID, j.Ref, j.Channel, out.Status, out.Reason, j.Attempts); err != nil {
+			return err
+		}
 	}
-	if err := e.record(ctx, j.UserID, j.Ref, j.Channel, out.Status, out.Reason, j.Attempts); err != nil {
-		return err
-	}
-	return e.finish(ctx, j, tocsin.JobDone, out.Status+" "+out.Reason, 0)
+	return e.finish(ctx, j, tocsin.JobDone, strings.TrimSpace(out.Status+" "+out.Reason), 0)
 }
 
 func (e *Engine) escalate(ctx context.Context, j tocsin.Job) (Outcome, error) {
@@ -89,8 +97,10 @@ func (e *Engine) escalate(ctx context.Context, j tocsin.Job) (Outcome, error) {
 			if err := e.store.RetryJob(ctx, j.ID, end, tocsin.ReasonQuietHours, 0); err != nil {
 				return Outcome{}, err
 			}
-			out := Outcome{tocsin.DeliveryScheduled, tocsin.ReasonQuietHours}
-			return out, e.record(ctx, j.UserID, j.Ref, j.Channel, out.Status, out.Reason, 0)
+			if err := e.record(ctx, j.UserID, j.Ref, j.Channel, tocsin.DeliveryScheduled, tocsin.ReasonQuietHours, 0); err != nil {
+				return Outcome{}, err
+			}
+			return Outcome{}, errDeferred
 		}
 	}
 	c := e.channels[j.Channel]
@@ -149,9 +159,8 @@ func (c emailChannel) Deliver(ctx context.Context, d Escalation) (Outcome, error
 		return Outcome{Status: tocsin.DeliverySent}, nil
 	}
 	// Logged before the digest job is added, so the digest (due later) finds it.
-	out := Outcome{tocsin.DeliveryScheduled, tocsin.ReasonDigest}
-	if err := e.record(ctx, d.Job.UserID, d.Job.Ref, tocsin.ChannelEmail, out.Status, out.Reason, d.Job.Attempts); err != nil {
-		return out, err
+	if err := e.record(ctx, d.Job.UserID, d.Job.Ref, tocsin.ChannelEmail, tocsin.DeliveryScheduled, tocsin.ReasonDigest, d.Job.Attempts); err != nil {
+		return Outcome{}, err
 	}
 	w := e.now().UnixNano() / int64(e.cfg.Digest)
 	job := tocsin.Job{
@@ -160,10 +169,10 @@ func (c emailChannel) Deliver(ctx context.Context, d Escalation) (Outcome, error
 		DueAt: time.Unix(0, (w+1)*int64(e.cfg.Digest)).UTC(),
 	}
 	if _, err := e.store.AddJobs(ctx, []tocsin.Job{job}); err != nil {
-		return out, err
+		return Outcome{}, err
 	}
 	e.added([]tocsin.Job{job})
-	return out, nil
+	return Outcome{}, nil
 }
 
 // maxDigest bounds one digest email.
@@ -280,12 +289,15 @@ func (c webhookChannel) Deliver(ctx context.Context, d Escalation) (Outcome, err
 	if len(jobs) == 0 {
 		return skipped(tocsin.ReasonNoEndpoint), nil
 	}
+	// The webhook jobs log sent or failed; until then the row says scheduled.
+	if err := e.record(ctx, d.Job.UserID, d.Job.Ref, tocsin.ChannelWebhook, tocsin.DeliveryScheduled, "", d.Job.Attempts); err != nil {
+		return Outcome{}, err
+	}
 	if _, err := e.store.AddJobs(ctx, jobs); err != nil {
 		return Outcome{}, err
 	}
 	e.added(jobs)
-	// The webhook job logs sent or failed; until then the row says scheduled.
-	return Outcome{Status: tocsin.DeliveryScheduled}, nil
+	return Outcome{}, nil
 }
 
 // errGone is why a message to a deleted endpoint fails.

@@ -345,10 +345,11 @@ func (e *Engine) retry(ctx context.Context, j tocsin.Job, cause error, status in
 }
 
 // retriedTooLong: an outbox message or digest is retried for RetryFor after it was
-// made; an escalation, made when its notification was (perhaps days before it is
-// due), for as many attempts as the backoff fits in RetryFor.
+// made; a timer made long before it is due (an escalation, a schedule) for as many
+// attempts as the backoff fits in RetryFor.
 func (e *Engine) retriedTooLong(j tocsin.Job, next time.Time) bool {
-	if j.Kind == tocsin.JobChannel {
+	switch j.Kind {
+	case tocsin.JobChannel, tocsin.JobScheduled:
 		return j.Attempts >= attemptsWithin(e.cfg.RetryFor)
 	}
 	return next.After(j.CreatedAt.Add(e.cfg.RetryFor))

@@ -25,7 +25,7 @@ func (e *Engine) Publish(ctx context.Context, in *tocsin.PublishInput, idem hub.
 	if err != nil {
 		return res, false, err
 	}
-	if err := e.addChannelJobs(ctx, in, res.Notifications); err != nil {
+	if err := e.addChannelJobs(ctx, in, &res); err != nil {
 		// The notifications are stored and announced: the publish stands. A replay
 		// of it (same Idempotency-Key) adds the timers that are missing.
 		e.log.Error("adding escalation timers", "err", err)
@@ -95,26 +95,32 @@ func (e *Engine) runScheduled(ctx context.Context, j tocsin.Job) error {
 		_, err := e.retry(ctx, j, err, 0)
 		return err
 	}
-	if err := e.addChannelJobs(ctx, &in, res.Notifications); err != nil {
+	if err := e.addChannelJobs(ctx, &in, &res); err != nil {
 		return err // the lease ends, the replay publishes nothing and adds the timers
 	}
 	return e.finish(ctx, j, tocsin.JobDone, "published", 0)
 }
 
-// addChannelJobs adds the escalation timers of the notifications published from in:
-// one per channel its plan sends on, due its delay after the notification, keyed so
-// that a replayed publish adds none twice, each logged as scheduled.
-func (e *Engine) addChannelJobs(ctx context.Context, in *tocsin.PublishInput, ns []tocsin.Notification) error {
+// addChannelJobs adds the escalation timers of the notifications a publish of in
+// stored: one per channel its plan sends on, due its delay after the notification,
+// keyed so that a replayed publish adds none twice. Each is logged as scheduled
+// first, unless the publish is a replay (its rows may have moved on: sent,
+// skipped), so a timer that fires at once never has its outcome overwritten.
+func (e *Engine) addChannelJobs(ctx context.Context, in *tocsin.PublishInput, res *tocsin.PublishResult) error {
 	plan := in.Plan(&e.cfg.Defaults)
 	if len(plan) == 0 {
 		return nil
 	}
 	now := e.now()
+	ns := res.Notifications
 	var jobs []tocsin.Job
 	for i := range ns {
 		n := &ns[i]
 		if n.UserID == "" {
 			continue // a topic's notification has no user to reach
+		}
+		if len(res.Events) == len(ns) && res.Events[i].Name == tocsin.EventUpdated {
+			continue // folded into the unread item of its group key: its timers run
 		}
 		for _, c := range tocsin.ChannelNames {
 			d, ok := plan[c]
@@ -130,18 +136,15 @@ func (e *Engine) addChannelJobs(ctx context.Context, in *tocsin.PublishInput, ns
 	if len(jobs) == 0 {
 		return nil
 	}
-	added, err := e.store.AddJobs(ctx, jobs)
-	if err != nil {
-		return err
-	}
-	if added > 0 {
-		// Logged as scheduled only when new: a replay must not reset a row that
-		// has moved on (sent, skipped).
+	if !res.Replayed {
 		for _, j := range jobs {
 			if err := e.record(ctx, j.UserID, j.Ref, j.Channel, tocsin.DeliveryScheduled, "", 0); err != nil {
 				return err
 			}
 		}
+	}
+	if _, err := e.store.AddJobs(ctx, jobs); err != nil {
+		return err
 	}
 	e.added(jobs)
 	return nil
