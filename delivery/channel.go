@@ -94,7 +94,7 @@ func (e *Engine) escalate(ctx context.Context, j tocsin.Job) (Outcome, error) {
 	if q := prefs.QuietHours; q != nil && n.Priority < 5 {
 		if end, quiet := q.Until(now, prof.Location()); quiet {
 			// Not a failed attempt: the job waits, and the log says why.
-			if err := e.store.RetryJob(ctx, j.ID, end, tocsin.ReasonQuietHours, 0); err != nil {
+			if err := ended(e.store.RetryJob(ctx, j.ID, end, tocsin.ReasonQuietHours, 0)); err != nil {
 				return Outcome{}, err
 			}
 			if err := e.record(ctx, j.UserID, j.Ref, j.Channel, tocsin.DeliveryScheduled, tocsin.ReasonQuietHours, 0); err != nil {
@@ -162,9 +162,10 @@ func (c emailChannel) Deliver(ctx context.Context, d Escalation) (Outcome, error
 	if err := e.record(ctx, d.Job.UserID, d.Job.Ref, tocsin.ChannelEmail, tocsin.DeliveryScheduled, tocsin.ReasonDigest, d.Job.Attempts); err != nil {
 		return Outcome{}, err
 	}
-	w := e.now().UnixNano() / int64(e.cfg.Digest)
+	now := e.now()
+	w := now.UnixNano() / int64(e.cfg.Digest)
 	job := tocsin.Job{
-		ID: e.ids.New(e.now()), Kind: tocsin.JobDigest, UserID: d.Job.UserID,
+		ID: e.ids.New(now), CreatedAt: now, Kind: tocsin.JobDigest, UserID: d.Job.UserID,
 		Key:   "digest:" + d.Job.UserID + ":" + strconv.FormatInt(w, 10),
 		DueAt: time.Unix(0, (w+1)*int64(e.cfg.Digest)).UTC(),
 	}
@@ -281,7 +282,7 @@ func (c webhookChannel) Deliver(ctx context.Context, d Escalation) (Outcome, err
 			continue
 		}
 		jobs = append(jobs, tocsin.Job{
-			ID: e.ids.New(now), Kind: tocsin.JobWebhook, Key: "wh:" + eps[i].ID + ":deliver:" + d.Notification.ID,
+			ID: e.ids.New(now), CreatedAt: now, Kind: tocsin.JobWebhook, Key: "wh:" + eps[i].ID + ":deliver:" + d.Notification.ID,
 			UserID: d.Notification.UserID, Ref: deliverMsgID(d.Notification.ID), Channel: tocsin.ChannelWebhook,
 			Target: eps[i].ID, OrderKey: eps[i].ID + "|" + string(stream), Ord: int64(head), DueAt: now, Payload: body,
 		})

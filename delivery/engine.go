@@ -326,7 +326,17 @@ type claimedJob struct {
 
 func (e *Engine) finish(ctx context.Context, j tocsin.Job, state, note string, status int) error {
 	e.obs.JobFinished(string(j.Kind), state)
-	return e.store.FinishJob(ctx, j.ID, state, note, status, e.now())
+	return ended(e.store.FinishJob(ctx, j.ID, state, note, status, e.now()))
+}
+
+// ended treats ENotFound from FinishJob or RetryJob as done: the job is no longer
+// pending because another node, whose claim followed an ended lease, finished it
+// (or it was cancelled meanwhile).
+func ended(err error) error {
+	if tocsin.ErrorCodeOf(err) == tocsin.ENotFound {
+		return nil
+	}
+	return err
 }
 
 // retry runs j again after the backoff of its attempt (or after, when the peer
@@ -341,7 +351,7 @@ func (e *Engine) retry(ctx context.Context, j tocsin.Job, cause error, status in
 	if e.retriedTooLong(j, now.Add(wait)) {
 		return true, e.finish(ctx, j, tocsin.JobFailed, "gave up: "+cause.Error(), status)
 	}
-	return false, e.store.RetryJob(ctx, j.ID, now.Add(wait), cause.Error(), status)
+	return false, ended(e.store.RetryJob(ctx, j.ID, now.Add(wait), cause.Error(), status))
 }
 
 // retriedTooLong: an outbox message or digest is retried for RetryFor after it was

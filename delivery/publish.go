@@ -54,7 +54,7 @@ func (e *Engine) schedule(ctx context.Context, in *tocsin.PublishInput, idem hub
 			return res, err
 		}
 		j := tocsin.Job{
-			ID: e.ids.New(now), Kind: tocsin.JobScheduled, UserID: u, DueAt: at, Payload: payload,
+			ID: e.ids.New(now), CreatedAt: now, Kind: tocsin.JobScheduled, UserID: u, DueAt: at, Payload: payload,
 		}
 		if idem.Key != "" {
 			// The same request names the same jobs and ids, so a repeat adds nothing
@@ -128,7 +128,7 @@ func (e *Engine) addChannelJobs(ctx context.Context, in *tocsin.PublishInput, re
 				continue
 			}
 			jobs = append(jobs, tocsin.Job{
-				ID: e.ids.New(now), Kind: tocsin.JobChannel, Key: "ch:" + n.ID + ":" + c,
+				ID: e.ids.New(now), CreatedAt: now, Kind: tocsin.JobChannel, Key: "ch:" + n.ID + ":" + c,
 				UserID: n.UserID, Ref: n.ID, Channel: c, DueAt: n.CreatedAt.Add(d.Delay),
 			})
 		}

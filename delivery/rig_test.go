@@ -210,6 +210,12 @@ func (r *rig) prefs(userID string, p tocsin.Preferences) {
 // delivery waits for the delivery-log row of (user, id, channel) to reach status.
 func (r *rig) delivery(userID, id, channel, status string) tocsin.Delivery {
 	r.t.Helper()
+	return r.deliveryWhy(userID, id, channel, status, "*")
+}
+
+// deliveryWhy is delivery with the row's reason too ("*": any).
+func (r *rig) deliveryWhy(userID, id, channel, status, reason string) tocsin.Delivery {
+	r.t.Helper()
 	var last []tocsin.Delivery
 	ok := waitFor(func() bool {
 		var err error
@@ -218,14 +224,14 @@ func (r *rig) delivery(userID, id, channel, status string) tocsin.Delivery {
 			r.t.Fatal(err)
 		}
 		for _, d := range last {
-			if d.Channel == channel && d.Status == status {
+			if d.Channel == channel && d.Status == status && (reason == "*" || d.Reason == reason) {
 				return true
 			}
 		}
 		return false
 	})
 	if !ok {
-		r.t.Fatalf("%s/%s on %s: no %s row; rows %+v", userID, id, channel, status, last)
+		r.t.Fatalf("%s/%s on %s: no %s (%s) row; rows %+v", userID, id, channel, status, reason, last)
 	}
 	for _, d := range last {
 		if d.Channel == channel {

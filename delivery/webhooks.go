@@ -163,7 +163,7 @@ func (e *Engine) Committed(evs []tocsin.Event) {
 			seq := strconv.FormatUint(ev.Seq, 10)
 			userID, _ := ev.Stream.UserID()
 			jobs = append(jobs, tocsin.Job{
-				ID: e.ids.New(now), Kind: tocsin.JobWebhook, UserID: userID,
+				ID: e.ids.New(now), CreatedAt: now, Kind: tocsin.JobWebhook, UserID: userID,
 				Key:    "wh:" + ep.ID + ":" + string(ev.Stream) + ":" + seq,
 				Ref:    streamMsgID(ev.Stream, ev.Seq),
 				Target: ep.ID, OrderKey: ep.ID + "|" + string(ev.Stream), Ord: int64(ev.Seq),
