@@ -275,7 +275,7 @@ func (c webhookChannel) Deliver(ctx context.Context, d Escalation) (Outcome, err
 		return Outcome{}, err
 	}
 	now := e.now()
-	body := Body(tocsin.WebhookDeliver, now, data)
+	body := webhookBody(tocsin.WebhookDeliver, now, data)
 	var jobs []tocsin.Job
 	for i := range eps {
 		if !eps[i].Wants(tocsin.WebhookDeliver) {

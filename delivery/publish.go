@@ -1,10 +1,12 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -137,10 +139,8 @@ func (e *Engine) addChannelJobs(ctx context.Context, in *tocsin.PublishInput, re
 		return nil
 	}
 	if !res.Replayed {
-		for _, j := range jobs {
-			if err := e.record(ctx, j.UserID, j.Ref, j.Channel, tocsin.DeliveryScheduled, "", 0); err != nil {
-				return err
-			}
+		if err := e.recordScheduled(ctx, jobs); err != nil {
+			return err
 		}
 	}
 	if _, err := e.store.AddJobs(ctx, jobs); err != nil {
@@ -189,4 +189,39 @@ func (e *Engine) record(ctx context.Context, userID, id, channel, status, reason
 		NotificationID: id, UserID: userID, Channel: channel, Status: status, Reason: reason,
 		At: e.now(), Attempts: attempts,
 	})
+}
+
+// recordParallel is how many delivery-log rows recordScheduled writes at once.
+const recordParallel = 16
+
+// recordScheduled logs the channel jobs' rows as scheduled, several at a time: the
+// store commits concurrent writes together (group commit), so a publish to
+// thousands of users pays a few commits, not one per row.
+func (e *Engine) recordScheduled(ctx context.Context, jobs []tocsin.Job) error {
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, recordParallel)
+	for i := range jobs {
+		errMu.Lock()
+		failed := first != nil
+		errMu.Unlock()
+		if failed {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(j *tocsin.Job) {
+			defer func() { <-sem; wg.Done() }()
+			if err := e.record(ctx, j.UserID, j.Ref, j.Channel, tocsin.DeliveryScheduled, "", 0); err != nil {
+				errMu.Lock()
+				first = cmp.Or(first, err)
+				errMu.Unlock()
+			}
+		}(&jobs[i])
+	}
+	wg.Wait()
+	return first
 }

@@ -109,9 +109,9 @@ func TestWebhookEventAndData(t *testing.T) {
 			t.Errorf("webhookEvent(%q) = %q, want none", name, got)
 		}
 	}
-	if got, want := string(Body(tocsin.WebhookCreated, ts, json.RawMessage(`{"id":"A"}`))),
+	if got, want := string(webhookBody(tocsin.WebhookCreated, ts, json.RawMessage(`{"id":"A"}`))),
 		`{"type":"notification.created","timestamp":"2026-12-03T10:00:00.000Z","data":{"id":"A"}}`; got != want {
-		t.Errorf("Body = %s, want %s", got, want)
+		t.Errorf("webhookBody = %s, want %s", got, want)
 	}
 	if a, b := streamMsgID("user:ana", 7), streamMsgID("user:ana", 7); a != b || a == streamMsgID("user:bob", 7) {
 		t.Errorf("message ids not stable per stream and seq: %s %s", a, b)

@@ -44,9 +44,9 @@ func (e *Engine) reloadEndpoints(ctx context.Context) error {
 	return nil
 }
 
-// Body is a webhook message's body (PRODUCT.md §3):
-// {"type": "<event>", "timestamp": "<RFC 3339>", "data": {...}}.
-func Body(event string, ts time.Time, data json.RawMessage) []byte {
+// webhookBody is a webhook message's body (PRODUCT.md §3), as webhook.Body makes
+// it: {"type": "<event>", "timestamp": "<RFC 3339 UTC, ms>", "data": {...}}.
+func webhookBody(event string, ts time.Time, data json.RawMessage) []byte {
 	b, _ := json.Marshal(struct {
 		Type      string          `json:"type"`
 		Timestamp string          `json:"timestamp"`
@@ -158,7 +158,7 @@ func (e *Engine) Committed(evs []tocsin.Event) {
 					e.obs.Error("committed")
 					break
 				}
-				body = Body(event, ev.Time, data)
+				body = webhookBody(event, ev.Time, data)
 			}
 			seq := strconv.FormatUint(ev.Seq, 10)
 			userID, _ := ev.Stream.UserID()
