@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,6 +192,68 @@ func TestWebhookOrderPerUser(t *testing.T) {
 	if s := sentTitles(); s[1] != "ana-1" || s[2] != "ana-2" {
 		t.Errorf("sent %v, want ana-1 before ana-2", s)
 	}
+}
+
+// A slow endpoint ties up the workers of its messages in flight, never the others:
+// another endpoint's messages go out meanwhile.
+func TestSlowEndpointDoesNotBlockOthers(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.Workers = 4 })
+	release := make(chan struct{})
+	slow, err := r.eng.CreateWebhook(r.ctx, "https://slow.example.com/hook", []string{tocsin.WebhookCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.eng.CreateWebhook(r.ctx, "https://fast.example.com/hook", []string{tocsin.WebhookCreated}); err != nil {
+		t.Fatal(err)
+	}
+	r.wh.fail = func(c whCall, _ int) error {
+		if c.Endpoint == slow.ID {
+			<-release
+		}
+		return nil
+	}
+	defer close(release)
+	for _, u := range []string{"ana", "bob", "cy"} {
+		r.publish(tocsin.PublishInput{UserID: u, Title: u}, hub.Idempotency{})
+	}
+	if !waitFor(func() bool { return len(r.wh.Calls()) == 3 }) {
+		t.Fatalf("fast endpoint got %d messages while the slow one hangs", len(r.wh.Calls()))
+	}
+	for _, c := range r.wh.Calls() {
+		if c.Endpoint == slow.ID {
+			t.Errorf("slow endpoint answered: %+v", c)
+		}
+	}
+}
+
+// Committed with no endpoints does not touch the store.
+func TestCommittedWithoutEndpointsIsFree(t *testing.T) {
+	r := newRig(t, nil)
+	counting := &countingStore{Store: r.store}
+	e := New(Config{Store: counting, Hub: r.hub, Webhooks: r.wh})
+	e.Committed([]tocsin.Event{{Stream: "user:ana", Seq: 1, Name: tocsin.EventNotification, Data: json.RawMessage(`{}`)}})
+	e.Committed([]tocsin.Event{{Stream: "user:ana", Seq: 2, Name: tocsin.EventNotification, Data: json.RawMessage(`{}`)}})
+	if n := counting.webhooks.Load(); n != 1 {
+		t.Errorf("endpoints loaded %d times, want once", n)
+	}
+	if n := counting.adds.Load(); n != 0 {
+		t.Errorf("%d AddJobs calls without endpoints", n)
+	}
+}
+
+type countingStore struct {
+	Store
+	webhooks, adds atomic.Int64
+}
+
+func (s *countingStore) Webhooks(ctx context.Context) ([]tocsin.WebhookEndpoint, error) {
+	s.webhooks.Add(1)
+	return s.Store.Webhooks(ctx)
+}
+
+func (s *countingStore) AddJobs(ctx context.Context, jobs []tocsin.Job) (int, error) {
+	s.adds.Add(1)
+	return s.Store.AddJobs(ctx, jobs)
 }
 
 // Two engines (two nodes) on one PostgreSQL store: every message is claimed and
