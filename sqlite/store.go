@@ -63,6 +63,8 @@ type Store struct {
 	ckptFinish atomic.Bool   // the checkpointer copied: the writer finishes the job
 	ckptCount  int           // rows written since the last kick (writer only)
 
+	jobIDs tocsin.IDGen // ids of jobs added without one (jobs.go)
+
 	commits atomic.Int64 // transactions committed, for tests and metrics
 	changes atomic.Int64 // changes committed
 }

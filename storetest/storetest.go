@@ -49,6 +49,19 @@ func Run(t *testing.T, open Open) {
 		{"ForgetExpiredTopic", testForgetExpiredTopic},
 		{"StreamTokens", testTokens},
 		{"APIKeys", testAPIKeys},
+		{"JobsAdd", testJobsAdd},
+		{"JobsClaim", testJobsClaim},
+		{"JobsOrderKey", testJobsOrderKey},
+		{"JobsRetryAndFinish", testJobsRetryAndFinish},
+		{"JobsCancel", testJobsCancel},
+		{"JobsList", testJobsList},
+		{"JobsNextDue", testJobsNextDue},
+		{"JobsPrune", testJobsPrune},
+		{"JobsConcurrentClaims", testJobsConcurrentClaims},
+		{"Deliveries", testDeliveries},
+		{"PendingDeliveries", testPendingDeliveries},
+		{"Profiles", testProfiles},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
