@@ -263,11 +263,15 @@ func TestTwoEnginesClaimEachJobOnce(t *testing.T) {
 	ctx := context.Background()
 	var rigs []*rig
 	for range 2 {
-		st, err := postgres.Open(ctx, url, nil)
+		pg, err := postgres.Open(ctx, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { st.Close() })
+		t.Cleanup(func() { pg.Close() })
+		st, ok := any(pg).(hubStore)
+		if !ok { // until i15-store's PostgreSQL DeliveryStore is merged
+			t.Fatal("postgres.Store is not a tocsin.DeliveryStore")
+		}
 		rigs = append(rigs, startRig(t, st, func(c *Config) { c.Batch = 5 }))
 	}
 	if _, err := rigs[0].eng.CreateWebhook(ctx, "https://example.com/hook", []string{tocsin.WebhookCreated}); err != nil {
