@@ -39,6 +39,9 @@ type Outcome struct {
 // errDeferred: the escalation waits (quiet hours); its job was moved, not finished.
 var errDeferred = errors.New("deferred")
 
+// retryingReason starts the reason of a row whose send failed and will be retried.
+const retryingReason = "retrying after: "
+
 func skipped(reason string) Outcome { return Outcome{tocsin.DeliverySkipped, reason} }
 
 // runChannel fires an escalation timer: unless the notification was seen, read,
@@ -56,8 +59,11 @@ func (e *Engine) runChannel(ctx context.Context, j tocsin.Job) error {
 		status := statusOf(err)
 		if !tocsin.IsPermanent(err) {
 			gaveUp, ferr := e.retry(ctx, j, err, status)
-			if ferr != nil || !gaveUp {
+			if ferr != nil {
 				return ferr
+			}
+			if !gaveUp { // the row says why it is still to come
+				return e.record(ctx, j.UserID, j.Ref, j.Channel, tocsin.DeliveryScheduled, retryingReason+err.Error(), j.Attempts)
 			}
 		} else if ferr := e.finish(ctx, j, tocsin.JobFailed, err.Error(), status); ferr != nil {
 			return ferr

@@ -150,14 +150,32 @@ func TestDigestCollectsEscalations(t *testing.T) {
 
 func TestEscalationSendFailures(t *testing.T) {
 	r := newRig(t, nil)
-	r.email.fail = func(call int) error {
+	r.email.SetFail(func(call int) error {
 		return tocsin.PermanentError(550, errString("mailbox unavailable"))
-	}
+	})
 	r.profile(tocsin.Profile{UserID: "ana", Email: "ana@example.com"})
 	res, _ := r.publish(tocsin.PublishInput{UserID: "ana", Channels: map[string]string{"email": "0s"}}, hub.Idempotency{})
 	d := r.delivery("ana", res.Notifications[0].ID, tocsin.ChannelEmail, tocsin.DeliveryFailed)
 	if !strings.Contains(d.Reason, "mailbox unavailable") {
 		t.Errorf("failed row %+v", d)
+	}
+
+	// A retryable failure says so in the log and is sent on a later attempt.
+	release := make(chan struct{})
+	r.email.SetFail(func(call int) error {
+		select {
+		case <-release:
+			return nil
+		default:
+			return tocsin.RetryableError(421, 50*time.Millisecond, errString("try later"))
+		}
+	})
+	res, _ = r.publish(tocsin.PublishInput{UserID: "ana", Channels: map[string]string{"email": "0s"}}, hub.Idempotency{})
+	id := res.Notifications[0].ID
+	r.deliveryWhy("ana", id, tocsin.ChannelEmail, tocsin.DeliveryScheduled, retryingReason+"retryable failure (status 421): try later")
+	close(release)
+	if d := r.delivery("ana", id, tocsin.ChannelEmail, tocsin.DeliverySent); d.Attempts < 2 {
+		t.Errorf("sent row %+v, want at least 2 attempts", d)
 	}
 }
 

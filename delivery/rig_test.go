@@ -61,6 +61,13 @@ func (r *recEmail) Send(_ context.Context, to tocsin.Profile, ns []tocsin.Notifi
 	return nil
 }
 
+// SetFail replaces the failure rule while the engine runs.
+func (r *recEmail) SetFail(f func(call int) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = f
+}
+
 func (r *recEmail) Sends() [][]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -107,6 +114,13 @@ func (r *recWebhook) Send(_ context.Context, ep tocsin.WebhookEndpoint, msgID st
 		return statusOf(err), err
 	}
 	return 200, nil
+}
+
+// SetFail replaces the failure rule while the engine runs.
+func (r *recWebhook) SetFail(f func(c whCall, callsOfMsg int) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = f
 }
 
 func (r *recWebhook) Calls() []whCall {

@@ -49,12 +49,12 @@ func TestCreateWebhookValidates(t *testing.T) {
 
 func TestWebhookRetryThenSuccess(t *testing.T) {
 	r := newRig(t, nil)
-	r.wh.fail = func(c whCall, n int) error {
+	r.wh.SetFail(func(c whCall, n int) error {
 		if n == 1 {
 			return tocsin.RetryableError(503, 100*time.Millisecond, errString("busy"))
 		}
 		return nil
-	}
+	})
 	ep, err := r.eng.CreateWebhook(r.ctx, "https://example.com/hook", []string{tocsin.WebhookCreated, tocsin.WebhookDeliver})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestWebhookRetryThenSuccess(t *testing.T) {
 
 func TestWebhookPermanentFailureAndGoneEndpoint(t *testing.T) {
 	r := newRig(t, nil)
-	r.wh.fail = func(whCall, int) error { return tocsin.PermanentError(410, errString("gone")) }
+	r.wh.SetFail(func(whCall, int) error { return tocsin.PermanentError(410, errString("gone")) })
 	if _, err := r.eng.CreateWebhook(r.ctx, "https://example.com/hook", []string{tocsin.WebhookDeliver}); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestWebhookPermanentFailureAndGoneEndpoint(t *testing.T) {
 		t.Errorf("%d calls, want 1 (no retry of a permanent failure)", n)
 	}
 	// A message to an endpoint deleted before it ran fails without a call.
-	r.wh.fail = nil
+	r.wh.SetFail(nil)
 	r2 := newRig(t, func(c *Config) { c.Poll = time.Hour })
 	ep2, err := r2.eng.CreateWebhook(r2.ctx, "https://example.com/hook", []string{tocsin.WebhookCreated})
 	if err != nil {
@@ -144,7 +144,7 @@ func TestWebhookOrderPerUser(t *testing.T) {
 	r := newRig(t, nil)
 	var mu sync.Mutex
 	failing := true
-	r.wh.fail = func(c whCall, n int) error {
+	r.wh.SetFail(func(c whCall, n int) error {
 		mu.Lock()
 		defer mu.Unlock()
 		var data struct {
@@ -156,7 +156,7 @@ func TestWebhookOrderPerUser(t *testing.T) {
 			return tocsin.RetryableError(503, 50*time.Millisecond, errString("down"))
 		}
 		return nil
-	}
+	})
 	if _, err := r.eng.CreateWebhook(r.ctx, "https://example.com/hook", []string{tocsin.WebhookCreated}); err != nil {
 		t.Fatal(err)
 	}
@@ -206,12 +206,12 @@ func TestSlowEndpointDoesNotBlockOthers(t *testing.T) {
 	if _, err := r.eng.CreateWebhook(r.ctx, "https://fast.example.com/hook", []string{tocsin.WebhookCreated}); err != nil {
 		t.Fatal(err)
 	}
-	r.wh.fail = func(c whCall, _ int) error {
+	r.wh.SetFail(func(c whCall, _ int) error {
 		if c.Endpoint == slow.ID {
 			<-release
 		}
 		return nil
-	}
+	})
 	defer close(release)
 	for _, u := range []string{"ana", "bob", "cy"} {
 		r.publish(tocsin.PublishInput{UserID: u, Title: u}, hub.Idempotency{})

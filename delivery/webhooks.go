@@ -209,8 +209,14 @@ func (e *Engine) runWebhook(ctx context.Context, j tocsin.Job) error {
 	}
 	if !tocsin.IsPermanent(err) {
 		gaveUp, ferr := e.retry(ctx, j, err, status)
-		if ferr != nil || !gaveUp {
+		if ferr != nil {
 			return ferr
+		}
+		if !gaveUp {
+			if j.Channel != tocsin.ChannelWebhook {
+				return nil
+			}
+			return e.record(ctx, j.UserID, deliveredID(j.Ref), tocsin.ChannelWebhook, tocsin.DeliveryScheduled, retryingReason+err.Error(), j.Attempts)
 		}
 		return e.recordWebhookFailure(ctx, j, err)
 	}
