@@ -33,6 +33,8 @@ type Store struct {
 	log   *slog.Logger
 	clock func() time.Time // Options.Now
 
+	jobIDs tocsin.IDGen // ids of jobs added without one (jobs.go)
+
 	fault  atomic.Pointer[tocsin.Error] // the last write's refusal, nil once one succeeds (fault.go)
 	probed atomic.Int64                 // when Ping last tried a write (unix ns)
 
