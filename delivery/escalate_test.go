@@ -11,7 +11,11 @@ import (
 )
 
 func TestEscalationSkippedWhenReadInTime(t *testing.T) {
-	r := newRig(t, nil)
+	bothStores(t, testEscalationSkippedWhenReadInTime)
+}
+
+func testEscalationSkippedWhenReadInTime(t *testing.T, mk rigMaker) {
+	r := mk(t, nil)
 	r.profile(tocsin.Profile{UserID: "ana", Email: "ana@example.com"})
 	ch := map[string]string{"email": "400ms", "webhook": "off"}
 	read, _ := r.publish(tocsin.PublishInput{UserID: "ana", Title: "read me", Channels: ch}, hub.Idempotency{})
@@ -38,8 +42,10 @@ func TestEscalationSkippedWhenReadInTime(t *testing.T) {
 	}
 }
 
-func TestQuietHoursInNewYork(t *testing.T) {
-	r := newRig(t, nil)
+func TestQuietHoursInNewYork(t *testing.T) { bothStores(t, testQuietHoursInNewYork) }
+
+func testQuietHoursInNewYork(t *testing.T, mk rigMaker) {
+	r := mk(t, nil)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
@@ -117,8 +123,10 @@ func TestEmailNotConfigured(t *testing.T) {
 	}
 }
 
-func TestDigestCollectsEscalations(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.Digest = 10 * time.Minute })
+func TestDigestCollectsEscalations(t *testing.T) { bothStores(t, testDigestCollectsEscalations) }
+
+func testDigestCollectsEscalations(t *testing.T, mk rigMaker) {
+	r := mk(t, func(c *Config) { c.Digest = 10 * time.Minute })
 	r.clock.Set(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
 	r.profile(tocsin.Profile{UserID: "ana", Email: "ana@example.com"})
 	ch := map[string]string{"email": "0s"}

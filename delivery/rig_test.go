@@ -11,7 +11,9 @@ import (
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/internal/pgtest"
 	"github.com/tocsin/tocsin/membus"
+	"github.com/tocsin/tocsin/postgres"
 	"github.com/tocsin/tocsin/sqlite"
 )
 
@@ -151,6 +153,27 @@ func newRig(t *testing.T, cfg func(*Config)) *rig {
 	r := startRig(t, st, cfg)
 	t.Cleanup(func() { st.Close() })
 	return r
+}
+
+// rigMaker makes a rig over one kind of store.
+type rigMaker func(t *testing.T, cfg func(*Config)) *rig
+
+// newPGRig is newRig over a fresh PostgreSQL schema.
+func newPGRig(t *testing.T, cfg func(*Config)) *rig {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), pgtest.FreshSchemaURL(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRig(t, st, cfg)
+	t.Cleanup(func() { st.Close() })
+	return r
+}
+
+// bothStores runs fn against SQLite and PostgreSQL.
+func bothStores(t *testing.T, fn func(t *testing.T, mk rigMaker)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newRig) })
+	t.Run("postgres", func(t *testing.T) { fn(t, newPGRig) })
 }
 
 // hubStore is what a rig's store must be: the hub's and the engine's.

@@ -9,7 +9,11 @@ import (
 )
 
 func TestScheduledPublishedOnceAtItsTime(t *testing.T) {
-	r := newRig(t, nil)
+	bothStores(t, testScheduledPublishedOnceAtItsTime)
+}
+
+func testScheduledPublishedOnceAtItsTime(t *testing.T, mk rigMaker) {
+	r := mk(t, nil)
 	at := r.clock.Now().Add(400 * time.Millisecond)
 	res, scheduled := r.publish(tocsin.PublishInput{UserIDs: []string{"ana", "bob"}, Title: "later", DeliverAt: &at}, hub.Idempotency{})
 	if !scheduled || len(res.Notifications) != 2 {
@@ -55,7 +59,11 @@ func TestScheduledPublishedOnceAtItsTime(t *testing.T) {
 }
 
 func TestScheduledRepeatSchedulesNothingNew(t *testing.T) {
-	r := newRig(t, nil)
+	bothStores(t, testScheduledRepeatSchedulesNothingNew)
+}
+
+func testScheduledRepeatSchedulesNothingNew(t *testing.T, mk rigMaker) {
+	r := mk(t, nil)
 	at := r.clock.Now().Add(time.Hour)
 	idem := hub.Idempotency{Scope: "key1", Key: "abc", RequestHash: "h1"}
 	in := tocsin.PublishInput{UserIDs: []string{"ana", "bob"}, Title: "once", DeliverAt: &at}
@@ -82,8 +90,10 @@ func TestScheduledRepeatSchedulesNothingNew(t *testing.T) {
 	}
 }
 
-func TestCancelScheduled(t *testing.T) {
-	r := newRig(t, nil)
+func TestCancelScheduled(t *testing.T) { bothStores(t, testCancelScheduled) }
+
+func testCancelScheduled(t *testing.T, mk rigMaker) {
+	r := mk(t, nil)
 	at := r.clock.Now().Add(300 * time.Millisecond)
 	res, _ := r.publish(tocsin.PublishInput{UserID: "ana", Title: "never", DeliverAt: &at}, hub.Idempotency{})
 	id := res.Notifications[0].ID

@@ -47,8 +47,10 @@ func TestCreateWebhookValidates(t *testing.T) {
 	}
 }
 
-func TestWebhookRetryThenSuccess(t *testing.T) {
-	r := newRig(t, nil)
+func TestWebhookRetryThenSuccess(t *testing.T) { bothStores(t, testWebhookRetryThenSuccess) }
+
+func testWebhookRetryThenSuccess(t *testing.T, mk rigMaker) {
+	r := mk(t, nil)
 	r.wh.SetFail(func(c whCall, n int) error {
 		if n == 1 {
 			return tocsin.RetryableError(503, 100*time.Millisecond, errString("busy"))
@@ -140,8 +142,10 @@ func TestWebhookPermanentFailureAndGoneEndpoint(t *testing.T) {
 
 // A failing message holds back the later ones of its user (order per user), never
 // another user's.
-func TestWebhookOrderPerUser(t *testing.T) {
-	r := newRig(t, nil)
+func TestWebhookOrderPerUser(t *testing.T) { bothStores(t, testWebhookOrderPerUser) }
+
+func testWebhookOrderPerUser(t *testing.T, mk rigMaker) {
+	r := mk(t, nil)
 	var mu sync.Mutex
 	failing := true
 	r.wh.SetFail(func(c whCall, n int) error {
@@ -263,15 +267,11 @@ func TestTwoEnginesClaimEachJobOnce(t *testing.T) {
 	ctx := context.Background()
 	var rigs []*rig
 	for range 2 {
-		pg, err := postgres.Open(ctx, url, nil)
+		st, err := postgres.Open(ctx, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { pg.Close() })
-		st, ok := any(pg).(hubStore)
-		if !ok { // until i15-store's PostgreSQL DeliveryStore is merged
-			t.Fatal("postgres.Store is not a tocsin.DeliveryStore")
-		}
+		t.Cleanup(func() { st.Close() })
 		rigs = append(rigs, startRig(t, st, func(c *Config) { c.Batch = 5 }))
 	}
 	if _, err := rigs[0].eng.CreateWebhook(ctx, "https://example.com/hook", []string{tocsin.WebhookCreated}); err != nil {
