@@ -96,6 +96,7 @@ type Engine struct {
 	wake    chan struct{}
 	queue   chan claimedJob
 	claimed atomic.Int64 // jobs claimed and not yet finished by a worker
+	jobTime atomic.Int64 // moving average of a job's run time, in ns (0: none yet)
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -116,6 +117,7 @@ func New(cfg Config) *Engine {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
 	}
+	cfg.Batch = max(cfg.Batch, cfg.Workers) // capacity() is never below Workers
 	if cfg.RetryFor <= 0 {
 		cfg.RetryFor = 24 * time.Hour
 	}
@@ -250,7 +252,7 @@ func (e *Engine) loop(ctx context.Context) {
 // claim leases as many due jobs as the workers have room for and queues them. It
 // reports whether it got all it asked for (more may be due).
 func (e *Engine) claim(ctx context.Context, now time.Time) bool {
-	room := e.cfg.Batch - int(e.claimed.Load())
+	room := e.capacity() - int(e.claimed.Load())
 	if room <= 0 {
 		return false // a worker's finish wakes the loop
 	}
@@ -279,8 +281,34 @@ func (e *Engine) worker(ctx context.Context) {
 		if ctx.Err() == nil {
 			e.runClaimed(ctx, c)
 		}
-		if n := e.claimed.Add(-1); n == int64(e.cfg.Batch/2) {
+		if n := e.claimed.Add(-1); n == int64(e.capacity()/2) {
 			e.kick() // room for another batch
+		}
+	}
+}
+
+// capacity is how many jobs may be claimed and unfinished: Batch, or fewer when
+// jobs are slow (endpoints that take seconds), so that what is claimed can run
+// within half a lease; never fewer than the workers.
+func (e *Engine) capacity() int {
+	avg := time.Duration(e.jobTime.Load())
+	if avg <= 0 {
+		return e.cfg.Batch
+	}
+	fit := int(int64(e.cfg.Workers) * int64(e.cfg.Lease/2) / int64(avg))
+	return max(min(e.cfg.Batch, fit), e.cfg.Workers)
+}
+
+// observeRun folds one job's run time into the moving average (weight 1/8).
+func (e *Engine) observeRun(d time.Duration) {
+	for {
+		old := e.jobTime.Load()
+		next := int64(d)
+		if old > 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if e.jobTime.CompareAndSwap(old, next) {
+			return
 		}
 	}
 }
@@ -298,6 +326,8 @@ func (e *Engine) runClaimed(ctx context.Context, c claimedJob) {
 	e.obs.JobLateness(string(j.Kind), max(now.Sub(j.DueAt), 0))
 	ctx, cancel := context.WithTimeout(ctx, left-e.cfg.Lease/8)
 	defer cancel()
+	start := time.Now()
+	defer func() { e.observeRun(time.Since(start)) }()
 	var err error
 	switch j.Kind {
 	case tocsin.JobScheduled:

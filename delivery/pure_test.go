@@ -156,3 +156,27 @@ func TestUnseenOrWhy(t *testing.T) {
 		}
 	}
 }
+
+func TestCapacityShrinksForSlowJobs(t *testing.T) {
+	e := New(Config{Workers: 8, Lease: time.Minute, Batch: 200})
+	for _, tc := range []struct {
+		avg  time.Duration
+		want int
+	}{
+		{0, 200},                // nothing measured yet
+		{time.Millisecond, 200}, // fast jobs: a full batch
+		{10 * time.Second, 24},  // 8 workers × 30s / 10s
+		{time.Minute, 8},        // never below the workers
+	} {
+		e.jobTime.Store(int64(tc.avg))
+		if got := e.capacity(); got != tc.want {
+			t.Errorf("capacity at %v a job = %d, want %d", tc.avg, got, tc.want)
+		}
+	}
+	e.jobTime.Store(0)
+	e.observeRun(8 * time.Second)
+	e.observeRun(16 * time.Second)
+	if got := time.Duration(e.jobTime.Load()); got != 9*time.Second {
+		t.Errorf("moving average %v, want 9s", got)
+	}
+}
