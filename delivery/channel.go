@@ -1,10 +1,12 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,6 +231,9 @@ func (e *Engine) runDigest(ctx context.Context, j tocsin.Job) error {
 	if len(ns) == 0 {
 		return e.finish(ctx, j, tocsin.JobDone, "nothing to send", 0)
 	}
+	// In the order they were published (the log's order is that of the timers,
+	// which concurrent workers may have reversed).
+	slices.SortFunc(ns, func(a, b tocsin.Notification) int { return cmp.Compare(a.ID, b.ID) })
 	status, note := tocsin.DeliverySent, ""
 	unread, err := e.store.UnreadCount(ctx, j.UserID)
 	if err == nil {
