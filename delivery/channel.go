@@ -50,6 +50,11 @@ func skipped(reason string) Outcome { return Outcome{tocsin.DeliverySkipped, rea
 // archived or deleted, or the user's preferences say no, it goes out on the
 // channel now, or at the end of the user's quiet hours.
 func (e *Engine) runChannel(ctx context.Context, j tocsin.Job) error {
+	if j.LastError == tocsin.ReasonQuietHours {
+		// The claim that deferred it to the end of the quiet hours was no attempt
+		// to send: the log and the retry limit count only sends.
+		j.Attempts--
+	}
 	out, err := e.escalate(ctx, j)
 	if errors.Is(err, errDeferred) {
 		return nil

@@ -74,7 +74,9 @@ func testQuietHoursInNewYork(t *testing.T, mk rigMaker) {
 		t.Errorf("%d emails during quiet hours, want only the urgent one", n)
 	}
 	r.clock.Set(time.Date(2026, 12, 4, 7, 0, 1, 0, ny))
-	r.delivery("ana", calmID, tocsin.ChannelEmail, tocsin.DeliverySent)
+	if d := r.delivery("ana", calmID, tocsin.ChannelEmail, tocsin.DeliverySent); d.Attempts != 1 {
+		t.Errorf("sent row %+v: the deferral counted as an attempt", d)
+	}
 	if len(r.email.Sends()) != 2 {
 		t.Errorf("emails %v after the quiet hours", r.email.Sends())
 	}
