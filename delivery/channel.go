@@ -175,18 +175,31 @@ func (c emailChannel) Deliver(ctx context.Context, d Escalation) (Outcome, error
 	if err := e.record(ctx, d.Job.UserID, d.Job.Ref, tocsin.ChannelEmail, tocsin.DeliveryScheduled, tocsin.ReasonDigest, d.Job.Attempts); err != nil {
 		return Outcome{}, err
 	}
+	w := e.now().UnixNano() / int64(e.cfg.Digest)
+	key := "digest:" + d.Job.UserID + ":" + strconv.FormatInt(w, 10)
+	return Outcome{}, e.addDigest(ctx, d.Job.UserID, key, time.Unix(0, (w+1)*int64(e.cfg.Digest)).UTC())
+}
+
+// addDigest adds the user's digest job (once per key: one per window).
+func (e *Engine) addDigest(ctx context.Context, userID, key string, due time.Time) error {
 	now := e.now()
-	w := now.UnixNano() / int64(e.cfg.Digest)
 	job := tocsin.Job{
-		ID: e.ids.New(now), CreatedAt: now, Kind: tocsin.JobDigest, UserID: d.Job.UserID,
-		Key:   "digest:" + d.Job.UserID + ":" + strconv.FormatInt(w, 10),
-		DueAt: time.Unix(0, (w+1)*int64(e.cfg.Digest)).UTC(),
+		ID: e.ids.New(now), CreatedAt: now, Kind: tocsin.JobDigest, UserID: userID, Key: key, DueAt: due,
 	}
 	if _, err := e.store.AddJobs(ctx, []tocsin.Job{job}); err != nil {
-		return Outcome{}, err
+		return err
 	}
 	e.added([]tocsin.Job{job})
-	return Outcome{}, nil
+	return nil
+}
+
+// moreDigest follows a digest that took a full page of items with another at
+// once, for the items past it.
+func (e *Engine) moreDigest(ctx context.Context, j tocsin.Job, items int) error {
+	if items < maxDigest {
+		return nil
+	}
+	return e.addDigest(ctx, j.UserID, "digest:"+j.UserID+":after:"+j.ID, e.now())
 }
 
 // maxDigest bounds one digest email.
@@ -234,6 +247,9 @@ func (e *Engine) runDigest(ctx context.Context, j tocsin.Job) error {
 		ns = append(ns, n)
 	}
 	if len(ns) == 0 {
+		if err := e.moreDigest(ctx, j, len(items)); err != nil {
+			return err
+		}
 		return e.finish(ctx, j, tocsin.JobDone, "nothing to send", 0)
 	}
 	// In the order they were published (the log's order is that of the timers,
@@ -261,6 +277,9 @@ func (e *Engine) runDigest(ctx context.Context, j tocsin.Job) error {
 	}
 	if status != tocsin.DeliverySent {
 		return nil
+	}
+	if err := e.moreDigest(ctx, j, len(items)); err != nil {
+		return err
 	}
 	return e.finish(ctx, j, tocsin.JobDone, fmt.Sprintf("sent %d", len(ns)), 0)
 }

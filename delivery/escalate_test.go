@@ -192,3 +192,29 @@ func TestEscalationSendFailures(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// A digest takes at most maxDigest items; the rest go in a second digest at once.
+func TestDigestPastOnePage(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.Digest = 10 * time.Minute })
+	r.clock.Set(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
+	r.profile(tocsin.Profile{UserID: "ana", Email: "ana@example.com"})
+	var last string
+	for range maxDigest + 1 {
+		res, _ := r.publish(tocsin.PublishInput{UserID: "ana", Channels: map[string]string{"email": "0s"}}, hub.Idempotency{})
+		last = res.Notifications[0].ID
+	}
+	r.deliveryWhy("ana", last, tocsin.ChannelEmail, tocsin.DeliveryScheduled, tocsin.ReasonDigest)
+	if !waitFor(func() bool {
+		items, err := r.store.PendingDeliveries(r.ctx, "ana", tocsin.ChannelEmail, tocsin.ReasonDigest, 1000)
+		return err == nil && len(items) == maxDigest+1
+	}) {
+		t.Fatal("escalations never all waited for the digest")
+	}
+	r.clock.Set(time.Date(2026, 12, 5, 10, 10, 0, 100e6, time.UTC))
+	if !waitFor(func() bool { return len(r.email.Sends()) == 2 }) {
+		t.Fatalf("%d digests, want 2", len(r.email.Sends()))
+	}
+	if got := r.email.Sends(); len(got[0]) != maxDigest || len(got[1]) != 1 {
+		t.Errorf("digest sizes %d and %d, want %d and 1", len(got[0]), len(got[1]), maxDigest)
+	}
+}
