@@ -21,9 +21,6 @@ import (
 
 var _ tocsin.DeliveryStore = (*Store)(nil)
 
-const jobCols = `id, kind, key, user_id, ref, channel, target, order_key, ord, due_at, payload,
-	state, attempts, last_error, last_status, created_at, finished_at`
-
 const (
 	// key and order_key are NULL when "": the unique index on key then never
 	// matches, and the order index holds only ordered jobs.
@@ -39,13 +36,13 @@ const (
 		AND (j.order_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs e
 			WHERE e.state = 'pending' AND e.order_key = j.order_key AND (e.ord, e.id) < (j.ord, j.id)))
 		ORDER BY j.due_at, j.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING ` + jobCols
+		RETURNING ` + deliveryrows.JobCols
 	sqlFinishJob = `UPDATE jobs SET state = $1, last_error = $2, last_status = $3, finished_at = $4, lease_until = NULL
 		WHERE id = $5 AND state = 'pending'`
 	sqlRetryJob = `UPDATE jobs SET due_at = $1, last_error = $2, last_status = $3, lease_until = NULL
 		WHERE id = $4 AND state = 'pending'`
 	sqlCancelJob = `DELETE FROM jobs WHERE id = (SELECT id FROM jobs
-		WHERE ref = $1 AND kind = $2 AND state = 'pending' ORDER BY id LIMIT 1 FOR UPDATE) RETURNING ` + jobCols
+		WHERE ref = $1 AND kind = $2 AND state = 'pending' ORDER BY id LIMIT 1 FOR UPDATE) RETURNING ` + deliveryrows.JobCols
 	// When a pending job can next be claimed: the earliest due among those no claim
 	// holds (the first of jobs_due that has no lease), or the end of a lease (the
 	// few held ones, through jobs_leased). least ignores NULLs.
@@ -55,30 +52,13 @@ const (
 	sqlPruneJobs = `DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1 AND state IN ('done', 'failed')`
 )
 
-func scanJob(row pgx.Row) (tocsin.Job, error) {
-	var j tocsin.Job
-	var kind string
-	var key, orderKey *string
-	var due, created int64
-	var finished *int64
-	err := row.Scan(&j.ID, &kind, &key, &j.UserID, &j.Ref, &j.Channel, &j.Target, &orderKey, &j.Ord, &due, &j.Payload,
-		&j.State, &j.Attempts, &j.LastError, &j.LastStatus, &created, &finished)
-	if err != nil {
-		return j, err
+// collectAll scans every row of rows with scan: an empty list, never nil.
+func collectAll[T any](rows pgx.Rows, scan func(deliveryrows.Scanner) (T, error)) ([]T, error) {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err == nil && out == nil {
+		out = []T{}
 	}
-	j.Kind = tocsin.JobKind(kind)
-	if key != nil {
-		j.Key = *key
-	}
-	if orderKey != nil {
-		j.OrderKey = *orderKey
-	}
-	j.DueAt, j.CreatedAt, j.FinishedAt = fromMillis(due), fromMillis(created), nullTime(finished)
-	return j, nil
-}
-
-func collectJobs(rows pgx.Rows) ([]tocsin.Job, error) {
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (tocsin.Job, error) { return scanJob(r) })
+	return out, err
 }
 
 // exec runs one change outside a transaction of its own making and returns how many
@@ -135,7 +115,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 		if err != nil {
 			return err
 		}
-		out, err = collectJobs(rows)
+		out, err = collectAll(rows, deliveryrows.ScanJob)
 		return err
 	})
 	if err != nil {
@@ -172,7 +152,7 @@ func (s *Store) CancelJob(ctx context.Context, kind tocsin.JobKind, ref string) 
 	var j tocsin.Job
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		var err error
-		j, err = scanJob(tx.QueryRow(ctx, sqlCancelJob, ref, string(kind)))
+		j, err = deliveryrows.ScanJob(tx.QueryRow(ctx, sqlCancelJob, ref, string(kind)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return deliveryrows.ErrNoPending
 		}
@@ -188,7 +168,7 @@ func (s *Store) ListJobs(ctx context.Context, q tocsin.JobQuery) ([]tocsin.Job, 
 		return nil, "", err
 	}
 	var b strings.Builder
-	b.WriteString(`SELECT ` + jobCols + ` FROM jobs WHERE kind = $1`)
+	b.WriteString(`SELECT ` + deliveryrows.JobCols + ` FROM jobs WHERE kind = $1`)
 	args := []any{string(q.Kind)}
 	cond := func(col string, v any) {
 		args = append(args, v)
@@ -205,7 +185,7 @@ func (s *Store) ListJobs(ctx context.Context, q tocsin.JobQuery) ([]tocsin.Job, 
 	if err != nil {
 		return nil, "", classify(err)
 	}
-	out, err := collectJobs(rows)
+	out, err := collectAll(rows, deliveryrows.ScanJob)
 	if err != nil {
 		return nil, "", classify(err)
 	}

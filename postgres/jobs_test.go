@@ -4,9 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/internal/pgtest"
 )
 
@@ -58,5 +60,43 @@ func TestJobQueriesCanUseTheirIndexes(t *testing.T) {
 				t.Errorf("%s does not use %s", q.name, idx)
 			}
 		}
+	}
+}
+
+// TestJobWritesRefusedAreUnavailable: when the database refuses writes to the
+// delivery tables, their changes fail with the store's clear EUnavailable and the
+// store keeps the fault (for Ping, until a write succeeds), as for any other change.
+func TestJobWritesRefusedAreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.FreshSchemaURL(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.AddJobs(ctx, []tocsin.Job{{ID: "j", Kind: tocsin.JobDigest, DueAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'cannot execute in a read-only transaction' USING ERRCODE = '25006'; END $$`,
+		`CREATE TRIGGER ro BEFORE INSERT OR UPDATE OR DELETE ON jobs FOR EACH STATEMENT EXECUTE FUNCTION refuse()`,
+		`CREATE TRIGGER ro BEFORE INSERT OR UPDATE OR DELETE ON webhooks FOR EACH STATEMENT EXECUTE FUNCTION refuse()`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cannot := func(what string, err error) {
+		t.Helper()
+		if tocsin.ErrorCodeOf(err) != tocsin.EUnavailable || !strings.Contains(tocsin.ErrorMessageOf(err), "read-only") {
+			t.Fatalf("%s: %v; want EUnavailable saying the database is read-only", what, err)
+		}
+	}
+	_, err = s.ClaimJobs(ctx, time.Now(), time.Minute, 10)
+	cannot("claim", err)
+	cannot("finish", s.FinishJob(ctx, "j", tocsin.JobDone, "", 0, time.Now()))
+	cannot("delete webhook", s.DeleteWebhook(ctx, "wh"))
+	if s.fault.Load() == nil {
+		t.Fatal("the refused write was not kept as the store's fault")
 	}
 }

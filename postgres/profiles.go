@@ -20,10 +20,9 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (user_id, notification_id, channel) DO UPDATE SET
 		status = excluded.status, reason = excluded.reason, at = excluded.at, attempts = excluded.attempts`
-	deliveryCols  = `notification_id, user_id, channel, status, reason, at, attempts`
-	sqlDeliveries = `SELECT ` + deliveryCols + ` FROM deliveries WHERE user_id = $1 AND notification_id = $2
+	sqlDeliveries = `SELECT ` + deliveryrows.DeliveryCols + ` FROM deliveries WHERE user_id = $1 AND notification_id = $2
 		ORDER BY ` + deliveryrows.ChannelOrder
-	sqlPendingDeliveries = `SELECT ` + deliveryCols + ` FROM deliveries
+	sqlPendingDeliveries = `SELECT ` + deliveryrows.DeliveryCols + ` FROM deliveries
 		WHERE user_id = $1 AND channel = $2 AND reason = $3 AND status = 'scheduled' ORDER BY at, notification_id LIMIT $4`
 	sqlPruneDeliveries = `DELETE FROM deliveries WHERE at < $1`
 
@@ -35,21 +34,12 @@ const (
 		ON CONFLICT (user_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`
 	sqlPreferences = `SELECT doc::text, updated_at FROM preferences WHERE user_id = $1`
 
-	webhookCols   = `id, url, events, secret, created_at`
-	sqlPutWebhook = `INSERT INTO webhooks (` + webhookCols + `) VALUES ($1, $2, $3, $4, $5)
+	sqlPutWebhook = `INSERT INTO webhooks (` + deliveryrows.WebhookCols + `) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events, secret = excluded.secret`
-	sqlWebhook       = `SELECT ` + webhookCols + ` FROM webhooks WHERE id = $1`
-	sqlWebhooks      = `SELECT ` + webhookCols + ` FROM webhooks ORDER BY created_at, id`
+	sqlWebhook       = `SELECT ` + deliveryrows.WebhookCols + ` FROM webhooks WHERE id = $1`
+	sqlWebhooks      = `SELECT ` + deliveryrows.WebhookCols + ` FROM webhooks ORDER BY created_at, id`
 	sqlDeleteWebhook = `DELETE FROM webhooks WHERE id = $1`
 )
-
-func scanDelivery(row pgx.Row) (tocsin.Delivery, error) {
-	var d tocsin.Delivery
-	var at int64
-	err := row.Scan(&d.NotificationID, &d.UserID, &d.Channel, &d.Status, &d.Reason, &at, &d.Attempts)
-	d.At = fromMillis(at)
-	return d, err
-}
 
 // queryDeliveries reads rows of the delivery log (an empty list, never nil).
 func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) ([]tocsin.Delivery, error) {
@@ -57,14 +47,8 @@ func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) 
 	if err != nil {
 		return nil, classify(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tocsin.Delivery, error) { return scanDelivery(r) })
-	if err != nil {
-		return nil, classify(err)
-	}
-	if out == nil {
-		out = []tocsin.Delivery{}
-	}
-	return out, nil
+	out, err := collectAll(rows, deliveryrows.ScanDelivery)
+	return out, classify(err)
 }
 
 // RecordDelivery implements tocsin.DeliveryLog.
@@ -144,19 +128,6 @@ func (s *Store) Preferences(ctx context.Context, userID string) (tocsin.Preferen
 	return deliveryrows.DecodePreferences([]byte(doc), updated)
 }
 
-func scanWebhook(row pgx.Row) (tocsin.WebhookEndpoint, error) {
-	var w tocsin.WebhookEndpoint
-	var events string
-	var created int64
-	if err := row.Scan(&w.ID, &w.URL, &events, &w.Secret, &created); err != nil {
-		return w, err
-	}
-	w.CreatedAt = fromMillis(created)
-	var err error
-	w.Events, err = deliveryrows.DecodeEvents(events)
-	return w, err
-}
-
 // PutWebhook implements tocsin.WebhookEndpoints: it adds the endpoint, or replaces
 // the URL, events and secret of the one with its id (keeping when it was created).
 func (s *Store) PutWebhook(ctx context.Context, w tocsin.WebhookEndpoint) error {
@@ -173,7 +144,7 @@ func (s *Store) PutWebhook(ctx context.Context, w tocsin.WebhookEndpoint) error 
 
 // Webhook implements tocsin.WebhookEndpoints.
 func (s *Store) Webhook(ctx context.Context, id string) (tocsin.WebhookEndpoint, error) {
-	w, err := scanWebhook(s.pool.QueryRow(ctx, sqlWebhook, id))
+	w, err := deliveryrows.ScanWebhook(s.pool.QueryRow(ctx, sqlWebhook, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return tocsin.WebhookEndpoint{}, deliveryrows.ErrNoWebhook
 	}
@@ -189,14 +160,8 @@ func (s *Store) Webhooks(ctx context.Context) ([]tocsin.WebhookEndpoint, error) 
 	if err != nil {
 		return nil, classify(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tocsin.WebhookEndpoint, error) { return scanWebhook(r) })
-	if err != nil {
-		return nil, classify(err)
-	}
-	if out == nil {
-		out = []tocsin.WebhookEndpoint{}
-	}
-	return out, nil
+	out, err := collectAll(rows, deliveryrows.ScanWebhook)
+	return out, classify(err)
 }
 
 // DeleteWebhook implements tocsin.WebhookEndpoints.

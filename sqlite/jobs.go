@@ -18,9 +18,6 @@ import (
 
 var _ tocsin.DeliveryStore = (*Store)(nil)
 
-const jobCols = `id, kind, key, user_id, ref, channel, target, order_key, ord, due_at, payload,
-	state, attempts, last_error, last_status, created_at, finished_at`
-
 const (
 	// key and order_key are NULL when "": the unique index on key then never
 	// matches, and the order index holds only ordered jobs.
@@ -36,13 +33,13 @@ const (
 		AND (j.order_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs e INDEXED BY jobs_order
 			WHERE e.state = 'pending' AND e.order_key = j.order_key AND (e.ord, e.id) < (j.ord, j.id)))
 		ORDER BY j.due_at, j.id LIMIT ?3)
-		RETURNING ` + jobCols
+		RETURNING ` + deliveryrows.JobCols
 	sqlFinishJob = `UPDATE jobs SET state = ?, last_error = ?, last_status = ?, finished_at = ?, lease_until = NULL
 		WHERE id = ? AND state = 'pending'`
 	sqlRetryJob = `UPDATE jobs SET due_at = ?, last_error = ?, last_status = ?, lease_until = NULL
 		WHERE id = ? AND state = 'pending'`
 	sqlCancelJob = `DELETE FROM jobs WHERE id = (SELECT id FROM jobs INDEXED BY jobs_ref
-		WHERE ref = ? AND kind = ? AND state = 'pending' ORDER BY id LIMIT 1) RETURNING ` + jobCols
+		WHERE ref = ? AND kind = ? AND state = 'pending' ORDER BY id LIMIT 1) RETURNING ` + deliveryrows.JobCols
 	// When a pending job can next be claimed: the earliest due among those no claim
 	// holds (the first of jobs_due that has no lease), or the end of a lease (the
 	// few held ones, through jobs_leased; a held job was due when it was claimed).
@@ -56,31 +53,17 @@ const (
 		WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN ('done', 'failed')`
 )
 
-func scanJob(sc scanner) (tocsin.Job, error) {
-	var j tocsin.Job
-	var kind string
-	var key, orderKey sql.NullString
-	var due, created int64
-	var finished sql.NullInt64
-	err := sc.Scan(&j.ID, &kind, &key, &j.UserID, &j.Ref, &j.Channel, &j.Target, &orderKey, &j.Ord, &due, &j.Payload,
-		&j.State, &j.Attempts, &j.LastError, &j.LastStatus, &created, &finished)
-	if err != nil {
-		return j, err
-	}
-	j.Kind, j.Key, j.OrderKey = tocsin.JobKind(kind), key.String, orderKey.String
-	j.DueAt, j.CreatedAt, j.FinishedAt = fromMillis(due), fromMillis(created), nullTime(finished)
-	return j, nil
-}
-
-func scanJobs(rows *sql.Rows) ([]tocsin.Job, error) {
+// collectRows scans every row of rows with scan and closes them: an empty list,
+// never nil.
+func collectRows[T any](rows *sql.Rows, scan func(deliveryrows.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []tocsin.Job
+	out := []T{}
 	for rows.Next() {
-		j, err := scanJob(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, j)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -128,7 +111,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now time.Time, lease time.Duratio
 		if err != nil {
 			return err
 		}
-		out, err = scanJobs(rows)
+		out, err = collectRows(rows, deliveryrows.ScanJob)
 		return err
 	})
 	if err != nil {
@@ -178,7 +161,7 @@ func (s *Store) CancelJob(ctx context.Context, kind tocsin.JobKind, ref string) 
 	var j tocsin.Job
 	err := s.write(ctx, func(tx *wtx) error {
 		var err error
-		j, err = scanJob(tx.QueryRowContext(ctx, sqlCancelJob, ref, string(kind)))
+		j, err = deliveryrows.ScanJob(tx.QueryRowContext(ctx, sqlCancelJob, ref, string(kind)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return deliveryrows.ErrNoPending
 		}
@@ -194,7 +177,7 @@ func (s *Store) ListJobs(ctx context.Context, q tocsin.JobQuery) ([]tocsin.Job, 
 		return nil, "", err
 	}
 	var b strings.Builder
-	b.WriteString(`SELECT ` + jobCols + ` FROM jobs WHERE kind = ?`)
+	b.WriteString(`SELECT ` + deliveryrows.JobCols + ` FROM jobs WHERE kind = ?`)
 	args := []any{string(q.Kind)}
 	for _, f := range []struct{ col, v string }{{"user_id", q.UserID}, {"target", q.Target}, {"state", q.State}} {
 		if f.v != "" {
@@ -212,7 +195,7 @@ func (s *Store) ListJobs(ctx context.Context, q tocsin.JobQuery) ([]tocsin.Job, 
 	if err != nil {
 		return nil, "", unavailable("list jobs", err)
 	}
-	out, err := scanJobs(rows)
+	out, err := collectRows(rows, deliveryrows.ScanJob)
 	if err != nil {
 		return nil, "", unavailable("list jobs", err)
 	}

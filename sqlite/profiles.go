@@ -19,10 +19,9 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, notification_id, channel) DO UPDATE SET
 		status = excluded.status, reason = excluded.reason, at = excluded.at, attempts = excluded.attempts`
-	deliveryCols  = `notification_id, user_id, channel, status, reason, at, attempts`
-	sqlDeliveries = `SELECT ` + deliveryCols + ` FROM deliveries WHERE user_id = ? AND notification_id = ?
+	sqlDeliveries = `SELECT ` + deliveryrows.DeliveryCols + ` FROM deliveries WHERE user_id = ? AND notification_id = ?
 		ORDER BY ` + deliveryrows.ChannelOrder
-	sqlPendingDeliveries = `SELECT ` + deliveryCols + ` FROM deliveries INDEXED BY deliveries_scheduled
+	sqlPendingDeliveries = `SELECT ` + deliveryrows.DeliveryCols + ` FROM deliveries INDEXED BY deliveries_scheduled
 		WHERE user_id = ? AND channel = ? AND reason = ? AND status = 'scheduled' ORDER BY at, notification_id LIMIT ?`
 	sqlPruneDeliveries = `DELETE FROM deliveries WHERE at < ?`
 
@@ -34,21 +33,12 @@ const (
 		ON CONFLICT (user_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`
 	sqlPreferences = `SELECT doc, updated_at FROM preferences WHERE user_id = ?`
 
-	webhookCols   = `id, url, events, secret, created_at`
-	sqlPutWebhook = `INSERT INTO webhooks (` + webhookCols + `) VALUES (?, ?, ?, ?, ?)
+	sqlPutWebhook = `INSERT INTO webhooks (` + deliveryrows.WebhookCols + `) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events, secret = excluded.secret`
-	sqlWebhook       = `SELECT ` + webhookCols + ` FROM webhooks WHERE id = ?`
-	sqlWebhooks      = `SELECT ` + webhookCols + ` FROM webhooks ORDER BY created_at, id`
+	sqlWebhook       = `SELECT ` + deliveryrows.WebhookCols + ` FROM webhooks WHERE id = ?`
+	sqlWebhooks      = `SELECT ` + deliveryrows.WebhookCols + ` FROM webhooks ORDER BY created_at, id`
 	sqlDeleteWebhook = `DELETE FROM webhooks WHERE id = ?`
 )
-
-func scanDelivery(sc scanner) (tocsin.Delivery, error) {
-	var d tocsin.Delivery
-	var at int64
-	err := sc.Scan(&d.NotificationID, &d.UserID, &d.Channel, &d.Status, &d.Reason, &at, &d.Attempts)
-	d.At = fromMillis(at)
-	return d, err
-}
 
 // queryDeliveries reads rows of the delivery log (an empty list, never nil).
 func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) ([]tocsin.Delivery, error) {
@@ -56,16 +46,8 @@ func (s *Store) queryDeliveries(ctx context.Context, query string, args ...any) 
 	if err != nil {
 		return nil, unavailable("read deliveries", err)
 	}
-	defer rows.Close()
-	out := []tocsin.Delivery{}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, unavailable("read deliveries", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, deliveryrows.ScanDelivery)
+	if err != nil {
 		return nil, unavailable("read deliveries", err)
 	}
 	return out, nil
@@ -153,19 +135,6 @@ func (s *Store) Preferences(ctx context.Context, userID string) (tocsin.Preferen
 	return deliveryrows.DecodePreferences([]byte(doc), updated)
 }
 
-func scanWebhook(sc scanner) (tocsin.WebhookEndpoint, error) {
-	var w tocsin.WebhookEndpoint
-	var events string
-	var created int64
-	if err := sc.Scan(&w.ID, &w.URL, &events, &w.Secret, &created); err != nil {
-		return w, err
-	}
-	w.CreatedAt = fromMillis(created)
-	var err error
-	w.Events, err = deliveryrows.DecodeEvents(events)
-	return w, err
-}
-
 // PutWebhook implements tocsin.WebhookEndpoints: it adds the endpoint, or replaces
 // the URL, events and secret of the one with its id (keeping when it was created).
 func (s *Store) PutWebhook(ctx context.Context, w tocsin.WebhookEndpoint) error {
@@ -184,7 +153,7 @@ func (s *Store) PutWebhook(ctx context.Context, w tocsin.WebhookEndpoint) error 
 
 // Webhook implements tocsin.WebhookEndpoints.
 func (s *Store) Webhook(ctx context.Context, id string) (tocsin.WebhookEndpoint, error) {
-	w, err := scanWebhook(s.rs.QueryRowContext(ctx, sqlWebhook, id))
+	w, err := deliveryrows.ScanWebhook(s.rs.QueryRowContext(ctx, sqlWebhook, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return tocsin.WebhookEndpoint{}, deliveryrows.ErrNoWebhook
 	}
@@ -200,16 +169,8 @@ func (s *Store) Webhooks(ctx context.Context) ([]tocsin.WebhookEndpoint, error) 
 	if err != nil {
 		return nil, unavailable("list webhooks", err)
 	}
-	defer rows.Close()
-	out := []tocsin.WebhookEndpoint{}
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, unavailable("list webhooks", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, deliveryrows.ScanWebhook)
+	if err != nil {
 		return nil, unavailable("list webhooks", err)
 	}
 	return out, nil
