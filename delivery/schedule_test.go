@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -121,4 +122,49 @@ func testCancelScheduled(t *testing.T, mk rigMaker) {
 	if got := r.inbox("ana"); len(got) != 1 || got[0].Title != "soon" {
 		t.Errorf("inbox %+v: the cancelled notification came", got)
 	}
+}
+
+// The observer hears of claims, lateness per kind and finished jobs.
+func TestObserverMeasures(t *testing.T) {
+	obs := &recObserver{late: map[string]time.Duration{}, finished: map[string]int{}}
+	r := newRig(t, func(c *Config) { c.Observer = obs })
+	at := r.clock.Now().Add(200 * time.Millisecond)
+	r.publish(tocsin.PublishInput{UserID: "ana", DeliverAt: &at}, hub.Idempotency{})
+	if !waitFor(func() bool { obs.mu.Lock(); defer obs.mu.Unlock(); return obs.finished["scheduled/done"] == 1 }) {
+		t.Fatal("no finished scheduled job observed")
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if d, ok := obs.late["scheduled"]; !ok || d < 0 || d > time.Second {
+		t.Errorf("lateness of the scheduled job: %v (observed %v)", d, ok)
+	}
+	if obs.claimed < 1 {
+		t.Errorf("%d jobs claimed", obs.claimed)
+	}
+}
+
+type recObserver struct {
+	NopObserver
+	mu       sync.Mutex
+	late     map[string]time.Duration
+	finished map[string]int
+	claimed  int
+}
+
+func (o *recObserver) JobLateness(kind string, d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.late[kind] = d
+}
+
+func (o *recObserver) JobsClaimed(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.claimed += n
+}
+
+func (o *recObserver) JobFinished(kind, state string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.finished[kind+"/"+state]++
 }
