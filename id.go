@@ -34,9 +34,21 @@ func (g *IDGen) New(t time.Time) string {
 		_, _ = rand.Read(g.rand[:])
 		g.rand[0] &= 0x7f // leave room to increment within the millisecond
 	}
-	hi := ms<<16 | uint64(g.rand[0])<<8 | uint64(g.rand[1])
-	lo := binary.BigEndian.Uint64(g.rand[2:])
+	entropy := g.rand
 	g.mu.Unlock()
+	return idOf(ms, entropy)
+}
+
+// IDAt returns the id of time t with the given 80 bits in place of the random ones:
+// the same inputs give the same id, so a retried request can name what it made the
+// first time (the delivery engine's idempotent schedules). It sorts by t like New's.
+func IDAt(t time.Time, entropy [10]byte) string {
+	return idOf(uint64(t.UnixMilli()), entropy)
+}
+
+func idOf(ms uint64, entropy [10]byte) string {
+	hi := ms<<16 | uint64(entropy[0])<<8 | uint64(entropy[1])
+	lo := binary.BigEndian.Uint64(entropy[2:])
 	// 128 bits as 26 base32 digits (the top digit holds 3 bits), least significant first.
 	var out [26]byte
 	for i := 25; i >= 0; i-- {
