@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -185,7 +186,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ toc
 	out := make([]webhookDelivery, len(jobs))
 	for i, j := range jobs {
 		d := webhookDelivery{
-			ID: j.Ref, Event: j.Channel, UserID: j.UserID, Status: j.State, Attempts: j.Attempts,
+			ID: j.Ref, Event: webhookEvent(j.Payload), UserID: j.UserID, Status: j.State, Attempts: j.Attempts,
 			LastStatus: j.LastStatus, LastError: j.LastError, CreatedAt: j.CreatedAt, FinishedAt: j.FinishedAt,
 		}
 		if j.State == tocsin.JobPending {
@@ -196,4 +197,13 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ toc
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deliveries": out, "nextCursor": nextCursor(next)})
 	return nil
+}
+
+// webhookEvent is the "type" of a webhook message's body.
+func webhookEvent(body []byte) string {
+	var b struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(body, &b)
+	return b.Type
 }
