@@ -126,7 +126,9 @@ func TestCLISchedulesAndManagesWebhooks(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var ds struct{ Deliveries []struct{ Channel, Status, Reason string } }
+	var ds struct {
+		Deliveries []struct{ Channel, Status, Reason string }
+	}
 	getJSON(t, p.URL+"/api/users/cli-s/notifications/"+sched.ID+"/deliveries", apiKey, &ds)
 	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Channel != "webhook" {
 		t.Fatalf("deliveries %+v, want only the webhook channel (email off)", ds)
