@@ -31,12 +31,12 @@ type Channels struct {
 	WebhookAllowPrivate bool          // let webhooks reach loopback and private addresses
 	WebhookTimeout      time.Duration // one webhook request, connect to last byte
 
-	DeliveryPoll    time.Duration // how often due timers are looked for
+	DeliveryPoll time.Duration // how often due timers are looked for
 	// DeliveryLease is how long a node's claim on a due job lasts: after a node is
 	// lost, another takes its jobs over once their leases end. The default suits
 	// production; tests shorten it to see a takeover in seconds.
-	DeliveryLease time.Duration
-	DeliveryWorkers int           // concurrent sends of one node
+	DeliveryLease   time.Duration
+	DeliveryWorkers int // concurrent sends of one node
 }
 
 func defaultChannels() Channels {
