@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tocsin/tocsin/internal/pgtest"
+	"github.com/tocsin/tocsin/internal/testenv"
+)
+
+// TestScheduledExactlyOnceAcrossSIGKILL: two real nodes on one PostgreSQL schema and
+// a Redis bus. Node A alone claims a batch of scheduled notifications when they fall
+// due and is killed with SIGKILL while it holds their leases, part of them
+// published; node B takes the rest over when the leases end. The user's stream on B
+// gets every scheduled id exactly once, at consecutive positions, and nothing is
+// left scheduled.
+//
+// Only A claims at the due time because B polls rarely (--delivery-poll 12s, its
+// first claim at its start, before anything is scheduled); A polls every 100ms
+// with one worker, so its claimed batch drains one publish at a time and the kill
+// lands mid-batch. The store is checked right after the kill: some jobs must still
+// be pending under A's lease, or the test would prove no takeover.
+func TestScheduledExactlyOnceAcrossSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two server processes")
+	}
+	t.Parallel()
+	busURL := testenv.URL(t, "TOCSIN_TEST_REDIS_URL")
+	store := pgtest.FreshSchemaURL(t)
+	const lease = 3 * time.Second
+	common := []string{"--store", store, "--bus", busURL, "--delivery-lease", lease.String()}
+
+	b := startProc(t, freeAddr(t), t.TempDir(), append(common, "--delivery-poll", "12s")...)
+	bStarted := time.Now()
+	a := startProc(t, freeAddr(t), t.TempDir(), append(common, "--delivery-poll", "100ms", "--delivery-workers", "1")...)
+
+	const user, n = "sched-k9", 150
+	r := follow(t, b.URL, user, "")
+	initID := r.waitInit()
+
+	due := time.Now().Add(2 * time.Second).UTC().Truncate(time.Millisecond)
+	want := map[string]bool{}
+	for i := range n {
+		r := a.node.do("POST", "/api/notifications", apiKey, map[string]any{
+			"userId": user, "title": "s", "deliverAt": due.Format(time.RFC3339Nano), "data": map[string]int{"i": i},
+		})
+		var got struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		r.json(t, &got)
+		if r.Status != http.StatusCreated || got.Status != "scheduled" || got.ID == "" {
+			t.Fatalf("schedule %d: %d %s", i, r.Status, r.Body)
+		}
+		want[got.ID] = true
+	}
+	if time.Now().After(due) {
+		t.Fatalf("scheduling %d took past their due time; raise the lead time", n)
+	}
+	if l := listScheduled(t, b.node, user); len(l) != n {
+		t.Fatalf("GET /api/scheduled on B lists %d, want %d", len(l), n)
+	}
+
+	// The first scheduled notification on B's stream (from A, over the bus): A holds
+	// the batch; kill it now.
+	seen := map[string]int{}
+	prev := seqOf(t, initID)
+	take := func(ev collected) {
+		t.Helper()
+		if ev.Name != "notification" {
+			return
+		}
+		id := decode[notification](t, ev.Data).ID
+		if !want[id] {
+			t.Fatalf("unexpected notification %s on the stream", id)
+		}
+		if seen[id]++; seen[id] > 1 {
+			t.Fatalf("notification %s delivered twice", id)
+		}
+		if seq := seqOf(t, ev.ID); seq != prev+1 {
+			t.Fatalf("position %d follows %d: gap or repeat", seq, prev)
+		}
+		prev++
+	}
+	select {
+	case ev := <-r.events:
+		take(ev)
+	case <-time.After(time.Until(due) + 10*time.Second):
+		t.Fatal("no scheduled notification arrived")
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.wait()
+	if since := time.Since(bStarted); since > 11*time.Second {
+		t.Logf("A was killed %v after B started: B may have claimed at its second poll", since)
+	}
+	leased, pending := jobCounts(t, store)
+	t.Logf("at the kill: %d of %d seen on B, %d jobs pending (%d under a lease)", len(seen), n, pending, leased)
+	if leased == 0 {
+		t.Fatalf("no job was under A's lease at the kill (%d pending): the test proves no takeover", pending)
+	}
+
+	// B takes over at its next poll after the leases end: every id, once.
+	deadline := time.After(12*time.Second + lease + 10*time.Second)
+	for len(seen) < n {
+		select {
+		case ev := <-r.events:
+			take(ev)
+		case <-deadline:
+			t.Fatalf("after the takeover %d of %d scheduled notifications arrived", len(seen), n)
+		}
+	}
+	r.quietFor(t, time.Second) // and nothing more: no duplicate published late
+	if l := listScheduled(t, b.node, user); len(l) != 0 {
+		t.Fatalf("GET /api/scheduled still lists %d after delivery", len(l))
+	}
+	if all := b.node.listAll(t, user); len(all) != n {
+		t.Fatalf("the inbox holds %d notifications, want %d", len(all), n)
+	}
+}
+
+// quietFor fails if a notification event arrives within d.
+func (r *streamReader) quietFor(t *testing.T, d time.Duration) {
+	t.Helper()
+	end := time.After(d)
+	for {
+		select {
+		case ev := <-r.events:
+			if ev.Name == "notification" {
+				t.Fatalf("unexpected notification event %s %s", ev.ID, ev.Data)
+			}
+		case <-end:
+			return
+		}
+	}
+}
+
+// listScheduled returns every scheduled notification of user (GET /api/scheduled).
+func listScheduled(t *testing.T, n *node, user string) []notification {
+	t.Helper()
+	var all []notification
+	cursor := ""
+	for {
+		r := n.do("GET", "/api/scheduled?userId="+user+"&limit=100&cursor="+cursor, apiKey, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET /api/scheduled: %d %s", r.Status, r.Body)
+		}
+		var page struct {
+			Scheduled  []notification `json:"scheduled"`
+			NextCursor string         `json:"nextCursor"`
+		}
+		r.json(t, &page)
+		all = append(all, page.Scheduled...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// jobCounts reads the scheduled jobs still pending in the store, and how many of
+// them a claim holds.
+func jobCounts(t *testing.T, storeURL string) (leased, pending int) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	now := time.Now().UnixMilli()
+	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE lease_until IS NOT NULL AND lease_until > $1), count(*)
+		FROM jobs WHERE kind = 'scheduled' AND state = 'pending'`, now).Scan(&leased, &pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leased, pending
+}
+
+
