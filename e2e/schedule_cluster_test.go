@@ -182,5 +182,3 @@ func jobCounts(t *testing.T, storeURL string) (leased, pending int) {
 	}
 	return leased, pending
 }
-
-
