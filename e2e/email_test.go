@@ -335,3 +335,73 @@ func TestEmailDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailQuietHoursInTimezone: quiet hours are read in the user's timezone
+// (Asia/Kathmandu, UTC+5:45, from the profile when the window names none). A
+// window around Kathmandu's present defers a user's email (logged scheduled:
+// quiet hours) except at priority 5; the same window read as UTC would not be
+// quiet, and a window around UTC's present does not hold back a Kathmandu user.
+func TestEmailQuietHoursInTimezone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	sink := startSMTPS(t)
+	p := startMailProc(t, sink, "--email-digest", "0")
+	n := p.node
+	ktm, err := time.LoadLocation("Asia/Kathmandu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A window from 2 minutes before to 5 after the present, in zone loc.
+	window := func(loc *time.Location) map[string]string {
+		now := time.Now().In(loc)
+		return map[string]string{"start": now.Add(-2 * time.Minute).Format("15:04"), "end": now.Add(5 * time.Minute).Format("15:04")}
+	}
+	put := func(user string, q map[string]string) {
+		t.Helper()
+		r := n.do("PUT", "/api/users/"+user, apiKey, map[string]any{"email": user + "@example.test", "timezone": "Asia/Kathmandu"})
+		if r.Status != http.StatusOK {
+			t.Fatalf("PUT profile: %d %s", r.Status, r.Body)
+		}
+		if r := n.do("PUT", "/api/users/"+user+"/preferences", apiKey, map[string]any{"quietHours": q}); r.Status != http.StatusOK {
+			t.Fatalf("PUT preferences: %d %s", r.Status, r.Body)
+		}
+	}
+	put("quiet-ktm", window(ktm))      // quiet now, in Kathmandu
+	put("quiet-utc", window(time.UTC)) // quiet now in UTC, not in Kathmandu
+
+	held := n.publish("quiet-ktm", map[string]any{"title": "held back", "channels": map[string]string{"email": "0s"}})
+	urgent := n.publish("quiet-ktm", map[string]any{"title": "urgent", "priority": 5, "channels": map[string]string{"email": "0s"}})
+	loud := n.publish("quiet-utc", map[string]any{"title": "not quiet there", "channels": map[string]string{"email": "0s"}})
+
+	got := map[string]string{}
+	for range 2 {
+		m := sink.next(t, 10*time.Second)
+		got[m.msg.Header.Get("Subject")] = m.to
+	}
+	if got["urgent"] != "quiet-ktm@example.test" || got["not quiet there"] != "quiet-utc@example.test" {
+		t.Fatalf("emails sent: %v; want the priority 5 one and the UTC-window user's", got)
+	}
+	sink.none(t, 2*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out struct{ Deliveries []delivery }
+		n.do("GET", "/api/users/quiet-ktm/notifications/"+held.ID+"/deliveries", apiKey, nil).json(t, &out)
+		if len(out.Deliveries) == 1 && out.Deliveries[0].Reason == "quiet hours" {
+			if out.Deliveries[0].Status != "scheduled" {
+				t.Fatalf("held email: %+v, want scheduled (quiet hours)", out.Deliveries[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("held email's log never said quiet hours: %+v", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, c := range []struct{ user, id string }{{"quiet-ktm", urgent.ID}, {"quiet-utc", loud.ID}} {
+		if d := deliveryOf(t, n, c.user, c.id, "email"); d.Status != "sent" {
+			t.Errorf("%s's email: %+v, want sent", c.user, d)
+		}
+	}
+}
