@@ -197,20 +197,28 @@ func putProfile(t *testing.T, n *node, user, email string) {
 	}
 }
 
+// mailTest starts a parallel binary test: an SMTP server, a node with
+// --email-digest digest sending through it, and user's profile with an address.
+func mailTest(t *testing.T, digest, user string) (*smtpSink, *proc) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	sink := startSMTPS(t)
+	p := startMailProc(t, sink, "--email-digest", digest)
+	putProfile(t, p.node, user, user+"@example.test")
+	return sink, p
+}
+
 // TestEmailEscalation: the binary escalates to email over implicit TLS to a real
 // SMTP server. A notification read before its email delay is not emailed (logged
 // skipped: read); the other is, with RFC 8058 headers; a GET of the unsubscribe
 // link changes nothing, its one-click POST switches the type's email off, and the
 // next notification of that type is skipped for the preference.
 func TestEmailEscalation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	t.Parallel()
-	sink := startSMTPS(t)
-	p := startMailProc(t, sink, "--email-digest", "0")
+	sink, p := mailTest(t, "0", "mail-u1")
 	n, user := p.node, "mail-u1"
-	putProfile(t, n, user, "mail-u1@example.test")
 
 	read := n.publish(user, map[string]any{"type": "mention", "title": "read in time", "channels": map[string]string{"email": "1s"}})
 	sent := n.publish(user, map[string]any{"type": "mention", "title": "Escalated subject", "channels": map[string]string{"email": "1s"}})
@@ -305,14 +313,8 @@ func TestEmailEscalation(t *testing.T) {
 // TestEmailDigest: escalations of one user within --email-digest go out as one
 // email listing them all.
 func TestEmailDigest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	t.Parallel()
-	sink := startSMTPS(t)
-	p := startMailProc(t, sink, "--email-digest", "2s")
+	sink, p := mailTest(t, "2s", "digest-u1")
 	n, user := p.node, "digest-u1"
-	putProfile(t, n, user, "digest-u1@example.test")
 	titles := []string{"Digest one", "Digest two", "Digest three"}
 	var ids []string
 	for _, title := range titles {
