@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,8 @@ type hookSink struct {
 	// failFirst answers this many requests 503 with Retry-After: 1 before accepting.
 	failFirst int
 	requests  atomic.Int32
+	// hold, when set, keeps every request waiting until it is closed (a hung peer).
+	hold chan struct{}
 }
 
 type hookMsg struct {
@@ -58,6 +61,15 @@ func (s *hookSink) serve(w http.ResponseWriter, r *http.Request) {
 	if err := wh.Verify(body, r.Header); err != nil {
 		s.t.Errorf("webhook signature does not verify: %v\n%s", err, body)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	if s.hold != nil {
+		s.requests.Add(1)
+		select {
+		case <-s.hold:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "gave up", http.StatusServiceUnavailable)
 		return
 	}
 	if n := s.requests.Add(1); int(n) <= s.failFirst {
@@ -267,4 +279,53 @@ func TestWebhookPrivateRefused(t *testing.T) {
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// TestWebhookHungEndpointDelaysNothing: an endpoint that never answers holds back
+// neither publishing nor another endpoint's messages, which arrive in order.
+func TestWebhookHungEndpointDelaysNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	p := startProc(t, freeAddr(t), t.TempDir(), "--webhook-allow-private", "--webhook-timeout", "1m")
+	n := p.node
+	hung := newHookSink(t, 0)
+	hung.hold = make(chan struct{})
+	t.Cleanup(func() { close(hung.hold) }) // before the server closes (cleanups run last first)
+	hung.register(n, "notification.created")
+	good := newHookSink(t, 0)
+	good.register(n, "notification.created")
+
+	const count = 30
+	var ids []string
+	start := time.Now()
+	for i := range count {
+		ids = append(ids, n.publish(fmt.Sprintf("hung-u%d", i%3), nil).ID)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("%d publishes took %v with a hung endpoint", count, d)
+	}
+	got := map[string]int{}
+	last := map[string]string{}
+	for range count {
+		m := good.next()
+		var d struct{ ID, UserID string }
+		_ = json.Unmarshal(m.Data, &d)
+		if got[d.ID]++; got[d.ID] > 1 {
+			t.Fatalf("%s delivered twice to the good endpoint", d.ID)
+		}
+		if d.ID <= last[d.UserID] {
+			t.Fatalf("%s after %s for %s: out of order", d.ID, last[d.UserID], d.UserID)
+		}
+		last[d.UserID] = d.ID
+	}
+	for _, id := range ids {
+		if got[id] != 1 {
+			t.Fatalf("%s reached the good endpoint %d times", id, got[id])
+		}
+	}
+	if r := hung.requests.Load(); r < 1 || r > 3 {
+		t.Errorf("the hung endpoint has %d requests open, want one per user in flight at most", r)
+	}
 }
