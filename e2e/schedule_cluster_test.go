@@ -207,3 +207,97 @@ func jobCounts(t *testing.T, storeURL string) (leased, pending int) {
 	}
 	return leased, pending
 }
+
+// TestScheduleCancelAndRestart: on one node (SQLite), a scheduled notification
+// arrives on time; a cancelled one never does; those pending when the process is
+// killed are delivered once after it restarts on the same data dir; DELETE of a
+// delivered or cancelled one is a 404.
+func TestScheduleCancelAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	addr, dir := freeAddr(t), t.TempDir()
+	p := startProc(t, addr, dir)
+	const user = "sched-r1"
+	schedule := func(n *node, at time.Time, title string) string {
+		t.Helper()
+		r := n.do("POST", "/api/notifications", apiKey, map[string]any{"userId": user, "title": title, "deliverAt": at.Format(time.RFC3339Nano)})
+		var got struct{ ID, Status string }
+		r.json(t, &got)
+		if r.Status != http.StatusCreated || got.Status != "scheduled" {
+			t.Fatalf("schedule: %d %s", r.Status, r.Body)
+		}
+		return got.ID
+	}
+
+	// On time: within a second of deliverAt (half a second of slack for -race).
+	r := follow(t, p.URL, user, "")
+	initID := r.waitInit()
+	at := time.Now().Add(1500 * time.Millisecond)
+	onTime := schedule(p.node, at, "on time")
+	cancelled := schedule(p.node, at, "cancelled")
+	if st := p.node.do("DELETE", "/api/scheduled/"+cancelled, apiKey, nil).Status; st != http.StatusNoContent {
+		t.Fatalf("cancel: %d", st)
+	}
+	last := r.expectNotifications(initID, []string{onTime})
+	if late := time.Since(at); late > 1500*time.Millisecond {
+		t.Errorf("delivered %v after deliverAt", late)
+	}
+	r.quietFor(t, time.Second) // the cancelled one never comes
+	for _, id := range []string{onTime, cancelled} {
+		if st := p.node.do("DELETE", "/api/scheduled/"+id, apiKey, nil).Status; st != http.StatusNotFound {
+			t.Errorf("DELETE /api/scheduled/%s after its time: %d, want 404", id, st)
+		}
+	}
+
+	// Pending across a SIGKILL: delivered once after the restart.
+	at = time.Now().Add(1500 * time.Millisecond)
+	pending := []string{schedule(p.node, at, "p1"), schedule(p.node, at, "p2")}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.wait()
+	time.Sleep(time.Until(at))
+	p2 := startProc(t, addr, dir)
+	r2 := follow(t, p2.URL, user, last)
+	// Two due at the same time come in either order (their ids decide).
+	if err := r2.expectSet(last, pending); err != "" {
+		t.Fatal(err)
+	}
+	r2.quietFor(t, time.Second)
+	if l := listScheduled(t, p2.node, user); len(l) != 0 {
+		t.Fatalf("still scheduled after the restart: %d", len(l))
+	}
+}
+
+// expectSet reads len(ids) notification events after lastID and checks they are ids
+// in any order, at consecutive positions; it returns what is wrong, or "".
+func (r *streamReader) expectSet(lastID string, ids []string) string {
+	r.t.Helper()
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	prev := seqOf(r.t, lastID)
+	for range ids {
+		var ev collected
+		for ev.Name != "notification" {
+			select {
+			case ev = <-r.events:
+			case <-time.After(10 * time.Second):
+				return fmt.Sprintf("%s: still waiting for %v", r.user, want)
+			}
+		}
+		id := decode[notification](r.t, ev.Data).ID
+		if !want[id] {
+			return fmt.Sprintf("%s: unexpected or repeated %s", r.user, id)
+		}
+		delete(want, id)
+		if seq := seqOf(r.t, ev.ID); seq != prev+1 {
+			return fmt.Sprintf("%s: position %d follows %d", r.user, seq, prev)
+		}
+		prev++
+	}
+	return ""
+}
