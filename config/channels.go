@@ -31,8 +31,12 @@ type Channels struct {
 	WebhookAllowPrivate bool          // let webhooks reach loopback and private addresses
 	WebhookTimeout      time.Duration // one webhook request, connect to last byte
 
-	DeliveryPoll    time.Duration // how often due timers are looked for
-	DeliveryWorkers int           // concurrent sends of one node
+	DeliveryPoll time.Duration // how often due timers are looked for
+	// DeliveryLease is how long a node's claim on a due job lasts: after a node is
+	// lost, another takes its jobs over once their leases end. The default suits
+	// production; tests shorten it to see a takeover in seconds.
+	DeliveryLease   time.Duration
+	DeliveryWorkers int // concurrent sends of one node
 }
 
 func defaultChannels() Channels {
@@ -41,12 +45,13 @@ func defaultChannels() Channels {
 		EmailDigest:     10 * time.Minute,
 		WebhookTimeout:  10 * time.Second,
 		DeliveryPoll:    500 * time.Millisecond,
+		DeliveryLease:   time.Minute,
 		DeliveryWorkers: 8,
 	}
 }
 
 // channelFlags are the flags of Channels, in --help's order.
-var channelFlags = []string{"channel-defaults", "smtp-url", "email-from", "email-digest", "templates", "public-url", "unsubscribe-secret", "webhook-allow-private", "webhook-timeout", "delivery-poll", "delivery-workers"}
+var channelFlags = []string{"channel-defaults", "smtp-url", "email-from", "email-digest", "templates", "public-url", "unsubscribe-secret", "webhook-allow-private", "webhook-timeout", "delivery-poll", "delivery-lease", "delivery-workers"}
 
 func (c *Channels) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ChannelDefaults, "channel-defaults", c.ChannelDefaults, "channels of a notification published without \"channels\", by priority: groups `PRIORITIES:CHANNEL=DELAY,...` separated by ;, PRIORITIES one (4), a range (1-3) or *; DELAY a duration or off")
@@ -59,6 +64,7 @@ func (c *Channels) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook endpoints be loopback or private addresses (development and tests only)")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "time limit of one webhook request, connect to last byte")
 	fs.DurationVar(&c.DeliveryPoll, "delivery-poll", c.DeliveryPoll, "how often a node looks for due timers (schedules, escalations, retries); at most 1s keeps deliverAt within a second")
+	fs.DurationVar(&c.DeliveryLease, "delivery-lease", c.DeliveryLease, "how long a node's claim on a due job lasts: a lost node's jobs are taken over by another this long after it claimed them; a send must finish within it")
 	fs.IntVar(&c.DeliveryWorkers, "delivery-workers", c.DeliveryWorkers, "concurrent channel sends of one node (a slow endpoint holds one)")
 }
 
@@ -92,6 +98,9 @@ func (c *Channels) validate(bad func(flag, format string, args ...any)) {
 	}
 	if c.DeliveryPoll <= 0 || c.DeliveryPoll > time.Minute {
 		bad("delivery-poll", "must be between 1ms and 1m")
+	}
+	if c.DeliveryLease < time.Second || c.DeliveryLease > time.Hour {
+		bad("delivery-lease", "must be between 1s and 1h")
 	}
 	if c.DeliveryWorkers < 1 || c.DeliveryWorkers > 1024 {
 		bad("delivery-workers", "must be 1 to 1024")

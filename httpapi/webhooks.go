@@ -21,7 +21,9 @@ func (s *Server) engine() (Delivery, error) {
 func pageParams(r *http.Request) (cursor string, limit int, err error) {
 	q := r.URL.Query()
 	cursor = q.Get("cursor")
-	if len(cursor) > 128 || !printable(cursor) {
+	// A cursor is the id of the last job of the previous page; anything else would
+	// be taken as a bound and answer a wrong page instead of an error.
+	if cursor != "" && !tocsin.ValidNotificationID(cursor) {
 		return "", 0, tocsin.Errorf(tocsin.EInvalid, "cursor is not one this server made")
 	}
 	limit = tocsin.DefaultListLimit

@@ -29,7 +29,7 @@ func (a *App) newEngine(m *metrics.Metrics, pub delivery.Publisher) (*delivery.E
 		Store: a.store, Hub: pub, Defaults: defaults,
 		Webhooks: webhook.NewSender(client, a.log),
 		CheckURL: client.CheckURL, NewSecret: webhook.NewSecret,
-		Digest: a.cfg.EmailDigest, Poll: a.cfg.DeliveryPoll, Workers: a.cfg.DeliveryWorkers,
+		Digest: a.cfg.EmailDigest, Poll: a.cfg.DeliveryPoll, Lease: a.cfg.DeliveryLease, Workers: a.cfg.DeliveryWorkers,
 		Retention: a.cfg.Retention,
 		Observer:  m.NewDelivery(), Logger: a.log, Now: a.now,
 	}
