@@ -260,17 +260,16 @@ func (q *QuietHours) Until(now time.Time, fallback *time.Location) (end time.Tim
 
 // Reasons the delivery log gives for a channel it skipped or deferred.
 const (
-	ReasonMuted       = "muted"                  // mutedUntil is in the future
-	ReasonPreference  = "preference"             // the channel is off (globally, for the type or the topic)
-	ReasonQuietHours  = "quiet hours"            // deferred to the end of the quiet hours
-	ReasonSeen        = "seen"                   // seen before the channel's delay ran out
-	ReasonRead        = "read"                   // read before the channel's delay ran out
-	ReasonArchived    = "archived"               // archived before the channel's delay ran out
-	ReasonDeleted     = "deleted"                // deleted (or expired) before the delay ran out
-	ReasonNoAddress   = "no email address"       // the user's profile has no email
-	ReasonNoEndpoint  = "no webhook endpoint"    // no endpoint subscribes to notification.deliver
-	ReasonNoChannel   = "channel not configured" // e.g. email without --smtp-url
-	ReasonUnsubscribe = "unsubscribed"           // one-click unsubscribe turned the type's email off
+	ReasonMuted      = "muted"                  // mutedUntil is in the future
+	ReasonPreference = "preference"             // the channel is off (globally, for the type or the topic)
+	ReasonQuietHours = "quiet hours"            // deferred to the end of the quiet hours
+	ReasonSeen       = "seen"                   // seen before the channel's delay ran out
+	ReasonRead       = "read"                   // read before the channel's delay ran out
+	ReasonArchived   = "archived"               // archived before the channel's delay ran out
+	ReasonDeleted    = "deleted"                // deleted (or expired) before the delay ran out
+	ReasonNoAddress  = "no email address"       // the user's profile has no email
+	ReasonNoEndpoint = "no webhook endpoint"    // no endpoint subscribes to notification.deliver
+	ReasonNoChannel  = "channel not configured" // e.g. email without --smtp-url
 )
 
 // Allows reports whether channel may carry a notification of type typ (published to
