@@ -41,7 +41,7 @@ func defaultChannels() Channels {
 		EmailDigest:     10 * time.Minute,
 		WebhookTimeout:  10 * time.Second,
 		DeliveryPoll:    500 * time.Millisecond,
-		DeliveryWorkers: 8,
+		DeliveryWorkers: 32,
 	}
 }
 
