@@ -98,8 +98,10 @@ type Jobs interface {
 	RetryJob(ctx context.Context, id string, dueAt time.Time, note string, status int) error
 	// CancelJob removes a pending job of kind whose Ref is ref (a scheduled
 	// notification: DELETE /api/scheduled/{id}) and returns it; ENotFound when there
-	// is none pending (never scheduled, or already delivered).
-	CancelJob(ctx context.Context, kind JobKind, ref string) (Job, error)
+	// is none pending (never scheduled, or already delivered); EConflict when a claim
+	// holds it at now (it is running: cancelling then would answer 204 for a
+	// notification that is delivered anyway).
+	CancelJob(ctx context.Context, kind JobKind, ref string, now time.Time) (Job, error)
 	// ListJobs returns a page of jobs matching q, newest first, and the id to pass as
 	// Before for the next page ("" on the last).
 	ListJobs(ctx context.Context, q JobQuery) ([]Job, string, error)

@@ -55,7 +55,7 @@ func (c *Channels) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.EmailDigest, "email-digest", c.EmailDigest, "collect a user's email escalations within this window into one digest email; 0 sends each at once")
 	fs.StringVar(&c.Templates, "templates", c.Templates, "`directory` of email template overrides: <type>.html/.txt, digest.html/.txt, default.html/.txt")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the server's public base URL, for links in emails (default http:// + --addr)")
-	fs.StringVar(&c.UnsubscribeSecret, "unsubscribe-secret", c.UnsubscribeSecret, "key of one-click unsubscribe links (at least 32 bytes); default: generated into the data dir (set the same on every node of a cluster)")
+	fs.StringVar(&c.UnsubscribeSecret, "unsubscribe-secret", c.UnsubscribeSecret, "key of one-click unsubscribe links (at least 32 bytes); default: derived from an HS256 --jwt-secret (shared by a cluster already), else generated into the data dir")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhook endpoints be loopback or private addresses (development and tests only)")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "time limit of one webhook request, connect to last byte")
 	fs.DurationVar(&c.DeliveryPoll, "delivery-poll", c.DeliveryPoll, "how often a node looks for due timers (schedules, escalations, retries); at most 1s keeps deliverAt within a second")

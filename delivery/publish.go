@@ -178,7 +178,7 @@ func (e *Engine) CancelScheduled(ctx context.Context, id string) error {
 	if !tocsin.ValidNotificationID(id) {
 		return tocsin.Errorf(tocsin.ENotFound, "no scheduled notification %q", id)
 	}
-	_, err := e.store.CancelJob(ctx, tocsin.JobScheduled, id)
+	_, err := e.store.CancelJob(ctx, tocsin.JobScheduled, id, e.now())
 	return err
 }
 

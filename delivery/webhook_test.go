@@ -283,7 +283,8 @@ func TestTwoEnginesClaimEachJobOnce(t *testing.T) {
 		}
 	}
 	const n = 40
-	at := rigs[0].clock.Now().Add(300 * time.Millisecond)
+	// Far enough ahead for 80 publishes on a loaded machine (the test runs under -race).
+	at := rigs[0].clock.Now().Add(3 * time.Second)
 	for i := range n {
 		r := rigs[i%2]
 		user := fmt.Sprintf("u%d", i%7)

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -75,5 +77,101 @@ func TestCLIPublishAndListen(t *testing.T) {
 	bad.Env = append(bad.Environ(), env...)
 	if b, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(b), "priority") {
 		t.Fatalf("a bad publish succeeded or said nothing useful: %s", b)
+	}
+}
+
+// TestCLISchedulesAndManagesWebhooks: tocsin publish --at schedules (the answer says
+// so, GET /api/scheduled lists it, and it arrives at its time), --channels reaches
+// the delivery log, and tocsin webhooks adds, lists, shows the deliveries of and
+// deletes an endpoint.
+func TestCLISchedulesAndManagesWebhooks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	t.Parallel()
+	p := startProc(t, freeAddr(t), t.TempDir(), "--webhook-allow-private")
+	env := []string{"TOCSIN_URL=" + p.URL, "TOCSIN_API_KEY=" + apiKey, "TOCSIN_JWT_SECRET=" + jwtSecret}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary(t), args...)
+		cmd.Env = append(cmd.Environ(), env...)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("tocsin %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	out := run("publish", "--user", "cli-s", "--title", "later", "--at", "+2s", "--channels", "email=off,webhook=0s")
+	if !strings.Contains(out, "scheduled 1 for ") {
+		t.Fatalf("publish --at answered %s", out)
+	}
+	var sched struct{ ID string }
+	if err := json.NewDecoder(strings.NewReader(out[strings.Index(out, "{"):])).Decode(&sched); err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Scheduled []struct{ ID string } }
+	getJSON(t, p.URL+"/api/scheduled?userId=cli-s", apiKey, &list)
+	if len(list.Scheduled) != 1 || list.Scheduled[0].ID != sched.ID {
+		t.Fatalf("scheduled list %+v, want %s", list, sched.ID)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var inbox struct{ Notifications []struct{ ID string } }
+		getJSON(t, p.URL+"/api/users/cli-s/notifications", apiKey, &inbox)
+		if len(inbox.Notifications) == 1 && inbox.Notifications[0].ID == sched.ID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scheduled notification never arrived: %+v", inbox)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var ds struct {
+		Deliveries []struct{ Channel, Status, Reason string }
+	}
+	getJSON(t, p.URL+"/api/users/cli-s/notifications/"+sched.ID+"/deliveries", apiKey, &ds)
+	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Channel != "webhook" {
+		t.Fatalf("deliveries %+v, want only the webhook channel (email off)", ds)
+	}
+
+	secret := run("webhooks", "add", "--endpoint", "http://127.0.0.1:9/none", "--events", "notification.created")
+	if !strings.Contains(secret, "whsec_") {
+		t.Fatalf("webhooks add printed no secret: %s", secret)
+	}
+	listOut := run("webhooks", "list", "--json")
+	var whs []struct{ ID, URL string }
+	if err := json.Unmarshal([]byte(listOut), &whs); err != nil || len(whs) != 1 || whs[0].URL != "http://127.0.0.1:9/none" {
+		t.Fatalf("webhooks list: %v %s", err, listOut)
+	}
+	run("publish", "--user", "cli-s", "--title", "for the hook")
+	if out := run("webhooks", "deliveries", whs[0].ID); !strings.Contains(out, "notification.created") {
+		t.Fatalf("webhooks deliveries: %s", out)
+	}
+	run("webhooks", "delete", whs[0].ID)
+	if out := run("webhooks", "list", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("after delete: %s", out)
+	}
+	cmd := exec.Command(binary(t), "webhooks", "add")
+	cmd.Env = append(cmd.Environ(), env...)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "--endpoint") {
+		t.Fatalf("webhooks add without --endpoint: %v %s", err, b)
+	}
+}
+
+func getJSON(t *testing.T, url, bearer string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -42,7 +42,8 @@ const (
 	sqlRetryJob = `UPDATE jobs SET due_at = $1, last_error = $2, last_status = $3, lease_until = NULL
 		WHERE id = $4 AND state = 'pending'`
 	sqlCancelJob = `DELETE FROM jobs WHERE id = (SELECT id FROM jobs
-		WHERE ref = $1 AND kind = $2 AND state = 'pending' ORDER BY id LIMIT 1 FOR UPDATE) RETURNING ` + deliveryrows.JobCols
+		WHERE ref = $1 AND kind = $2 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $3) ORDER BY id LIMIT 1 FOR UPDATE) RETURNING ` + deliveryrows.JobCols
+	sqlJobLeased = `SELECT 1 FROM jobs WHERE ref = $1 AND kind = $2 AND state = 'pending' LIMIT 1`
 	// When a pending job can next be claimed: the earliest due among those no claim
 	// holds (the first of jobs_due that has no lease), or the end of a lease (the
 	// few held ones, through jobs_leased). least ignores NULLs.
@@ -148,12 +149,16 @@ func pendingJobChanged(n int64, err error) error {
 }
 
 // CancelJob implements tocsin.Jobs.
-func (s *Store) CancelJob(ctx context.Context, kind tocsin.JobKind, ref string) (tocsin.Job, error) {
+func (s *Store) CancelJob(ctx context.Context, kind tocsin.JobKind, ref string, now time.Time) (tocsin.Job, error) {
 	var j tocsin.Job
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		var err error
-		j, err = deliveryrows.ScanJob(tx.QueryRow(ctx, sqlCancelJob, ref, string(kind)))
+		j, err = deliveryrows.ScanJob(tx.QueryRow(ctx, sqlCancelJob, ref, string(kind), now.UnixMilli()))
 		if errors.Is(err, pgx.ErrNoRows) {
+			var one int
+			if tx.QueryRow(ctx, sqlJobLeased, ref, string(kind)).Scan(&one) == nil {
+				return deliveryrows.ErrRunning
+			}
 			return deliveryrows.ErrNoPending
 		}
 		return err

@@ -39,7 +39,8 @@ const (
 	sqlRetryJob = `UPDATE jobs SET due_at = ?, last_error = ?, last_status = ?, lease_until = NULL
 		WHERE id = ? AND state = 'pending'`
 	sqlCancelJob = `DELETE FROM jobs WHERE id = (SELECT id FROM jobs INDEXED BY jobs_ref
-		WHERE ref = ? AND kind = ? AND state = 'pending' ORDER BY id LIMIT 1) RETURNING ` + deliveryrows.JobCols
+		WHERE ref = ? AND kind = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT 1) RETURNING ` + deliveryrows.JobCols
+	sqlJobLeased = `SELECT 1 FROM jobs INDEXED BY jobs_ref WHERE ref = ? AND kind = ? AND state = 'pending' LIMIT 1`
 	// When a pending job can next be claimed: the earliest due among those no claim
 	// holds (the first of jobs_due that has no lease), or the end of a lease (the
 	// few held ones, through jobs_leased; a held job was due when it was claimed).
@@ -157,12 +158,16 @@ func pendingJobChanged(res sql.Result, err error) error {
 }
 
 // CancelJob implements tocsin.Jobs.
-func (s *Store) CancelJob(ctx context.Context, kind tocsin.JobKind, ref string) (tocsin.Job, error) {
+func (s *Store) CancelJob(ctx context.Context, kind tocsin.JobKind, ref string, now time.Time) (tocsin.Job, error) {
 	var j tocsin.Job
 	err := s.write(ctx, func(tx *wtx) error {
 		var err error
-		j, err = deliveryrows.ScanJob(tx.QueryRowContext(ctx, sqlCancelJob, ref, string(kind)))
+		j, err = deliveryrows.ScanJob(tx.QueryRowContext(ctx, sqlCancelJob, ref, string(kind), now.UnixMilli()))
 		if errors.Is(err, sql.ErrNoRows) {
+			var one int
+			if tx.QueryRowContext(ctx, sqlJobLeased, ref, string(kind)).Scan(&one) == nil {
+				return deliveryrows.ErrRunning
+			}
 			return deliveryrows.ErrNoPending
 		}
 		return err

@@ -210,22 +210,25 @@ func testJobsRetryAndFinish(t *testing.T, st tocsin.Store) {
 }
 
 // testJobsCancel: CancelJob removes the pending job of a kind and ref and returns it;
-// a finished one, another kind's, or none: ENotFound.
+// a finished one, another kind's, or none: ENotFound; one a claim holds: EConflict
+// (it is running), and it stays.
 func testJobsCancel(t *testing.T, st tocsin.Store) {
 	s := deliveryStore(t, st)
 	scheduled := func(j *tocsin.Job) { j.Kind = tocsin.JobScheduled }
 	addJobs(t, s, 3, job("s1", base.Add(time.Hour), scheduled), job("s2", base, scheduled), job("c1", base.Add(time.Hour)))
-	got, err := s.CancelJob(ctx, tocsin.JobScheduled, "n-s1")
+	got, err := s.CancelJob(ctx, tocsin.JobScheduled, "n-s1", base)
 	if err != nil || got.ID != "s1" || string(got.Payload) != `{"job":"s1"}` || got.State != tocsin.JobPending {
 		t.Fatalf("CancelJob = %+v, %v", got, err)
 	}
-	_, err = s.CancelJob(ctx, tocsin.JobScheduled, "n-s1")
+	_, err = s.CancelJob(ctx, tocsin.JobScheduled, "n-s1", base)
 	wantCode(t, err, tocsin.ENotFound)
-	_, err = s.CancelJob(ctx, tocsin.JobScheduled, "n-c1") // another kind's ref
+	_, err = s.CancelJob(ctx, tocsin.JobScheduled, "n-c1", base) // another kind's ref
 	wantCode(t, err, tocsin.ENotFound)
 	wantClaim(t, s, base, "s2")
+	_, err = s.CancelJob(ctx, tocsin.JobScheduled, "n-s2", base) // running
+	wantCode(t, err, tocsin.EConflict)
 	finish(t, s, "s2", tocsin.JobDone)
-	_, err = s.CancelJob(ctx, tocsin.JobScheduled, "n-s2")
+	_, err = s.CancelJob(ctx, tocsin.JobScheduled, "n-s2", base)
 	wantCode(t, err, tocsin.ENotFound)
 	if _, ok, _ := s.NextDue(ctx); !ok {
 		t.Fatal("the channel job is still pending")

@@ -104,6 +104,10 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, n := range ns {
 		_ = enc.Encode(n)
 	}
+	if in.DeliverAt != nil {
+		fmt.Fprintf(stderr, "scheduled %d for %s (list: GET /api/scheduled; cancel: DELETE /api/scheduled/ID)\n",
+			len(ns), in.DeliverAt.UTC().Format(time.RFC3339))
+	}
 	return 0
 }
 

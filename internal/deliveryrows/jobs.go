@@ -65,6 +65,9 @@ func Finished(state string) error {
 // ErrNoPending is the answer about a job that is not (or no longer) pending.
 var ErrNoPending = tocsin.Errorf(tocsin.ENotFound, "no such pending job")
 
+// ErrRunning is the answer to cancelling a job a claim holds.
+var ErrRunning = tocsin.Errorf(tocsin.EConflict, "it is being delivered right now; it can no longer be cancelled")
+
 // Query checks q (a kind is required; a state must be one of the three) and bounds
 // its limit: DefaultLimit when unset, at most MaxLimit.
 func Query(q tocsin.JobQuery) (tocsin.JobQuery, error) {
