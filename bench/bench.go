@@ -38,6 +38,8 @@ type Config struct {
 	Rate       float64       // publishes per second (broadcast, per-user)
 	UserIDs    int           // recipients of one bulk publish
 	Hold       time.Duration // how long idle streams are held before measuring
+	Timers     int           // escalation timers (timers)
+	DueIn      time.Duration // how far ahead the timers are due (timers)
 }
 
 // Result is what a run measured; it is written as JSON.
@@ -66,6 +68,8 @@ type Result struct {
 	AllConnectedMs float64 `json:"allConnectedMs,omitempty"`
 	AllCaughtUpMs  float64 `json:"allCaughtUpMs,omitempty"`
 	FirstError     string  `json:"firstError,omitempty"`
+	// Timers (timers): memory, goroutines and lateness of pending escalation timers.
+	Timers *TimerResult `json:"timers,omitempty"`
 }
 
 // Latency summarises a sample in milliseconds.

@@ -20,6 +20,8 @@ var Scenarios = map[string]func(ctx context.Context, cfg Config) (Result, error)
 	"per-user":  PerUser,
 	// reconnect-storm: every stream dropped and resumed at once.
 	"reconnect-storm": Storm,
+	// timers: pending escalation timers, their memory and how late they fire.
+	"timers": Timers,
 }
 
 // Publish: cfg.Publishers concurrent publishers, each to its own users, for

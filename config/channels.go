@@ -46,7 +46,7 @@ func defaultChannels() Channels {
 		WebhookTimeout:  10 * time.Second,
 		DeliveryPoll:    500 * time.Millisecond,
 		DeliveryLease:   time.Minute,
-		DeliveryWorkers: 8,
+		DeliveryWorkers: 32,
 	}
 }
 

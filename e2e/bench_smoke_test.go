@@ -21,7 +21,7 @@ func TestBenchSmoke(t *testing.T) {
 		t.Skip("runs the binary")
 	}
 	t.Parallel()
-	p := startProc(t, freeAddr(t), t.TempDir(), "--rate-connect", "0")
+	p := startProc(t, freeAddr(t), t.TempDir(), "--rate-connect", "0", "--webhook-allow-private")
 	pid := strconv.Itoa(p.cmd.Process.Pid)
 	common := []string{"--url", p.URL, "--api-key", apiKey, "--jwt-secret", jwtSecret, "--server-pid", pid}
 	for _, tc := range []struct {
@@ -38,6 +38,13 @@ func TestBenchSmoke(t *testing.T) {
 			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected }},
 		{"reconnect-storm", []string{"--streams", "30", "--rate", "40", "--duration", "500ms", "--publishers", "2"},
 			func(r bench.Result) bool { return r.Expected > 0 && r.Delivered == r.Expected && r.AllCaughtUpMs > 0 }},
+		// timers: every escalation timer fires exactly once, at the bench's endpoint,
+		// and the pending ones hold no goroutine each.
+		{"timers", []string{"--timers", "200", "--due-in", "2s"}, func(r bench.Result) bool {
+			tr := r.Timers
+			return tr != nil && tr.Fired == 200 && tr.Repeats == 0 && r.Delivered == 200 && tr.LatenessMs.N == 200 &&
+				tr.GoroutinesBefore > 0 && tr.GoroutinesPending < tr.GoroutinesBefore+20 && tr.RSSPendingKiB > 0
+		}},
 		// --publish-url sends the publishes to a second node of a cluster; the same
 		// server here, so the flag's path runs without one (scripts/bench-cluster.sh
 		// runs it on two nodes).

@@ -45,12 +45,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	rate := fs.Float64("rate", 100, "publishes per second (broadcast, per-user, reconnect-storm while away)")
 	userIDs := fs.Int("user-ids", 10000, "recipients of the bulk publish (at most 10,000)")
 	hold := fs.Duration("hold", 5*time.Second, "how long idle streams are held before the server is measured")
+	timers := fs.Int("timers", 100000, "escalation timers (timers; at most 1,000,000)")
+	dueIn := fs.Duration("due-in", 30*time.Second, "how far ahead the timers are due, one instant for all (timers; at most 1h)")
 	out := fs.String("json", "", "also write the result as JSON to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if *duration > 10*time.Minute || *streams > 19000 || *userIDs > 10000 || *publishers > 1000 {
-		fmt.Fprintln(stderr, "tocsin bench: a limit is exceeded (duration ≤ 10m, streams ≤ 19000, user-ids ≤ 10000, publishers ≤ 1000)")
+	if *duration > 10*time.Minute || *streams > 19000 || *userIDs > 10000 || *publishers > 1000 ||
+		*timers > bench.MaxTimers || *dueIn > time.Hour {
+		fmt.Fprintln(stderr, "tocsin bench: a limit is exceeded (duration ≤ 10m, streams ≤ 19000, user-ids ≤ 10000, publishers ≤ 1000, timers ≤ 1000000, due-in ≤ 1h)")
 		return 2
 	}
 	if *key == "" {
@@ -62,6 +65,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	cfg := bench.Config{
 		URL: strings.TrimSuffix(*url, "/"), PublishURL: strings.TrimSuffix(*publishURL, "/"), APIKey: *key, ServerPID: *pid, Publishers: *publishers,
 		Duration: *duration, Streams: *streams, Rate: *rate, UserIDs: *userIDs, Hold: *hold,
+		Timers: *timers, DueIn: *dueIn,
 		Token: func(user string) (string, error) {
 			return auth.MintJWT([]byte(*secret), user, time.Hour, time.Now())
 		},
