@@ -73,6 +73,7 @@ type JobQuery struct {
 	UserID string // "" any user
 	Target string // "" any target
 	State  string // "" any state
+	Ref    string // "" any ref (a notification id: its channel timers)
 	Before string
 	Limit  int
 }

@@ -37,7 +37,7 @@ func testEscalationSkippedWhenReadInTime(t *testing.T, mk rigMaker) {
 		t.Errorf("emails %v, want one of %s", got, unreadID)
 	}
 	// Replaying the publish adds no second timer.
-	if rows, _ := r.store.Deliveries(r.ctx, "ana", unreadID); len(rows) != 1 {
+	if rows, _ := r.eng.Deliveries(r.ctx, "ana", unreadID); len(rows) != 1 {
 		t.Errorf("rows %+v", rows)
 	}
 }
@@ -97,8 +97,6 @@ func TestSkippedWithReasons(t *testing.T) {
 	}{
 		{"muted", "", tocsin.ChannelEmail, tocsin.ReasonMuted, false},
 		{"picky", "billing", tocsin.ChannelEmail, "preference: email off for type billing", false},
-		{"picky", "billing", tocsin.ChannelPush, tocsin.ReasonNoChannel, false}, // Web Push: next issue
-		{"picky", "billing", tocsin.ChannelWebhook, tocsin.ReasonNoChannel, false},
 		{"nobody", "", tocsin.ChannelEmail, tocsin.ReasonNoAddress, false},
 		{"gone", "", tocsin.ChannelEmail, tocsin.ReasonDeleted, true},
 	} {
@@ -116,12 +114,41 @@ func TestSkippedWithReasons(t *testing.T) {
 	}
 }
 
-func TestEmailNotConfigured(t *testing.T) {
+// TestChannelsThisServerCannotSendGetNoTimer: email without a mailer, the webhook
+// channel without an endpoint that wants notification.deliver, push without Web
+// Push: a plan naming them adds no timer (a publish costs no store write for them)
+// and the delivery log has no row. The default plans name all three.
+func TestChannelsThisServerCannotSendGetNoTimer(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.Email = nil })
 	r.profile(tocsin.Profile{UserID: "ana", Email: "ana@example.com"})
-	res, _ := r.publish(tocsin.PublishInput{UserID: "ana", Channels: map[string]string{"email": "0s"}}, hub.Idempotency{})
-	if d := r.delivery("ana", res.Notifications[0].ID, tocsin.ChannelEmail, tocsin.DeliverySkipped); d.Reason != tocsin.ReasonNoChannel {
-		t.Errorf("reason %q", d.Reason)
+	res, _ := r.publish(tocsin.PublishInput{UserID: "ana", Channels: map[string]string{"email": "0s", "push": "0s", "webhook": "0s"}}, hub.Idempotency{})
+	id := res.Notifications[0].ID
+	jobs, _, err := r.store.ListJobs(r.ctx, tocsin.JobQuery{Kind: tocsin.JobChannel})
+	if err != nil || len(jobs) != 0 {
+		t.Fatalf("channel timers %+v, %v; want none", jobs, err)
+	}
+	time.Sleep(300 * time.Millisecond) // a timer due at once would have run
+	if ds, err := r.eng.Deliveries(r.ctx, "ana", id); err != nil || len(ds) != 0 {
+		t.Fatalf("deliveries %+v, %v; want none", ds, err)
+	}
+}
+
+// TestPendingTimersShowAsScheduled: a timer not yet due is a "scheduled" row of
+// the delivery log, due at its time, though nothing was written to the log.
+func TestPendingTimersShowAsScheduled(t *testing.T) {
+	r := newRig(t, nil)
+	r.profile(tocsin.Profile{UserID: "ana", Email: "ana@example.com"})
+	res, _ := r.publish(tocsin.PublishInput{UserID: "ana", Channels: map[string]string{"email": "1h"}}, hub.Idempotency{})
+	n := res.Notifications[0]
+	ds, err := r.eng.Deliveries(r.ctx, "ana", n.ID)
+	if err != nil || len(ds) != 1 || ds[0].Channel != tocsin.ChannelEmail || ds[0].Status != tocsin.DeliveryScheduled || !ds[0].At.Equal(n.CreatedAt.Add(time.Hour)) {
+		t.Fatalf("deliveries %+v, %v; want email scheduled at %s", ds, err, n.CreatedAt.Add(time.Hour))
+	}
+	if rows, _ := r.store.Deliveries(r.ctx, "ana", n.ID); len(rows) != 0 {
+		t.Fatalf("log rows %+v written at publish", rows)
+	}
+	if ds, _ := r.eng.Deliveries(r.ctx, "bob", n.ID); len(ds) != 0 {
+		t.Fatalf("another user sees %+v", ds)
 	}
 }
 

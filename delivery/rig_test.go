@@ -256,7 +256,7 @@ func (r *rig) deliveryWhy(userID, id, channel, status, reason string) tocsin.Del
 	var last []tocsin.Delivery
 	ok := waitFor(func() bool {
 		var err error
-		last, err = r.store.Deliveries(r.ctx, userID, id)
+		last, err = r.eng.Deliveries(r.ctx, userID, id)
 		if err != nil {
 			r.t.Fatal(err)
 		}

@@ -130,8 +130,9 @@ func TestCLISchedulesAndManagesWebhooks(t *testing.T) {
 		Deliveries []struct{ Channel, Status, Reason string }
 	}
 	getJSON(t, p.URL+"/api/users/cli-s/notifications/"+sched.ID+"/deliveries", apiKey, &ds)
-	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Channel != "webhook" {
-		t.Fatalf("deliveries %+v, want only the webhook channel (email off)", ds)
+	// Email off, and no endpoint wants notification.deliver yet: no channel to go on.
+	if len(ds.Deliveries) != 0 {
+		t.Fatalf("deliveries %+v, want none (email off, no webhook endpoint)", ds)
 	}
 
 	secret := run("webhooks", "add", "--endpoint", "http://127.0.0.1:9/none", "--events", "notification.created")

@@ -25,6 +25,9 @@ type Delivery interface {
 	DeleteWebhook(ctx context.Context, id string) error
 	Webhooks(ctx context.Context) ([]tocsin.WebhookEndpoint, error)
 	WebhookDeliveries(ctx context.Context, id, cursor string, limit int) ([]tocsin.Job, string, error)
+	// Deliveries is the delivery log of the user's notification, pending timers
+	// included.
+	Deliveries(ctx context.Context, userID, id string) ([]tocsin.Delivery, error)
 }
 
 // ChannelStore is what the handlers keep of profiles and preferences and read of
@@ -231,7 +234,12 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, p tocsin.Pri
 	}
 	// The notification must be the user's (404 like a missing one otherwise); a
 	// scheduled one not yet delivered has its log too.
-	ds, err := cs.Deliveries(r.Context(), userID, id)
+	var ds []tocsin.Delivery
+	if s.cfg.Delivery != nil {
+		ds, err = s.cfg.Delivery.Deliveries(r.Context(), userID, id)
+	} else {
+		ds, err = cs.Deliveries(r.Context(), userID, id)
+	}
 	if err != nil {
 		return err
 	}

@@ -179,7 +179,7 @@ func (s *Store) ListJobs(ctx context.Context, q tocsin.JobQuery) ([]tocsin.Job, 
 		args = append(args, v)
 		fmt.Fprintf(&b, " AND %s $%d", col, len(args))
 	}
-	for _, f := range []struct{ col, v string }{{"user_id =", q.UserID}, {"target =", q.Target}, {"state =", q.State}, {"id <", q.Before}} {
+	for _, f := range []struct{ col, v string }{{"user_id =", q.UserID}, {"target =", q.Target}, {"state =", q.State}, {"ref =", q.Ref}, {"id <", q.Before}} {
 		if f.v != "" {
 			cond(f.col, f.v)
 		}

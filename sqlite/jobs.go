@@ -184,7 +184,7 @@ func (s *Store) ListJobs(ctx context.Context, q tocsin.JobQuery) ([]tocsin.Job, 
 	var b strings.Builder
 	b.WriteString(`SELECT ` + deliveryrows.JobCols + ` FROM jobs WHERE kind = ?`)
 	args := []any{string(q.Kind)}
-	for _, f := range []struct{ col, v string }{{"user_id", q.UserID}, {"target", q.Target}, {"state", q.State}} {
+	for _, f := range []struct{ col, v string }{{"user_id", q.UserID}, {"target", q.Target}, {"state", q.State}, {"ref", q.Ref}} {
 		if f.v != "" {
 			b.WriteString(" AND " + f.col + " = ?")
 			args = append(args, f.v)
