@@ -32,7 +32,7 @@ func TestJobQueriesCanUseTheirIndexes(t *testing.T) {
 	}{
 		{"claim", sqlClaimJobs, []any{int64(1), int64(1), 10}, []string{"jobs_due", "jobs_order"}},
 		{"next due", sqlNextDue, nil, []string{"jobs_due"}},
-		{"cancel", sqlCancelJob, []any{"r", "scheduled"}, nil},
+		{"cancel", sqlCancelJob, []any{"r", "scheduled", int64(0)}, nil},
 		{"pending deliveries", sqlPendingDeliveries, []any{"u", "email", "digest", 10}, []string{"deliveries_scheduled"}},
 	} {
 		var plan []string

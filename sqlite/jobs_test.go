@@ -23,7 +23,7 @@ func TestJobQueriesUseTheirIndexes(t *testing.T) {
 	}{
 		{"claim", sqlClaimJobs, []any{1, 1, 1}},
 		{"next due", sqlNextDue, nil},
-		{"cancel", sqlCancelJob, []any{"r", "k"}},
+		{"cancel", sqlCancelJob, []any{"r", "k", 0}},
 		{"prune", sqlPruneJobs, []any{1}},
 		{"pending deliveries", sqlPendingDeliveries, []any{"u", "email", "digest", 10}},
 	} {
