@@ -71,6 +71,14 @@ func TestChannelEndpoints(t *testing.T) {
 		t.Fatalf("second cancel: %v", err)
 	}
 
+	bulk, err := app.Publish(ctx, tocsin.PublishInput{UserIDs: []string{"c1", "c2"}, Title: "later, both", DeliverAt: &at}, client.PublishOptions{})
+	if err != nil || len(bulk) != 2 || bulk[0].UserID != "c1" || bulk[1].UserID != "c2" || !bulk[0].CreatedAt.Equal(at.UTC().Truncate(time.Millisecond)) {
+		t.Fatalf("scheduled bulk publish = %+v, %v", bulk, err)
+	}
+	if list, _, err := app.Scheduled(ctx, "", ""); err != nil || len(list) != 2 {
+		t.Fatalf("all scheduled = %v, %v", list, err)
+	}
+
 	now, err := app.Publish(ctx, tocsin.PublishInput{UserID: "c1", Title: "now", Channels: map[string]string{"email": "1h"}}, client.PublishOptions{})
 	if err != nil {
 		t.Fatal(err)
