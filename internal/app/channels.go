@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 
 	"github.com/tocsin/tocsin"
@@ -28,8 +29,15 @@ func (a *App) newEngine(m *metrics.Metrics, pub delivery.Publisher) (*delivery.E
 	dc := delivery.Config{
 		Store: a.store, Hub: pub, Defaults: defaults,
 		Webhooks: webhook.NewSender(client, a.log),
-		CheckURL: client.CheckURL, NewSecret: webhook.NewSecret,
-		Digest: a.cfg.EmailDigest, Poll: a.cfg.DeliveryPoll, Lease: a.cfg.DeliveryLease, Workers: a.cfg.DeliveryWorkers,
+		CheckURL: func(raw string) error {
+			err := client.CheckURL(raw)
+			if errors.Is(err, outbound.ErrForbiddenAddress) {
+				return fmt.Errorf("%w (loopback and private addresses are refused; for development or one private network, start the server with --webhook-allow-private)", err)
+			}
+			return err
+		},
+		NewSecret: webhook.NewSecret,
+		Digest:    a.cfg.EmailDigest, Poll: a.cfg.DeliveryPoll, Lease: a.cfg.DeliveryLease, Workers: a.cfg.DeliveryWorkers,
 		Retention: a.cfg.Retention,
 		Observer:  m.NewDelivery(), Logger: a.log, Now: a.now,
 	}
