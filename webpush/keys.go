@@ -84,11 +84,20 @@ func PublicKeyBase64(k *ecdsa.PrivateKey) string {
 // LoadOrCreateVAPIDKey reads the VAPID key stored at path (see the storage format
 // above) or, when there is no file, generates one and writes it there with mode
 // 0600 (created reports which). An existing file readable by group or others is
-// narrowed to its owner, like the data dir's other secrets; a file that does not
-// hold a valid key is an error, never silently replaced: replacing the key would
-// break every existing subscription.
+// narrowed to its owner, like the data dir's other secrets. An empty file (made
+// but never written) counts as absent; any other file that does not hold a valid
+// key is an error, never silently replaced: replacing the key would break every
+// existing subscription.
 func LoadOrCreateVAPIDKey(path string) (key *ecdsa.PrivateKey, created bool, err error) {
 	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) == "" {
+		// Created but never written (a crash in between): no browser can hold a
+		// key that was never stored, so make one as if the file were absent.
+		if err := os.Remove(path); err != nil {
+			return nil, false, fmt.Errorf("webpush: replace empty %s: %w", path, err)
+		}
+		err = fs.ErrNotExist
+	}
 	switch {
 	case err == nil:
 		if fi, serr := os.Stat(path); serr == nil && fi.Mode().Perm()&0o077 != 0 {

@@ -117,6 +117,13 @@ func TestLoadOrCreateVAPIDKey(t *testing.T) {
 		t.Fatal("damaged file was overwritten")
 	}
 
+	// An empty file (created, then a crash before the write) is replaced.
+	empty := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	if k, created, err := LoadOrCreateVAPIDKey(empty); err != nil || !created || k == nil {
+		t.Fatalf("empty file: created %v, %v", created, err)
+	}
+
 	// A directory that cannot be written is an error, not a key in memory only.
 	if os.Geteuid() != 0 {
 		ro := t.TempDir()

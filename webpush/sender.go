@@ -160,6 +160,7 @@ type Sender struct {
 	key           *ecdsa.PrivateKey
 	subject       string
 	allowInsecure bool
+	tokens        tokenCache
 }
 
 // NewSender returns a Sender signing with the VAPID key and subject (CheckSubject).
@@ -184,7 +185,8 @@ func NewSender(client *outbound.Client, key *ecdsa.PrivateKey, subject string, a
 func (s *Sender) PublicKey() string { return PublicKeyBase64(s.key) }
 
 // Send encrypts payload for sub and POSTs it to the subscription's push service
-// (RFC 8030 §5) with a fresh VAPID token. It returns the push service's HTTP
+// (RFC 8030 §5) with a VAPID token (one per push service origin, renewed when
+// half of its TokenLifetime has passed). It returns the push service's HTTP
 // status (0 when none was received) and nil when the service accepted the
 // message (any 2xx: 201 Created is the RFC's answer, 202 the receipt-requested
 // one). Otherwise it returns a *tocsin.SendError:
@@ -208,7 +210,7 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, payload []byte, opt
 	if err != nil {
 		return 0, tocsin.PermanentError(0, err)
 	}
-	auth, err := VAPIDAuthorization(s.key, sub.Endpoint, s.subject, time.Now().Add(TokenLifetime))
+	auth, err := s.authorization(sub.Endpoint, time.Now())
 	if err != nil {
 		return 0, tocsin.PermanentError(0, err)
 	}

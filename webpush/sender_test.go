@@ -279,3 +279,34 @@ func TestUrgencyAndTopic(t *testing.T) {
 		t.Error("different ids share a topic")
 	}
 }
+
+func TestSenderReusesTokens(t *testing.T) {
+	s := newTestSender(t, true)
+	now := time.Now()
+	a1, err := s.authorization("https://push.example/a", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := s.authorization("https://push.example:443/b?c", now.Add(time.Hour))
+	if a1 != a2 {
+		t.Fatal("a second request to the same origin signed a new token")
+	}
+	if b, _ := s.authorization("https://other.example/a", now); b == a1 {
+		t.Fatal("another origin got the same token")
+	}
+	// Past half its lifetime the token is renewed, and the new one verifies.
+	a3, _ := s.authorization("https://push.example/a", now.Add(TokenLifetime/2+time.Minute))
+	if a3 == a1 {
+		t.Fatal("token not renewed after half its lifetime")
+	}
+	verifyVAPID(t, a3, "https://push.example", now.Add(TokenLifetime/2+time.Minute))
+	// Bounded: many origins do not grow the cache without limit.
+	for i := range 3 * maxCachedOrigins {
+		if _, err := s.authorization("https://h"+strconv.Itoa(i)+".example/", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(s.tokens.m); n > maxCachedOrigins {
+		t.Fatalf("cache holds %d origins", n)
+	}
+}
