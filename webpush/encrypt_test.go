@@ -281,3 +281,16 @@ func TestEncryptHTTPECE(t *testing.T) {
 		t.Fatalf("http_ece on the RFC body: %q, %v", out, err)
 	}
 }
+
+func BenchmarkEncrypt(b *testing.B) {
+	k, _ := ecdh.P256().GenerateKey(rand.Reader)
+	auth := make([]byte, 16)
+	sub := Subscription{P256dh: b64.EncodeToString(k.PublicKey().Bytes()), Auth: b64.EncodeToString(auth)}
+	pt := bytes.Repeat([]byte("x"), 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encrypt(sub, pt, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
