@@ -344,6 +344,9 @@ func startNodes(t *testing.T, bin, storeURL, busURL, logDir string, n int, l *ne
 				"--rate-publish", "0", "--rate-connect", "0", "--rate-user", "0",
 				"--max-streams-per-token", "0", "--max-streams-per-ip", "0", "--max-conns-per-ip", "0",
 				"--heartbeat", heartbeat.String(), "--shutdown-timeout", "2s",
+				// Scheduled publishes a killed or paused node had claimed are taken
+				// over after the lease: short, so they arrive within the quiet time.
+				"--delivery-lease", "3s",
 				// info: the bus outages and resyncs, with their times, for anomalies.
 				"--log-level", "info"),
 			log: filepath.Join(logDir, fmt.Sprintf("node%d.log", i)),

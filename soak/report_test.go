@@ -37,8 +37,8 @@ func report(seed uint64, d time.Duration, bus string, h *history, exits []selfEx
 	for _, a := range h.acks {
 		kinds[a.kind]++
 	}
-	add("publishes: %d recipients acknowledged (%d %s, %d of %s, %d %s; %d attempts, %d answered by an idempotent replay), %d keys tried in all",
-		len(h.acks), kinds[publishSingle], publishSingle, kinds[publishBulk], publishBulk, kinds[publishTopic], publishTopic,
+	add("publishes: %d recipients acknowledged (%d %s, %d %s, %d of %s, %d %s; %d attempts, %d answered by an idempotent replay), %d keys tried in all",
+		len(h.acks), kinds[publishSingle], publishSingle, kinds[publishScheduled], publishScheduled, kinds[publishBulk], publishBulk, kinds[publishTopic], publishTopic,
 		attempts, replayed, len(h.attempted))
 	add("inbox changes by %d devices: %s", len(h.devices), formatChanges(h.devices))
 	conns, resumes, deliveries, overWebSocket, inboxEvents, topicSubs := 0, 0, 0, 0, 0, 0

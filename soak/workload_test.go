@@ -62,7 +62,7 @@ type ack struct {
 	lastTry  time.Time // start of the attempt that was acknowledged
 	attempts int
 	replayed bool
-	kind     string // publishSingle, publishBulk or publishTopic
+	kind     string // publishSingle, publishBulk, publishTopic or publishScheduled
 }
 
 // Publish kinds, in the proportions publish picks them.
@@ -70,6 +70,10 @@ const (
 	publishSingle = "single"
 	publishBulk   = "bulk"
 	publishTopic  = "topic"
+	// publishScheduled is a single-user publish with deliverAt 1 to 2 s ahead: its
+	// 201 answers the id it will have, and it must arrive exactly once whatever
+	// node holds its timer (issue 15).
+	publishScheduled = "scheduled"
 	// bulkMax is the most recipients one bulk publish names (at least two).
 	bulkMax = 4
 )
@@ -104,12 +108,14 @@ func (c *cluster) publish(stopNew, giveUp context.Context, idx int, rng *rand.Ra
 		// keeps being tried (its recovery is measured by the first 201 it gives).
 		node := rng.IntN(len(c.nodes))
 		key := fmt.Sprintf("p%d-%d", idx, i)
-		kind, recipients, body := c.publishBody(rng, key)
+		kind, recipients, body, deliverAt := c.publishBody(rng, key)
 		log.attempted[key] = recipients
 		a := ack{key: key, kind: kind, first: time.Now()}
 		backoff := 20 * time.Millisecond
 		var got []recipient
-		for giveUp.Err() == nil {
+		// A scheduled publish is retried until its time: after it, a retry would be
+		// refused (deliverAt must be in the future) and a lost answer stays unknown.
+		for giveUp.Err() == nil && (deliverAt.IsZero() || time.Now().Before(deliverAt.Add(-200*time.Millisecond))) {
 			a.attempts++
 			a.lastTry = time.Now()
 			var replayed, ok bool
@@ -124,6 +130,9 @@ func (c *cluster) publish(stopNew, giveUp context.Context, idx int, rng *rand.Ra
 		}
 		if got == nil {
 			log.unacked = append(log.unacked, key)
+			if giveUp.Err() == nil {
+				continue // a scheduled publish whose time came first
+			}
 			break
 		}
 		for _, r := range got {
@@ -135,11 +144,18 @@ func (c *cluster) publish(stopNew, giveUp context.Context, idx int, rng *rand.Ra
 	return log
 }
 
-// publishBody picks the publish's kind and recipients from rng: six in ten to one
-// user, two in ten to two to bulkMax users with userIds, two in ten to a topic.
-func (c *cluster) publishBody(rng *rand.Rand, key string) (kind string, recipients []string, body []byte) {
+// publishBody picks the publish's kind and recipients from rng: five in ten to one
+// user, one in ten to one user scheduled 1 to 2 s ahead, two in ten to two to
+// bulkMax users with userIds, two in ten to a topic.
+func (c *cluster) publishBody(rng *rand.Rand, key string) (kind string, recipients []string, body []byte, deliverAt time.Time) {
 	n := map[string]any{"type": "soak", "title": key, "data": map[string]string{"key": key}}
 	switch roll := rng.IntN(10); {
+	case roll == 0:
+		kind = publishScheduled
+		recipients = []string{c.users[rng.IntN(len(c.users))]}
+		n["userId"] = recipients[0]
+		deliverAt = time.Now().Add(time.Second + time.Duration(rng.IntN(1000))*time.Millisecond)
+		n["deliverAt"] = deliverAt.UTC().Format(time.RFC3339Nano)
 	case roll < 6 || len(c.users) < 2:
 		kind = publishSingle
 		recipients = []string{c.users[rng.IntN(len(c.users))]}
@@ -157,7 +173,7 @@ func (c *cluster) publishBody(rng *rand.Rand, key string) (kind string, recipien
 		n["topic"] = topic
 	}
 	body, _ = json.Marshal(n)
-	return kind, recipients, body
+	return kind, recipients, body, deliverAt
 }
 
 // recipient is one notification a 201 created: its stream and id.
