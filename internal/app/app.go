@@ -32,6 +32,7 @@ import (
 	"github.com/tocsin/tocsin/postgres"
 	"github.com/tocsin/tocsin/redisbus"
 	"github.com/tocsin/tocsin/sqlite"
+	"github.com/tocsin/tocsin/webpush"
 )
 
 // Version is set at build time (-ldflags "-X github.com/tocsin/tocsin/internal/app.Version=...").
@@ -45,6 +46,7 @@ type App struct {
 	bus     tocsin.Bus
 	hub     *hub.Hub
 	engine  *delivery.Engine
+	push    *webpush.Sender // Web Push (its public key for the API)
 	handler *httpapi.Server
 	proxies clientip.Proxies
 
