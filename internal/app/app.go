@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
 		Delivery: engine, Channels: store, Unsubscribe: unsubscribe,
 		Push: httpapi.PushConfig{PublicKey: a.push.PublicKey(), Store: store, AllowInsecure: a.cfg.PushAllowInsecure},
-		Now: a.now,
+		Now:  a.now,
 	})
 	// The engine's loop runs until Close; its API works before.
 	engine.Start(context.Background())
