@@ -72,6 +72,9 @@ func (e *Engine) dismiss(evs []tocsin.Event) {
 			c, cancel := context.WithTimeout(context.Background(), committedTimeout)
 			defer cancel()
 			ctx = c
+			if !e.pushInUse(ctx) {
+				return // no user has a subscription: nothing to dismiss anywhere
+			}
 		}
 		js, err := e.dismissJobs(ctx, ev, userID, ids, before)
 		if err != nil {

@@ -99,6 +99,7 @@ type Engine struct {
 	ids      tocsin.IDGen
 
 	eps     atomic.Pointer[endpointCache]
+	pushUse atomic.Pointer[pushUseCache]
 	epsMu   sync.Mutex // serialises reloads of eps
 	wake    chan struct{}
 	queue   chan claimedJob

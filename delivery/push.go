@@ -122,6 +122,33 @@ func (e *Engine) pushJobs(subs []tocsin.PushSubscription, userID, ref, channel, 
 	return jobs, nil
 }
 
+// pushUseCache is whether any user has a push subscription, and when that was
+// read: a server whose users never subscribed adds no push timers (each would
+// cost a publish store writes only to log "skipped").
+type pushUseCache struct {
+	any bool
+	at  time.Time
+}
+
+// pushInUse reports whether any user has a push subscription, as read at most
+// endpointRefresh ago (a subscription on another node counts within that).
+func (e *Engine) pushInUse(ctx context.Context) bool {
+	now := e.now()
+	if c := e.pushUse.Load(); c != nil && now.Sub(c.at) < endpointRefresh && now.Sub(c.at) >= 0 {
+		return c.any
+	}
+	found, err := e.store.AnyPushSubscriptions(ctx)
+	if err != nil {
+		return true // let the timer find out
+	}
+	e.pushUse.Store(&pushUseCache{found, now})
+	return found
+}
+
+// PushSubscribed tells the engine that a user subscribed on this node, so that
+// the next publish adds push timers without waiting for the cache to expire.
+func (e *Engine) PushSubscribed() { e.pushUse.Store(&pushUseCache{true, e.now()}) }
+
 // errNoSubscription: the job's subscription was removed before it ran.
 var errNoSubscription = errors.New("push subscription gone")
 

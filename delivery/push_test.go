@@ -89,10 +89,19 @@ func pushNow(user string, mod func(*tocsin.PublishInput)) tocsin.PublishInput {
 	return in
 }
 
-// TestPushWithoutSubscriptionIsSkipped: the log says why nothing was pushed.
+// TestPushWithoutSubscriptionIsSkipped: while no user has a subscription, push
+// adds no timer (no row); once one does, a user without one is logged skipped
+// with the reason.
 func TestPushWithoutSubscriptionIsSkipped(t *testing.T) {
 	r, rp := pushRig(t, newRig)
 	res, _ := r.publish(pushNow("u1", nil), hub.Idempotency{})
+	id := res.Notifications[0].ID
+	if jobs, _, err := r.store.ListJobs(r.ctx, tocsin.JobQuery{Kind: tocsin.JobChannel, Ref: id, Limit: 10}); err != nil || len(jobs) != 0 {
+		t.Fatalf("push timers with no subscription anywhere: %+v, %v", jobs, err)
+	}
+	r.subscribe("u2", "ps_u2")
+	r.eng.PushSubscribed()
+	res, _ = r.publish(pushNow("u1", nil), hub.Idempotency{})
 	r.deliveryWhy("u1", res.Notifications[0].ID, tocsin.ChannelPush, tocsin.DeliverySkipped, ReasonNoPushSubscription)
 	if c := rp.Calls(); len(c) != 0 {
 		t.Fatalf("pushed %+v", c)

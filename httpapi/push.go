@@ -17,6 +17,9 @@ type PushConfig struct {
 	PublicKey     string // the VAPID public key (webpush.Sender.PublicKey)
 	Store         tocsin.PushSubscriptions
 	AllowInsecure bool // --push-allow-insecure: http: and private endpoints
+	// Subscribed, when set, is told of each stored subscription
+	// (delivery.Engine.PushSubscribed: push timers start at once on this node).
+	Subscribed func()
 }
 
 var errNoPush = tocsin.Errorf(tocsin.EUnavailable, "Web Push is not configured on this server")
@@ -95,6 +98,9 @@ func (s *Server) subscribePush(w http.ResponseWriter, r *http.Request, p tocsin.
 	})
 	if err != nil {
 		return err
+	}
+	if c.Subscribed != nil {
+		c.Subscribed()
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"id": stored.ID})
 	return nil

@@ -24,6 +24,7 @@ const (
 		WHERE user_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2)`
 	sqlPushes     = `SELECT ` + deliveryrows.PushCols + ` FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at, id`
 	sqlDeletePush = `DELETE FROM push_subscriptions WHERE user_id = $1 AND id = $2`
+	sqlAnyPush    = `SELECT EXISTS (SELECT 1 FROM push_subscriptions)`
 )
 
 // PutPushSubscription implements tocsin.PushSubscriptions: the upsert and the trim
@@ -67,4 +68,13 @@ func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) e
 		return deliveryrows.ErrNoPushSubscription
 	}
 	return err
+}
+
+// AnyPushSubscriptions implements tocsin.PushSubscriptions.
+func (s *Store) AnyPushSubscriptions(ctx context.Context) (bool, error) {
+	var found bool
+	if err := s.pool.QueryRow(ctx, sqlAnyPush).Scan(&found); err != nil {
+		return false, classify(err)
+	}
+	return found, nil
 }

@@ -22,6 +22,7 @@ const (
 		WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)`
 	sqlPushes     = `SELECT ` + deliveryrows.PushCols + ` FROM push_subscriptions WHERE user_id = ? ORDER BY created_at, id`
 	sqlDeletePush = `DELETE FROM push_subscriptions WHERE user_id = ? AND id = ?`
+	sqlAnyPush    = `SELECT EXISTS (SELECT 1 FROM push_subscriptions)`
 )
 
 // PutPushSubscription implements tocsin.PushSubscriptions.
@@ -72,4 +73,13 @@ func (s *Store) DeletePushSubscription(ctx context.Context, userID, id string) e
 		}
 		return nil
 	})
+}
+
+// AnyPushSubscriptions implements tocsin.PushSubscriptions.
+func (s *Store) AnyPushSubscriptions(ctx context.Context) (bool, error) {
+	var found bool
+	if err := s.rs.QueryRowContext(ctx, sqlAnyPush).Scan(&found); err != nil {
+		return false, unavailable("read push subscriptions", err)
+	}
+	return found, nil
 }

@@ -41,6 +41,7 @@ func wantPushes(t *testing.T, s tocsin.Store, user string, want ...tocsin.PushSu
 // and a bad one is EInvalid.
 func testPushRoundTrip(t *testing.T, s tocsin.Store) {
 	wantPushes(t, s, "alice")
+	wantAnyPush(t, s, false)
 	b := pushSub("ps_b", "alice", "https://push.example.com/b", base.Add(time.Second))
 	a := pushSub("ps_a", "alice", "https://push.example.com/a", base)
 	if got := putPush(t, s, b); !reflect.DeepEqual(got, b) {
@@ -48,6 +49,7 @@ func testPushRoundTrip(t *testing.T, s tocsin.Store) {
 	}
 	putPush(t, s, a)
 	wantPushes(t, s, "alice", a, b)
+	wantAnyPush(t, s, true)
 	for _, bad := range []tocsin.PushSubscription{
 		{UserID: "alice", Endpoint: "https://x", P256dh: "k", Auth: "a"},
 		{ID: "ps_x", Endpoint: "https://x", P256dh: "k", Auth: "a"},
@@ -58,6 +60,13 @@ func testPushRoundTrip(t *testing.T, s tocsin.Store) {
 		wantCode(t, err, tocsin.EInvalid)
 	}
 	wantPushes(t, s, "alice", a, b)
+}
+
+func wantAnyPush(t *testing.T, s tocsin.Store, want bool) {
+	t.Helper()
+	if got, err := s.AnyPushSubscriptions(ctx); err != nil || got != want {
+		t.Fatalf("AnyPushSubscriptions = %v, %v; want %v", got, err, want)
+	}
 }
 
 // testPushEndpointMoves: storing an endpoint already stored, for another user,
@@ -96,6 +105,10 @@ func testPushIsolation(t *testing.T, s tocsin.Store) {
 	wantCode(t, s.DeletePushSubscription(ctx, "alice", a.ID), tocsin.ENotFound)
 	wantPushes(t, s, "alice")
 	wantPushes(t, s, "bob", b)
+	if err := s.DeletePushSubscription(ctx, "bob", b.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantAnyPush(t, s, false)
 }
 
 // testPushCap: past MaxPushSubscriptions the user's oldest go; other users' stay.

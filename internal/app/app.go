@@ -137,8 +137,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
 		Delivery: engine, Channels: store, Unsubscribe: unsubscribe,
-		Push: httpapi.PushConfig{PublicKey: a.push.PublicKey(), Store: store, AllowInsecure: a.cfg.PushAllowInsecure},
-		Now:  a.now,
+		Push: httpapi.PushConfig{PublicKey: a.push.PublicKey(), Store: store, AllowInsecure: a.cfg.PushAllowInsecure,
+			Subscribed: engine.PushSubscribed},
+		Now: a.now,
 	})
 	// The engine's loop runs until Close; its API works before.
 	engine.Start(context.Background())
