@@ -206,10 +206,13 @@ func (e *Engine) runPush(ctx context.Context, j tocsin.Job) error {
 		return e.pushFailed(ctx, j, errors.New("gone"), status)
 	case !tocsin.IsPermanent(err):
 		gaveUp, ferr := e.retry(ctx, j, err, status)
-		if ferr != nil || !gaveUp {
+		if ferr != nil {
 			return ferr
 		}
-		return e.recordPushFailure(ctx, j, err)
+		if gaveUp {
+			return e.recordPushFailure(ctx, j, err)
+		}
+		return e.recordPush(ctx, j, tocsin.DeliveryScheduled, retryingReason+err.Error())
 	}
 	return e.pushFailed(ctx, j, err, status)
 }
@@ -237,13 +240,20 @@ func (e *Engine) pushFailed(ctx context.Context, j tocsin.Job, cause error, stat
 // recordPushFailure logs a notification push's failure, unless another
 // subscription of the user took it already: the row says sent when any did.
 func (e *Engine) recordPushFailure(ctx context.Context, j tocsin.Job, cause error) error {
+	return e.recordPush(ctx, j, tocsin.DeliveryFailed, cause.Error())
+}
+
+// recordPush logs a notification push's status (failed, or scheduled while it is
+// retried) unless the row says sent already: another browser took it. A dismiss
+// has no row.
+func (e *Engine) recordPush(ctx context.Context, j tocsin.Job, status, reason string) error {
 	if j.Channel != tocsin.ChannelPush {
 		return nil
 	}
 	if sent, err := e.pushed(ctx, j.UserID, j.Ref); err != nil || sent {
 		return err
 	}
-	return e.record(ctx, j.UserID, j.Ref, tocsin.ChannelPush, tocsin.DeliveryFailed, cause.Error(), j.Attempts)
+	return e.record(ctx, j.UserID, j.Ref, tocsin.ChannelPush, status, reason, j.Attempts)
 }
 
 // pushed reports whether the user's notification id was pushed (its push row

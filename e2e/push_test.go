@@ -243,7 +243,10 @@ func TestWebPush(t *testing.T) {
 
 	// The browser unsubscribed: 410 removes the subscription.
 	ps.gone.Store(true)
-	n.publish(user, map[string]any{"title": "to nobody", "channels": map[string]string{"push": "0s"}})
+	b := n.publish(user, map[string]any{"title": "to nobody", "channels": map[string]string{"push": "0s"}})
+	if d := deliveryOf(t, n, user, b.ID, "push"); d.Status != "failed" || d.Reason != "gone" {
+		t.Errorf("push to a gone subscription logged %+v, want failed (gone)", d)
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		r := n.do("GET", "/api/push/subscriptions", tok, nil)
