@@ -256,3 +256,39 @@ func testPushDismiss(t *testing.T, mk rigMaker) {
 		}
 	}
 }
+
+// TestPushDismissLargeReadAll: a read-all too large to list its ids ("before")
+// dismisses the newest pushed notifications it read, at most maxDismissIDs.
+func TestPushDismissLargeReadAll(t *testing.T) {
+	r, rp := pushRig(t, newRig)
+	r.subscribe("u1", "ps_1")
+	var ids []string
+	for range tocsin.ReadAllMaxIDs + 5 {
+		res, _ := r.publish(pushNow("u1", nil), hub.Idempotency{})
+		ids = append(ids, res.Notifications[0].ID)
+	}
+	for _, id := range ids {
+		r.delivery("u1", id, tocsin.ChannelPush, tocsin.DeliverySent)
+	}
+	if _, err := r.hub.ReadAll(r.ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	var d *pushCall
+	waitFor(func() bool {
+		for _, c := range rp.Calls() {
+			if c.Msg.Type == "dismiss" {
+				d = &c
+				return true
+			}
+		}
+		return false
+	})
+	if d == nil {
+		t.Fatal("no dismiss after a large read-all")
+	}
+	want := ids[len(ids)-maxDismissIDs:]
+	got := slices.Sorted(slices.Values(d.Msg.IDs))
+	if !slices.Equal(got, want) || d.Msg.UnreadCount != 0 || d.Opts.Topic != "" {
+		t.Fatalf("dismiss has %d ids (first %v), unread %d, topic %q; want the newest %d", len(got), got[:1], d.Msg.UnreadCount, d.Opts.Topic, len(want))
+	}
+}
