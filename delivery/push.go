@@ -187,12 +187,12 @@ func (e *Engine) runPush(ctx context.Context, j tocsin.Job) error {
 		}
 	}
 	if err == nil {
-		if j.Channel == tocsin.ChannelPush {
-			if err := e.record(ctx, j.UserID, j.Ref, tocsin.ChannelPush, tocsin.DeliverySent, "", j.Attempts); err != nil {
-				return err
-			}
+		// Done first, then the row: a concurrent failure of another subscription
+		// that wrote its row in between sees this job done (recordPush).
+		if err := e.finish(ctx, j, tocsin.JobDone, "", status); err != nil || j.Channel != tocsin.ChannelPush {
+			return err
 		}
-		return e.finish(ctx, j, tocsin.JobDone, "", status)
+		return e.record(ctx, j.UserID, j.Ref, tocsin.ChannelPush, tocsin.DeliverySent, "", j.Attempts)
 	}
 	if status == 0 {
 		status = statusOf(err)
@@ -244,8 +244,14 @@ func (e *Engine) recordPushFailure(ctx context.Context, j tocsin.Job, cause erro
 }
 
 // recordPush logs a notification push's status (failed, or scheduled while it is
-// retried) unless the row says sent already: another browser took it. A dismiss
-// has no row.
+// retried) unless another browser took it: the row stays or becomes sent. A
+// dismiss has no row.
+//
+// The jobs of one notification's subscriptions run concurrently, and a success
+// finishes its job before it writes sent. So after writing its own row, a
+// failure looks for a done job of the notification: if one finished before that
+// look, the failure writes sent back; if not, that job's sent comes later and
+// wins. Either way the row ends sent when any browser took the push.
 func (e *Engine) recordPush(ctx context.Context, j tocsin.Job, status, reason string) error {
 	if j.Channel != tocsin.ChannelPush {
 		return nil
@@ -253,7 +259,20 @@ func (e *Engine) recordPush(ctx context.Context, j tocsin.Job, status, reason st
 	if sent, err := e.pushed(ctx, j.UserID, j.Ref); err != nil || sent {
 		return err
 	}
-	return e.record(ctx, j.UserID, j.Ref, tocsin.ChannelPush, status, reason, j.Attempts)
+	if err := e.record(ctx, j.UserID, j.Ref, tocsin.ChannelPush, status, reason, j.Attempts); err != nil {
+		return err
+	}
+	done, _, err := e.store.ListJobs(ctx, tocsin.JobQuery{Kind: tocsin.JobPush, UserID: j.UserID, Ref: j.Ref,
+		State: tocsin.JobDone, Limit: 2 * tocsin.MaxPushSubscriptions})
+	if err != nil {
+		return err
+	}
+	for _, d := range done {
+		if d.Channel == tocsin.ChannelPush { // not a dismiss (whose Ref may be the same id)
+			return e.record(ctx, j.UserID, j.Ref, tocsin.ChannelPush, tocsin.DeliverySent, "", d.Attempts)
+		}
+	}
+	return nil
 }
 
 // pushed reports whether the user's notification id was pushed (its push row
