@@ -76,6 +76,22 @@ export function clickTarget(actionUrl, scope) {
 }
 
 /**
+ * apiBase is where the worker calls the server: the `api` parameter of the worker's
+ * own URL when it is http(s) (an app on another origin serves a copy of sw.js as
+ * /sw.js?api=https://tocsin.example/), else the worker's scope (served by tocsin).
+ */
+export function apiBase(workerUrl, scope) {
+  try {
+    const api = new URL(workerUrl).searchParams.get("api");
+    if (api) {
+      const u = new URL(api);
+      if (u.protocol === "http:" || u.protocol === "https:") return u.href.endsWith("/") ? u.href : u.href + "/";
+    }
+  } catch { /* fall through */ }
+  return scope;
+}
+
+/**
  * readRequest is the request that marks notification id read with its read ticket,
  * or null without a ticket (then the app marks it read when it opens). The ticket
  * goes in the body, not the URL, so it never lands in an access log.
@@ -119,7 +135,7 @@ async function onClick(sw, event) {
   const data = n.data || {};
   const scope = sw.registration.scope;
   const url = clickTarget(data.actionUrl, scope);
-  const req = readRequest(scope, data.id, data.readTicket);
+  const req = readRequest(apiBase(sw.location && sw.location.href, scope), data.id, data.readTicket);
   const read = req ? sw.fetch(req.url, req.init).catch(() => {}) : null;
   // Focus a window already at that URL, else open one.
   const wins = await sw.clients.matchAll({ type: "window", includeUncontrolled: true });

@@ -4,7 +4,7 @@
 // web/sw.unit.test.mjs (also run by e2e/jsclient_test.go).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parsePush, notificationOptions, clickTarget, readRequest, handlers } from "./sw.js";
+import { parsePush, notificationOptions, clickTarget, readRequest, apiBase, handlers } from "./sw.js";
 
 const SCOPE = "https://app.example/notify/";
 
@@ -72,6 +72,18 @@ test("readRequest posts the ticket in the body to the app's api/push/read, only 
   assert.equal(r.init.method, "POST");
   assert.equal(r.init.credentials, "omit");
   assert.deepEqual(JSON.parse(r.init.body), { id: "n1", ticket: "rt-9" });
+});
+
+test("apiBase: the worker's ?api= when http(s), else its scope", () => {
+  const cases = [
+    ["https://app.example/sw.js", SCOPE],
+    ["https://app.example/sw.js?api=https://tocsin.example/base", "https://tocsin.example/base/"],
+    ["https://app.example/sw.js?api=https%3A%2F%2Ftocsin.example%2F", "https://tocsin.example/"],
+    ["https://app.example/sw.js?api=javascript:alert(1)", SCOPE],
+    ["https://app.example/sw.js?api=/relative", SCOPE],
+    [undefined, SCOPE],
+  ];
+  for (const [url, want] of cases) assert.equal(apiBase(url, SCOPE), want, String(url));
 });
 
 // fakeWorker is a service worker scope that records what the handlers do.
