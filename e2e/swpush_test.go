@@ -42,7 +42,7 @@ const shownJS = `navigator.serviceWorker.ready.then((r) => r.getNotifications())
 // (ServiceWorker.deliverPushMessage, the same event a push service's message
 // raises) shows the notification with the options the worker derives from it (tag =
 // id, requireInteraction for priority 5, renotify for a grouped update); a dismiss
-// push closes it. The click handler is tested in node (web/sw.unit.test.mjs): the
+// push closes it. The dashboard shows the push toggle. The click handler is tested in node (web/sw.unit.test.mjs): the
 // protocol cannot click a notification.
 func TestServiceWorkerPush(t *testing.T) {
 	if testing.Short() {
@@ -52,7 +52,7 @@ func TestServiceWorkerPush(t *testing.T) {
 	// Under --base-path: the worker's scope is the app's root, not the origin's.
 	n := startNode(t, "--dev-tokens", "--base-path", "/notify")
 	open := newBrowser(t)
-	tab := open(n.URL + "/notify/")
+	tab := open(n.URL + "/notify/?user=swp")
 	origin := n.URL // http://127.0.0.1:port: a secure context, as localhost is
 
 	// The notifications permission, as if the user had allowed it.
@@ -64,6 +64,21 @@ func TestServiceWorkerPush(t *testing.T) {
 		return chromedp.Void{}, err
 	})); err != nil {
 		t.Fatalf("grant notifications: %v", err)
+	}
+
+	// The dashboard offers the toggle (off: nothing subscribed yet), and the client
+	// agrees.
+	waitUntil(t, "the dashboard's push toggle", func() (bool, string) {
+		v, err := chromedp.Run(tab, chromedp.Evaluate[string](`(() => { const b = document.getElementById("push");
+		  return (b.hidden ? "hidden " : "") + b.getAttribute("aria-pressed") + " " + b.textContent; })()`))
+		if err != nil {
+			return false, err.Error()
+		}
+		return v == "false Push notifications: off", v
+	})
+	if st, err := chromedp.Run(tab, chromedp.Evaluate[string](`import("./client.js").then((m) => new m.Tocsin({ url: "/notify", share: false }).pushState())`,
+		chromedp.EvalAwaitPromise)); err != nil || st != "off" {
+		t.Fatalf("pushState with the permission granted and no subscription: %q %v", st, err)
 	}
 
 	// Register the worker and learn its registration id from the protocol's events.
