@@ -91,7 +91,7 @@ func TestServiceWorkerPush(t *testing.T) {
 	})); err != nil {
 		t.Fatalf("ServiceWorker.enable: %v", err)
 	}
-	state, err := chromedp.Run(tab, chromedp.Evaluate[string](`navigator.serviceWorker.register("sw.js", {type: "module"})
+	state, err := chromedp.Run(tab, chromedp.Evaluate[string](`navigator.serviceWorker.onmessage = (e) => window.__handled.push(e.data), window.__handled = [], navigator.serviceWorker.register("sw.js", {type: "module"})
 	  .then(() => navigator.serviceWorker.ready).then((r) => r.scope + " " + r.active.state)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("register /sw.js: %v", err)
@@ -130,6 +130,21 @@ func TestServiceWorkerPush(t *testing.T) {
 			t.Fatalf("deliverPushMessage: %v", err)
 		}
 	}
+	// handled waits until the worker has told the page it handled n pushes: only
+	// then is getNotifications asked (Chromium reconciles its database with what is
+	// displayed when asked, and can drop a notification being shown at that moment).
+	handled := func(n int) {
+		t.Helper()
+		waitUntil(t, fmt.Sprintf("the worker to handle %d pushes", n), func() (bool, string) {
+			v, err := chromedp.Run(tab, chromedp.Evaluate[string](`JSON.stringify(window.__handled)`))
+			if err != nil {
+				return false, err.Error()
+			}
+			var got []any
+			_ = json.Unmarshal([]byte(v), &got)
+			return len(got) >= n, v
+		})
+	}
 	shown := func() (map[string]shownNotification, string) {
 		var list []shownNotification
 		js, err := chromedp.Run(tab, chromedp.Evaluate[string](shownJS, chromedp.EvalAwaitPromise))
@@ -147,6 +162,13 @@ func TestServiceWorkerPush(t *testing.T) {
 		return out, string(b)
 	}
 
+	// Chromium reconciles its notification database with the displayed ones on a
+	// registration's first getNotifications(); racing a fresh push, that can drop the
+	// push's notification. Have it done before any push.
+	if m, s := shown(); len(m) != 0 {
+		t.Fatalf("notifications before any push: %s", s)
+	}
+
 	const id1, id2 = "n-push-1", "n-push-2"
 	push(map[string]any{"type": "notification", "unreadCount": 1, "readTicket": "rt-1",
 		"notification": map[string]any{"id": id1, "title": "Deploy failed", "body": "prod-eu is red",
@@ -154,14 +176,15 @@ func TestServiceWorkerPush(t *testing.T) {
 	push(map[string]any{"type": "notification", "unreadCount": 2,
 		"notification": map[string]any{"id": id2, "title": "3 new comments", "body": "on your post",
 			"priority": 3, "count": 3}})
+	handled(2)
 	waitUntil(t, "both pushes to show notifications", func() (bool, string) {
 		m, s := shown()
 		return len(m) == 2, s
 	})
 	m, s := shown()
 	a, b := m[id1], m[id2]
-	if a.Title != "Deploy failed" || a.Body != "prod-eu is red" || !a.RequireInteraction || a.Renotify ||
-		a.Image != origin+"/img.png" || a.Data.ID != id1 || a.Data.ActionURL != "https://ci.example/run/7" || a.Data.ReadTicket != "rt-1" {
+	if a.Title != "Deploy failed" || a.Body != "prod-eu is red" || !a.RequireInteraction || a.Renotify || a.Image != origin+"/img.png" ||
+		a.Data.ID != id1 || a.Data.ActionURL != "https://ci.example/run/7" || a.Data.ReadTicket != "rt-1" {
 		t.Errorf("the priority-5 notification as shown: %+v (all: %s)", a, s)
 	}
 	if b.Title != "3 new comments" || b.RequireInteraction || !b.Renotify || b.Data.ReadTicket != "" {
@@ -188,6 +211,7 @@ func TestServiceWorkerPush(t *testing.T) {
 
 	// Read elsewhere: the dismiss push closes that one and leaves the other.
 	push(map[string]any{"type": "dismiss", "ids": []string{id1, "n-not-shown"}, "unreadCount": 1})
+	handled(3)
 	waitUntil(t, "the dismiss to close "+id1, func() (bool, string) {
 		m, s := shown()
 		_, still := m[id1]

@@ -127,6 +127,11 @@ async function onPush(sw, event) {
     for (const n of await sw.registration.getNotifications()) if (ids.has(n.tag)) n.close();
   }
   await setBadge(sw.navigator, msg.unreadCount);
+  // Tell the app's open windows (an inbox may refresh; tests wait on it).
+  const handled = msg.type === "notification"
+    ? { type: "tocsin:push", push: "notification", ids: [msg.notification.id], unreadCount: msg.unreadCount }
+    : { type: "tocsin:push", push: "dismiss", ids: msg.ids, unreadCount: msg.unreadCount };
+  for (const c of await sw.clients.matchAll({ type: "window", includeUncontrolled: true })) c.postMessage(handled);
 }
 
 async function onClick(sw, event) {

@@ -96,8 +96,9 @@ function fakeWorker({ windows = [], badge = true } = {}) {
       async showNotification(title, options) { w.shown.push({ title, ...options, close() { w.log.push("close " + options.tag); } }); },
       async getNotifications() { return w.shown; },
     },
+    posted: [],
     clients: {
-      async matchAll() { return windows; },
+      async matchAll() { return [...windows, { url: "https://app.example/notify/", postMessage: (m) => w.posted.push(m) }]; },
       async openWindow(url) { w.log.push("open " + url); },
     },
     async fetch(url, init) { w.log.push("fetch " + url + " " + init.body); return new Response("", { status: 204 }); },
@@ -117,6 +118,10 @@ test("push: shows, sets the badge; dismiss closes the listed ones and clears the
   assert.deepEqual(w.shown.map((n) => n.tag), ["a", "b"]);
   await handlers.onPush(w, pushEvent({ type: "dismiss", ids: ["b", "zz"], unreadCount: 0 }));
   assert.deepEqual(w.log, ["badge 2", "badge 3", "close b", "badge cleared"]);
+  assert.deepEqual(w.posted, [
+    { type: "tocsin:push", push: "notification", ids: ["a"], unreadCount: 2 },
+    { type: "tocsin:push", push: "notification", ids: ["b"], unreadCount: 3 },
+    { type: "tocsin:push", push: "dismiss", ids: ["b", "zz"], unreadCount: 0 }]);
   await handlers.onPush(w, { data: null }); // an empty push: nothing
   assert.equal(w.log.length, 4);
 });
