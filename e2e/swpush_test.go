@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/serviceworker"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -42,8 +43,10 @@ const shownJS = `navigator.serviceWorker.ready.then((r) => r.getNotifications())
 // (ServiceWorker.deliverPushMessage, the same event a push service's message
 // raises) shows the notification with the options the worker derives from it (tag =
 // id, requireInteraction for priority 5, renotify for a grouped update); a dismiss
-// push closes it. The dashboard shows the push toggle. The click handler is tested in node (web/sw.unit.test.mjs): the
-// protocol cannot click a notification.
+// push closes it; a click (raised inside the worker: the protocol cannot click a
+// notification) closes it and spends its read ticket on POST api/push/read. The
+// dashboard shows the push toggle. The click's window opening is tested in node
+// (web/sw.unit.test.mjs).
 func TestServiceWorkerPush(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a browser")
@@ -225,6 +228,76 @@ func TestServiceWorkerPush(t *testing.T) {
 	if m, s := shown(); len(m) != 1 {
 		t.Errorf("after malformed pushes: %s", s)
 	}
+
+	// A click. The protocol cannot click a notification, so the test raises the
+	// worker's notificationclick itself, inside the worker, with the notification
+	// the worker shows. (A synthetic event cannot waitUntil nor open a window, but
+	// the handler's close and read call run as for a real click.) The worker's fetch
+	// is observed by wrapping it.
+	const id3 = "n-push-3"
+	push(map[string]any{"type": "notification", "unreadCount": 2, "readTicket": "rt-3",
+		"notification": map[string]any{"id": id3, "title": "Click me", "actionUrl": "javascript:alert(1)"}})
+	handled(4)
+	waitUntil(t, id3+" shown", func() (bool, string) {
+		m, s := shown()
+		_, ok := m[id3]
+		return ok, s
+	})
+	worker := workerContext(t, tab, origin+"/notify/sw.js")
+	click, err := chromedp.Run(worker, chromedp.Evaluate[string](`(async () => {
+	  const calls = [];
+	  const realFetch = self.fetch;
+	  self.fetch = async (url, init) => {
+	    const r = await realFetch(url, init);
+	    calls.push({ url: String(url), method: init.method, body: init.body, credentials: init.credentials, status: r.status });
+	    return r;
+	  };
+	  const [n] = (await self.registration.getNotifications()).filter((n) => n.tag === "`+id3+`");
+	  self.dispatchEvent(new NotificationEvent("notificationclick", { notification: n }));
+	  for (let i = 0; i < 50 && !calls.length; i++) await new Promise((r) => setTimeout(r, 100));
+	  self.fetch = realFetch;
+	  return JSON.stringify(calls);
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("click in the worker: %v", err)
+	}
+	var calls []struct{ URL, Method, Body, Credentials string }
+	if err := json.Unmarshal([]byte(click), &calls); err != nil || len(calls) != 1 ||
+		calls[0].URL != origin+"/notify/api/push/read" || calls[0].Method != "POST" || calls[0].Credentials != "omit" ||
+		calls[0].Body != `{"id":"`+id3+`","ticket":"rt-3"}` {
+		t.Fatalf("the click's read call: %s (%v)", click, err)
+	}
+	t.Logf("the click's read call (the server's answer is not checked until it has the endpoint): %s", click)
+	waitUntil(t, "the click to close "+id3, func() (bool, string) {
+		m, s := shown()
+		_, still := m[id3]
+		return !still && len(m) == 1, s
+	})
+}
+
+// workerContext attaches to the service worker whose script is scriptURL.
+func workerContext(t *testing.T, tab context.Context, scriptURL string) context.Context {
+	t.Helper()
+	var id target.ID
+	waitUntil(t, "the service worker's target", func() (bool, string) {
+		res, err := chromedp.Run(tab, chromedp.Action[target.GetTargetsResult](func(ctx context.Context, _ *chromedp.Target) (target.GetTargetsResult, error) {
+			return cdp.Call(ctx, chromedp.FromContext(ctx).Browser, target.GetTargets, target.GetTargetsParams{})
+		}))
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, ti := range res.TargetInfos {
+			seen = append(seen, ti.Type+" "+ti.URL)
+			if ti.Type == "service_worker" && ti.URL == scriptURL {
+				id = ti.TargetID
+			}
+		}
+		return id != "", strings.Join(seen, ", ")
+	})
+	ctx, cancel := chromedp.NewContext(tab, chromedp.WithTargetID(id))
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // TestServiceWorkerScript: /sw.js is served as JavaScript that browsers revalidate on
