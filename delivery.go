@@ -29,6 +29,10 @@ const (
 	// JobDigest sends UserID's email digest: every email escalation recorded as
 	// scheduled with ReasonDigest and still unseen.
 	JobDigest JobKind = "digest"
+	// JobPush is one Web Push message to subscription Target of UserID: a
+	// notification (Channel "push", Ref the notification id) or a dismiss (Channel
+	// ""). Payload is the delivery engine's envelope of the message and its options.
+	JobPush JobKind = "push"
 )
 
 // Job states.
@@ -49,7 +53,7 @@ type Job struct {
 	UserID  string
 	Ref     string // the notification id (scheduled, channel), or the webhook-id (webhook)
 	Channel string // JobChannel
-	Target  string // JobWebhook: the endpoint id
+	Target  string // JobWebhook: the endpoint id; JobPush: the subscription id
 	// OrderKey, when set, makes jobs run one at a time in (Ord, ID) order: a pending
 	// job is not claimed while an earlier pending one of its OrderKey exists (a
 	// webhook endpoint × stream: messages in order per user).

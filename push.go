@@ -33,4 +33,7 @@ type PushSubscriptions interface {
 	// DeletePushSubscription removes the user's subscription id; ENotFound when the
 	// user has none with that id.
 	DeletePushSubscription(ctx context.Context, userID, id string) error
+	// AnyPushSubscriptions reports whether any user has a subscription: on a
+	// server where none does, the delivery engine adds no push timers at all.
+	AnyPushSubscriptions(ctx context.Context) (bool, error)
 }

@@ -109,6 +109,8 @@ type Store interface {
 	// DeliveryStore: the delivery engine's jobs, delivery log, profiles and
 	// webhook endpoints (delivery.go).
 	DeliveryStore
+	// PushSubscriptions: the users' Web Push subscriptions (push.go).
+	PushSubscriptions
 
 	// Ping checks the store answers (for /readyz).
 	Ping(ctx context.Context) error

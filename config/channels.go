@@ -2,11 +2,13 @@ package config
 
 import (
 	"flag"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/webpush"
 )
 
 // Channels configures the delivery engine and its channels (PRODUCT.md §8):
@@ -37,6 +39,17 @@ type Channels struct {
 	// production; tests shorten it to see a takeover in seconds.
 	DeliveryLease   time.Duration
 	DeliveryWorkers int // concurrent sends of one node
+
+	// VAPIDPrivateKey is the Web Push signing key (webpush.ParseVAPIDPrivateKey: the
+	// base64url P-256 scalar); "" generates one into <data-dir>/vapid-private-key.
+	// Every node of a cluster needs the same key: subscriptions are bound to it.
+	VAPIDPrivateKey string
+	// VAPIDSubject is the contact push services see (mailto: or https:); ""
+	// derives one (App logs which, with a warning).
+	VAPIDSubject string
+	// PushAllowInsecure accepts http: and loopback or private push endpoints
+	// (tests and development).
+	PushAllowInsecure bool
 }
 
 func defaultChannels() Channels {
@@ -51,7 +64,7 @@ func defaultChannels() Channels {
 }
 
 // channelFlags are the flags of Channels, in --help's order.
-var channelFlags = []string{"channel-defaults", "smtp-url", "email-from", "email-digest", "templates", "public-url", "unsubscribe-secret", "webhook-allow-private", "webhook-timeout", "delivery-poll", "delivery-lease", "delivery-workers"}
+var channelFlags = []string{"channel-defaults", "smtp-url", "email-from", "email-digest", "templates", "public-url", "unsubscribe-secret", "webhook-allow-private", "webhook-timeout", "delivery-poll", "delivery-lease", "delivery-workers", "vapid-private-key", "vapid-subject", "push-allow-insecure"}
 
 func (c *Channels) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ChannelDefaults, "channel-defaults", c.ChannelDefaults, "channels of a notification published without \"channels\", by priority: groups `PRIORITIES:CHANNEL=DELAY,...` separated by ;, PRIORITIES one (4), a range (1-3) or *; DELAY a duration or off")
@@ -66,6 +79,9 @@ func (c *Channels) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DeliveryPoll, "delivery-poll", c.DeliveryPoll, "how often a node looks for due timers (schedules, escalations, retries); at most 1s keeps deliverAt within a second")
 	fs.DurationVar(&c.DeliveryLease, "delivery-lease", c.DeliveryLease, "how long a node's claim on a due job lasts: a lost node's jobs are taken over by another this long after it claimed them; a send must finish within it")
 	fs.IntVar(&c.DeliveryWorkers, "delivery-workers", c.DeliveryWorkers, "concurrent channel sends of one node (a slow endpoint holds one)")
+	fs.StringVar(&c.VAPIDPrivateKey, "vapid-private-key", c.VAPIDPrivateKey, "Web Push VAPID private key: the base64url P-256 scalar (`KEY`); default: generated into <data-dir>/vapid-private-key (a cluster must set the same key on every node)")
+	fs.StringVar(&c.VAPIDSubject, "vapid-subject", c.VAPIDSubject, "Web Push contact for push services: mailto:ops@example.com or an https: URL; default: --public-url when https, else mailto: of --email-from, else mailto:postmaster@localhost (with a warning)")
+	fs.BoolVar(&c.PushAllowInsecure, "push-allow-insecure", c.PushAllowInsecure, "accept http: and loopback or private push endpoints (development and tests only)")
 }
 
 func (c *Channels) validate(bad func(flag, format string, args ...any)) {
@@ -105,6 +121,33 @@ func (c *Channels) validate(bad func(flag, format string, args ...any)) {
 	if c.DeliveryWorkers < 1 || c.DeliveryWorkers > 1024 {
 		bad("delivery-workers", "must be 1 to 1024")
 	}
+	if c.VAPIDPrivateKey != "" {
+		if _, err := webpush.ParseVAPIDPrivateKey(c.VAPIDPrivateKey); err != nil {
+			bad("vapid-private-key", "%v", err)
+		}
+	}
+	if c.VAPIDSubject != "" {
+		if err := webpush.CheckSubject(c.VAPIDSubject); err != nil {
+			bad("vapid-subject", "%v", err)
+		}
+	}
+}
+
+// PushSubject is --vapid-subject, or else one derived from the other flags and
+// whether it was (so the caller can warn that push services may throttle a
+// server whose contact is not real): --public-url when it is https (the
+// operator's site), the address of --email-from, or mailto:postmaster@localhost.
+func (c *Config) PushSubject() (subject string, derived bool) {
+	if c.VAPIDSubject != "" {
+		return c.VAPIDSubject, false
+	}
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Scheme == "https" && u.Host != "" {
+		return "https://" + u.Host, true
+	}
+	if a, err := mail.ParseAddress(c.EmailFrom); err == nil && webpush.CheckSubject("mailto:"+a.Address) == nil {
+		return "mailto:" + a.Address, true
+	}
+	return "mailto:postmaster@localhost", true
 }
 
 // PublicBase is --public-url, or http:// + --addr, without a trailing slash.

@@ -47,6 +47,7 @@ type Store interface {
 	tocsin.DeliveryStore
 	tocsin.InboxReader
 	tocsin.EventLog
+	tocsin.PushSubscriptions
 }
 
 // Config wires an Engine. Store and Hub are required; zero values of the rest take
@@ -59,6 +60,8 @@ type Config struct {
 	Email EmailSender
 	// Webhooks nil: outbound webhooks are off (nothing is queued for endpoints).
 	Webhooks WebhookSender
+	// Push nil: Web Push is off (no push channel, no dismiss messages).
+	Push PushSender
 	// Channels adds or replaces channels by name (Web Push plugs in here); the engine
 	// provides email and webhook itself.
 	Channels map[string]Channel
@@ -96,6 +99,7 @@ type Engine struct {
 	ids      tocsin.IDGen
 
 	eps     atomic.Pointer[endpointCache]
+	pushUse atomic.Pointer[pushUseCache]
 	epsMu   sync.Mutex // serialises reloads of eps
 	wake    chan struct{}
 	queue   chan claimedJob
@@ -148,7 +152,15 @@ func New(cfg Config) *Engine {
 		tocsin.ChannelEmail:   emailChannel{e},
 		tocsin.ChannelWebhook: webhookChannel{e},
 	}
-	for name, c := range cfg.Channels {
+	if cfg.Push != nil {
+		// Registered like any added channel, so canSend("push") sees it.
+		chans := map[string]Channel{tocsin.ChannelPush: pushChannel{e}}
+		for name, c := range cfg.Channels {
+			chans[name] = c
+		}
+		e.cfg.Channels = chans
+	}
+	for name, c := range e.cfg.Channels {
 		e.channels[name] = c
 	}
 	return e
@@ -342,6 +354,8 @@ func (e *Engine) runClaimed(ctx context.Context, c claimedJob) {
 		err = e.runDigest(ctx, j)
 	case tocsin.JobWebhook:
 		err = e.runWebhook(ctx, j)
+	case tocsin.JobPush:
+		err = e.runPush(ctx, j)
 	default:
 		err = e.finish(ctx, j, tocsin.JobFailed, "unknown job kind "+string(j.Kind), 0)
 	}

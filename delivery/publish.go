@@ -228,7 +228,7 @@ func channelOrder(c string) int {
 
 // canSend reports whether this server can send on channel at all: email needs
 // --smtp-url, the webhook channel an endpoint that wants notification.deliver,
-// push its channel (Web Push). A plan's channel it cannot send on gets no timer:
+// push its sender and some user's subscription (pushInUse). A plan's channel it cannot send on gets no timer:
 // a timer that could only log "skipped" would cost every publish store writes
 // (issue 15's benchmark: half the publish throughput with the default plans).
 func (e *Engine) canSend(ctx context.Context, channel string) bool {
@@ -244,8 +244,11 @@ func (e *Engine) canSend(ctx context.Context, channel string) bool {
 			return true // let the timer find out
 		}
 		return slices.ContainsFunc(eps, func(ep tocsin.WebhookEndpoint) bool { return ep.Wants(tocsin.WebhookDeliver) })
-	default:
-		_, ok := e.cfg.Channels[channel]
-		return ok
+	case tocsin.ChannelPush:
+		if e.cfg.Push != nil {
+			return e.pushInUse(ctx)
+		}
 	}
+	_, ok := e.cfg.Channels[channel]
+	return ok
 }

@@ -122,6 +122,13 @@ const committedTimeout = 5 * time.Second
 // change is answered, one message per endpoint that wants each event. With no
 // endpoints (the common case) it costs a pointer load.
 func (e *Engine) Committed(evs []tocsin.Event) {
+	if e.cfg.Push != nil {
+		e.dismiss(evs)
+	}
+	e.committedWebhooks(evs)
+}
+
+func (e *Engine) committedWebhooks(evs []tocsin.Event) {
 	if e.cfg.Webhooks == nil {
 		return
 	}

@@ -36,6 +36,13 @@ type channelsServer struct {
 
 func newChannelsServer(t *testing.T) *channelsServer {
 	t.Helper()
+	return newChannelsServerWith(t, nil)
+}
+
+// newChannelsServerWith is newChannelsServer with adjust applied to the config
+// (store: the server's store, for what adjust wires to it).
+func newChannelsServerWith(t *testing.T, adjust func(c *httpapi.Config, store *sqlite.Store)) *channelsServer {
+	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), sqlite.Options{Sync: "normal"})
 	if err != nil {
 		t.Fatal(err)
@@ -50,11 +57,15 @@ func newChannelsServer(t *testing.T) *channelsServer {
 		t.Fatal(err)
 	}
 	eng := delivery.New(delivery.Config{Store: store, Hub: h, Logger: slog.New(slog.DiscardHandler)})
-	srv := httpapi.New(httpapi.Config{
+	cfg := httpapi.Config{
 		Hub: h, Store: store, Auth: a, Logger: slog.New(slog.DiscardHandler),
 		Delivery: eng, Channels: store,
 		Unsubscribe: func(tok string) (string, string, error) { return email.VerifyUnsubscribe(unsubKey, tok) },
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg, store)
+	}
+	srv := httpapi.New(cfg)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		h.Shutdown()

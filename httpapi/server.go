@@ -91,6 +91,8 @@ type Config struct {
 	Delivery    Delivery
 	Channels    ChannelStore
 	Unsubscribe Unsubscriber
+	// Push serves the Web Push routes (push.go); zero: they answer 503.
+	Push PushConfig
 
 	// Now is the server's clock (time.Now), the hub's: the time of what it stores
 	// (tokens, tickets, publishes) and of a credential's end. Deadlines, rate
@@ -110,6 +112,7 @@ type Server struct {
 	anyOrig bool            // --cors-origins has "*": any page, bearer tokens only
 
 	wsAccept *websocket.AcceptOptions
+	pushIDs  tocsin.IDGen // subscription ids
 	limits   limiters
 
 	// streams counts the streams the server runs beyond its handlers: taken-over SSE
@@ -189,6 +192,10 @@ func (s *Server) routes() []route {
 		{"GET", "/api/preferences", authUser, s.getPreferences, limitUser},
 		{"PUT", "/api/preferences", authUser, s.putPreferences, limitUser},
 		{"PATCH", "/api/preferences", authUser, s.putPreferences, limitUser},
+		{"GET", "/api/push/vapid-public-key", authNone, s.pushPublicKey, limitNone},
+		{"POST", "/api/push/subscriptions", authUser, s.subscribePush, limitUser},
+		{"GET", "/api/push/subscriptions", authUser, s.listPushSubscriptions, limitUser},
+		{"DELETE", "/api/push/subscriptions/{id}", authUser, s.unsubscribePush, limitUser},
 		// The member-events surface (PRODUCT.md §5.3). POST authenticates itself: an
 		// API key naming the member, or the member.
 		{"GET", "/events", authStream, s.memberEvents, limitConnect},

@@ -24,7 +24,7 @@ func (m *Metrics) NewDelivery() *Delivery {
 			Name: "tocsin_deliveries_total", Help: "Delivery-log outcomes, by channel (push, email, webhook) and status (scheduled, sent, skipped, failed).",
 		}, []string{"channel", "status"}),
 		lateness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "tocsin_job_lateness_seconds", Help: "How long after its due time a durable job (scheduled, channel, webhook, digest) started, by kind.",
+			Name: "tocsin_job_lateness_seconds", Help: "How long after its due time a durable job (scheduled, channel, webhook, digest, push) started, by kind.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"kind"}),
 		claimed: prometheus.NewCounter(prometheus.CounterOpts{

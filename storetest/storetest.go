@@ -62,6 +62,10 @@ func Run(t *testing.T, open Open) {
 		{"PendingDeliveries", testPendingDeliveries},
 		{"Profiles", testProfiles},
 		{"Webhooks", testWebhooks},
+		{"PushRoundTrip", testPushRoundTrip},
+		{"PushEndpointMoves", testPushEndpointMoves},
+		{"PushIsolation", testPushIsolation},
+		{"PushCap", testPushCap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"github.com/tocsin/tocsin/postgres"
 	"github.com/tocsin/tocsin/redisbus"
 	"github.com/tocsin/tocsin/sqlite"
+	"github.com/tocsin/tocsin/webpush"
 )
 
 // Version is set at build time (-ldflags "-X github.com/tocsin/tocsin/internal/app.Version=...").
@@ -45,6 +46,7 @@ type App struct {
 	bus     tocsin.Bus
 	hub     *hub.Hub
 	engine  *delivery.Engine
+	push    *webpush.Sender // Web Push (its public key for the API)
 	handler *httpapi.Server
 	proxies clientip.Proxies
 
@@ -135,6 +137,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
 		Delivery: engine, Channels: store, Unsubscribe: unsubscribe,
+		Push: httpapi.PushConfig{PublicKey: a.push.PublicKey(), Store: store, AllowInsecure: a.cfg.PushAllowInsecure,
+			Subscribed: engine.PushSubscribed},
 		Now: a.now,
 	})
 	// The engine's loop runs until Close; its API works before.

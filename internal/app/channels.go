@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/ecdsa"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"github.com/tocsin/tocsin/internal/outbound"
 	"github.com/tocsin/tocsin/metrics"
 	"github.com/tocsin/tocsin/webhook"
+	"github.com/tocsin/tocsin/webpush"
 )
 
 // newEngine builds the delivery engine and its channels from the configuration:
@@ -41,6 +43,12 @@ func (a *App) newEngine(m *metrics.Metrics, pub delivery.Publisher) (*delivery.E
 		Retention: a.cfg.Retention,
 		Observer:  m.NewDelivery(), Logger: a.log, Now: a.now,
 	}
+	push, err := a.newPushSender()
+	if err != nil {
+		return nil, nil, err
+	}
+	dc.Push = push
+	a.push = push
 	var unsub httpUnsubscribe
 	if a.cfg.SMTPURL != "" {
 		key, err := a.unsubscribeKey()
@@ -59,6 +67,43 @@ func (a *App) newEngine(m *metrics.Metrics, pub delivery.Publisher) (*delivery.E
 		a.log.Info("email channel on", "smtp", email.RedactURL(a.cfg.SMTPURL), "digest", a.cfg.EmailDigest)
 	}
 	return delivery.New(dc), unsub, nil
+}
+
+// newPushSender builds the Web Push sender: the VAPID key from --vapid-private-key
+// or the data dir (generated on first start, kept: every browser subscription is
+// bound to it), the subject, and its own outbound client, whose AllowPrivate is
+// --push-allow-insecure (webhooks have their own switch).
+func (a *App) newPushSender() (*webpush.Sender, error) {
+	var key *ecdsa.PrivateKey
+	if s := a.cfg.VAPIDPrivateKey; s != "" {
+		k, err := webpush.ParseVAPIDPrivateKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("--vapid-private-key: %w", err)
+		}
+		key = k
+	} else {
+		path := SecretPath(a.cfg.DataDir, "vapid-private-key")
+		k, created, err := webpush.LoadOrCreateVAPIDKey(path)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			a.log.Info("generated a Web Push VAPID key; a cluster must give every node the same key (--vapid-private-key)", "file", path)
+		}
+		key = k
+	}
+	subject, derived := a.cfg.PushSubject()
+	if derived {
+		a.log.Warn("--vapid-subject is not set: push services are given a derived contact, and may throttle or refuse a server they cannot reach; set --vapid-subject mailto:you@example.com", "subject", subject)
+	}
+	client := outbound.New(outbound.Config{
+		AllowPrivate: a.cfg.PushAllowInsecure, Timeout: a.cfg.WebhookTimeout,
+		UserAgent: "tocsin/" + Version,
+	})
+	if a.cfg.PushAllowInsecure {
+		a.log.Warn("--push-allow-insecure: push endpoints may be http: and loopback or private addresses; development and tests only")
+	}
+	return webpush.NewSender(client, key, subject, a.cfg.PushAllowInsecure)
 }
 
 type httpUnsubscribe = func(token string) (userID, typ string, err error)

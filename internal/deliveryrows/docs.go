@@ -89,3 +89,22 @@ func NeedUser(userID string) error {
 	}
 	return nil
 }
+
+// ErrNoPushSubscription answers a delete of a subscription the user does not have.
+var ErrNoPushSubscription = tocsin.Errorf(tocsin.ENotFound, "no such push subscription")
+
+// CheckPush refuses a subscription the store cannot keep: one without an id, a
+// user, an endpoint or keys (EInvalid). The API validates the keys themselves.
+func CheckPush(s tocsin.PushSubscription) error {
+	switch {
+	case s.ID == "":
+		return tocsin.Errorf(tocsin.EInvalid, "a push subscription needs an id")
+	case s.UserID == "":
+		return tocsin.Errorf(tocsin.EInvalid, "a user id is required")
+	case s.Endpoint == "":
+		return tocsin.Errorf(tocsin.EInvalid, "a push subscription needs an endpoint")
+	case s.P256dh == "" || s.Auth == "":
+		return tocsin.Errorf(tocsin.EInvalid, "a push subscription needs its keys")
+	}
+	return nil
+}

@@ -68,3 +68,15 @@ func ScanWebhook(row Scanner) (tocsin.WebhookEndpoint, error) {
 	w.Events, err = DecodeEvents(events)
 	return w, err
 }
+
+// PushCols are the columns ScanPush reads, in its order.
+const PushCols = `id, user_id, device_id, endpoint, p256dh, auth, created_at`
+
+// ScanPush reads one row of PushCols.
+func ScanPush(row Scanner) (tocsin.PushSubscription, error) {
+	var p tocsin.PushSubscription
+	var created int64
+	err := row.Scan(&p.ID, &p.UserID, &p.DeviceID, &p.Endpoint, &p.P256dh, &p.Auth, &created)
+	p.CreatedAt = fromMillis(created)
+	return p, err
+}
