@@ -45,7 +45,7 @@ class FakeSubscription {
     this.endpoint = endpoint;
     this.options = { applicationServerKey: key.buffer.slice(0) };
   }
-  toJSON() { return { endpoint: this.endpoint, expirationTime: null, keys: { p256dh: "BPk", auth: "au" } }; }
+  toJSON() { return { endpoint: this.endpoint, expirationTime: null, keys: b.keys || { p256dh: "BPk", auth: "au" } }; }
   async unsubscribe() { b.log.push("unsubscribe " + this.endpoint); b.sub = null; return true; }
 }
 beforeEach(() => {
@@ -55,7 +55,7 @@ beforeEach(() => {
     async subscribe(o) {
       assert.equal(o.userVisibleOnly, true);
       b.log.push("subscribe " + Buffer.from(o.applicationServerKey).toString("base64url"));
-      b.sub = new FakeSubscription("https://push.example/ep" + ++b.n, o.applicationServerKey);
+      b.sub = new FakeSubscription((b.endpointBase || "https://push.example/ep") + ++b.n, o.applicationServerKey);
       return b.sub;
     },
   };
@@ -172,5 +172,33 @@ test("disablePush deletes this browser's subscription on the server and unsubscr
 test("disablePush unsubscribes even when the server refuses, and reports it", async () => {
   await client().enablePush();
   await assert.rejects(client({ token: "expired" }).disablePush(), (e) => e.status === 401);
+  assert.equal(b.sub, null);
+});
+
+// Against a real server (TOCSIN_URL, TOCSIN_TOKEN: e2e/jsclient_test.go sets them):
+// the routes take what enablePush sends and disablePush finds it again. The browser
+// is still the fake, with a real P-256 key pair for the subscription.
+test("enablePush and disablePush against the server", { skip: !process.env.TOCSIN_URL && "needs TOCSIN_URL" }, async () => {
+  const { generateKeyPairSync, randomBytes } = await import("node:crypto");
+  const realFetch = saved.fetch.value;
+  globalThis.fetch = realFetch;
+  const jwk = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" });
+  const p256dh = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]).toString("base64url");
+  const auth = randomBytes(16).toString("base64url");
+  b.keys = { p256dh, auth };
+  b.endpointBase = "https://push.example/send/" + randomBytes(8).toString("hex") + "/";
+  const endpoint = b.endpointBase + "1";
+  const c = new Tocsin({ url: process.env.TOCSIN_URL, token: process.env.TOCSIN_TOKEN, share: false, deviceId: "node-test" });
+  const listed = async () => (await c._call("GET", "/api/push/subscriptions")).subscriptions;
+  const before = (await listed()).length;
+  const out = await c.enablePush();
+  assert.equal(out.endpoint, endpoint);
+  const mine = (await listed()).filter((s) => s.endpoint === endpoint);
+  assert.equal(mine.length, 1, "stored once");
+  assert.equal(mine[0].id, out.id);
+  assert.equal(mine[0].deviceId, "node-test");
+  assert.equal((await c.enablePush()).id, out.id, "enabling again keeps the subscription");
+  await c.disablePush();
+  assert.equal((await listed()).length, before);
   assert.equal(b.sub, null);
 });
