@@ -32,6 +32,23 @@ func (s *Server) dashboardJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Pr
 	return err
 }
 
+// serviceWorkerCSP: the worker fetches only this server (the read ticket's call).
+const serviceWorkerCSP = "default-src 'none'; connect-src 'self'"
+
+// serviceWorkerJS: GET /sw.js, the Web Push service worker. Its default scope is the
+// directory it is served from, which is the app's root (/ or the --base-path), so no
+// Service-Worker-Allowed header is needed. no-cache: the browser revalidates it on
+// every registration check, so a new version reaches workers at once.
+func (s *Server) serviceWorkerJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Security-Policy", serviceWorkerCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, err := w.Write(web.ServiceWorkerJS)
+	return err
+}
+
 // devToken: POST /api/dev/token {"userId": "..."} mints a one-hour user token, only
 // on a server started with --dev-tokens (404 otherwise, as if it did not exist).
 func (s *Server) devToken(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {

@@ -154,6 +154,7 @@ func (s *Server) routes() []route {
 		{"GET", "/client.js", authNone, s.clientJS, limitNone},
 		{"GET", "/{$}", authNone, s.dashboard, limitNone},
 		{"GET", "/app.js", authNone, s.dashboardJS, limitNone},
+		{"GET", "/sw.js", authNone, s.serviceWorkerJS, limitNone},
 		{"POST", "/api/dev/token", authNone, s.devToken, limitConnect},
 		{"GET", "/api/stats", authApp, s.stats, limitNone},
 

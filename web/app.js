@@ -83,10 +83,38 @@ function signIn(token, getToken) {
     $("who").textContent = u ? `Signed in as ${u}` : "Signed in";
   });
   client.connect();
+  showPush();
   $("signin").hidden = true;
   $("inbox").hidden = false;
   $("who").textContent = client.userId ? `Signed in as ${client.userId}` : "Signed in";
 }
+
+// The Web Push toggle: shows pushState() and switches it. Hidden where the browser
+// cannot (no service workers or Push API, or not HTTPS/localhost).
+async function showPush() {
+  const st = client ? await client.pushState().catch(() => "unsupported") : "unsupported";
+  const btn = $("push");
+  btn.hidden = st === "unsupported";
+  btn.dataset.state = st;
+  btn.setAttribute("aria-pressed", String(st === "on"));
+  btn.disabled = st === "denied";
+  btn.textContent = st === "on" ? "Push notifications: on" : "Push notifications: off";
+  if (st === "denied") $("pushmsg").textContent = "Notifications are blocked for this site in the browser's settings.";
+}
+
+$("push").onclick = async () => {
+  const btn = $("push");
+  btn.disabled = true;
+  $("pushmsg").textContent = "";
+  try {
+    if (btn.dataset.state === "on") await client.disablePush();
+    else await client.enablePush();
+  } catch (e) {
+    $("pushmsg").textContent = e.code === "denied" ? "Notifications were not allowed." : e.message;
+  }
+  btn.disabled = false;
+  await showPush();
+};
 
 async function devToken(user) {
   const r = await fetch(base + "/api/dev/token", {

@@ -73,6 +73,18 @@ export interface Options {
   key?: string;
   /** An EventSource implementation (in Node: the npm eventsource package). */
   EventSource?: typeof EventSource;
+  /** Names this device's Web Push subscription (enablePush). */
+  deviceId?: string;
+}
+
+/** Whether this browser gets Web Push for the app. */
+export type PushState = "unsupported" | "denied" | "off" | "on";
+
+export interface PushOptions {
+  /** The service worker, same-origin with the page (default: the server's /sw.js). */
+  serviceWorkerUrl?: string;
+  /** Names this device's subscription (default: the client's deviceId). */
+  deviceId?: string;
 }
 
 export type Status = "idle" | "connecting" | "open" | "following" | "closed";
@@ -105,7 +117,17 @@ export class Tocsin {
   markRead(id: string): Promise<Notification>;
   markAllRead(): Promise<{ updated: number; unreadCount: number }>;
   remove(id: string): Promise<null>;
+  /** Registers the worker, asks permission (call from a user gesture), subscribes, stores it on the server. Errors have code "unsupported" or "denied". */
+  enablePush(opts?: PushOptions): Promise<{ id: string; endpoint: string }>;
+  /** Removes this browser's subscription from the server and unsubscribes it. */
+  disablePush(opts?: PushOptions): Promise<void>;
+  pushState(opts?: PushOptions): Promise<PushState>;
 }
+
+/** The VAPID public key (base64url) as applicationServerKey bytes; throws unless an uncompressed P-256 point. */
+export function decodeVapidKey(key: string): Uint8Array;
+/** pushState's answer from what the browser says. */
+export function pushStateOf(s: { supported: boolean; permission: string; subscribed: boolean }): PushState;
 
 /** Decodes a JWT's payload without verifying it (the server verifies); null if it is not one. */
 export function jwtClaims(token: string): Record<string, unknown> | null;

@@ -69,6 +69,56 @@ export function readCovers(d, n) {
   return n.id <= d.before && !n.readAt && !n.archivedAt;
 }
 
+/**
+ * decodeVapidKey turns the server's VAPID public key (base64url, with or without
+ * padding) into the bytes pushManager.subscribe wants as applicationServerKey. It
+ * throws unless they are an uncompressed P-256 point (65 bytes, 0x04 first): a wrong
+ * key would subscribe the browser to pushes the server can never sign.
+ */
+export function decodeVapidKey(key) {
+  const s = String(key || "");
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(s)) throw new Error("tocsin: the VAPID public key is not base64url");
+  const b64 = s.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  if (bytes.length !== 65 || bytes[0] !== 4) throw new Error("tocsin: the VAPID public key is not an uncompressed P-256 point");
+  return bytes;
+}
+
+/**
+ * pushStateOf is pushState()'s answer from what the browser says: "unsupported"
+ * (no service workers, Push API or notifications, or not a secure context), "denied"
+ * (the user blocked notifications: only the browser's settings can undo it), "on"
+ * (permission granted and a push subscription exists), else "off".
+ */
+export function pushStateOf({ supported, permission, subscribed }) {
+  if (!supported) return "unsupported";
+  if (permission === "denied") return "denied";
+  return subscribed && permission === "granted" ? "on" : "off";
+}
+
+// sameKey reports whether a subscription's applicationServerKey is key (else the
+// server's VAPID key changed and the subscription must be renewed).
+function sameKey(sub, key) {
+  const have = sub.options && sub.options.applicationServerKey;
+  if (!have) return true; // the browser does not say: keep it
+  const a = new Uint8Array(have);
+  return a.length === key.length && a.every((b, i) => b === key[i]);
+}
+
+// activated resolves once the registration has an active worker (subscribe needs one).
+function activated(reg) {
+  if (reg.active) return Promise.resolve(reg);
+  const w = reg.installing || reg.waiting;
+  if (!w) return Promise.reject(new Error("tocsin: the service worker did not install"));
+  return new Promise((resolve, reject) => {
+    w.addEventListener("statechange", () => {
+      if (w.state === "activated") resolve(reg);
+      if (w.state === "redundant") reject(new Error("tocsin: the service worker failed to install"));
+    });
+  });
+}
+
 export class Tocsin {
   /**
    * @param {object} opts
@@ -81,6 +131,7 @@ export class Tocsin {
    * @param {boolean} [opts.share]     share one stream between tabs (true where the browser allows)
    * @param {string} [opts.key]        tabs of one user share a stream per key ("default")
    * @param {Function} [opts.EventSource] an EventSource implementation (Node: the npm eventsource package)
+   * @param {string} [opts.deviceId]   names this device's Web Push subscription (enablePush)
    */
   constructor(opts = {}) {
     this.url = (opts.url || "").replace(/\/$/, "");
@@ -92,6 +143,7 @@ export class Tocsin {
     this.share = (opts.share ?? true) && typeof BroadcastChannel !== "undefined" &&
       typeof navigator !== "undefined" && !!navigator.locks;
     this.key = opts.key || "default";
+    this.deviceId = opts.deviceId || "";
     this.userId = ""; // whose stream this is, once known ("" before)
     this.notifications = []; // newest first: the unread ones, as init and the events say
     this.unreadCount = 0;
@@ -569,4 +621,91 @@ export class Tocsin {
 
   /** Deletes one notification. */
   remove(id) { return this._call("DELETE", "/api/notifications/" + encodeURIComponent(id)); }
+
+  // Web Push (PRODUCT.md section 8). The service worker must be same-origin with the
+  // page: by default the server's /sw.js, which is right when the page is served by
+  // the server (the dashboard) or by a proxy in front of it.
+
+  _swUrl(opts) {
+    const base = typeof location !== "undefined" ? location.href : undefined;
+    return new URL(opts.serviceWorkerUrl || this.url + "/sw.js", base).href;
+  }
+
+  _pushSupported() {
+    return typeof navigator !== "undefined" && !!navigator.serviceWorker &&
+      typeof PushManager !== "undefined" && typeof Notification !== "undefined" &&
+      globalThis.isSecureContext !== false;
+  }
+
+  // _pushSubscription returns this browser's registration of the worker and its push
+  // subscription (either may be null).
+  async _pushSubscription(opts) {
+    const reg = await navigator.serviceWorker.getRegistration(this._swUrl(opts));
+    const sub = reg && reg.pushManager ? await reg.pushManager.getSubscription() : null;
+    return { reg, sub };
+  }
+
+  /**
+   * pushState() → "unsupported" | "denied" | "off" | "on": whether this browser gets
+   * Web Push for this app (see pushStateOf).
+   */
+  async pushState(opts = {}) {
+    if (!this._pushSupported()) return "unsupported";
+    const { sub } = await this._pushSubscription(opts);
+    return pushStateOf({ supported: true, permission: Notification.permission, subscribed: !!sub });
+  }
+
+  /**
+   * enablePush registers the service worker, asks for the notifications permission
+   * (call it from a user gesture: browsers ignore the prompt otherwise), subscribes
+   * with the server's VAPID key and stores the subscription on the server under this
+   * client's credentials. Returns {id, endpoint}. Errors carry code "unsupported" or
+   * "denied"; server errors carry status and code as the REST helpers' do.
+   * @param {{serviceWorkerUrl?: string, deviceId?: string}} [opts]
+   */
+  async enablePush(opts = {}) {
+    if (!this._pushSupported()) throw Object.assign(new Error("tocsin: this browser cannot receive Web Push here"), { code: "unsupported" });
+    const permission = Notification.permission === "granted" ? "granted" : await Notification.requestPermission();
+    if (permission !== "granted") throw Object.assign(new Error("tocsin: notifications are not allowed"), { code: "denied" });
+    const reg = await activated(await navigator.serviceWorker.register(this._swUrl(opts), { type: "module" }));
+    const key = decodeVapidKey((await this._call("GET", "/api/push/vapid-public-key")).publicKey);
+    let sub = await reg.pushManager.getSubscription();
+    if (sub && !sameKey(sub, key)) {
+      await sub.unsubscribe(); // the server's key changed: its pushes would be refused
+      sub = null;
+    }
+    if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    const body = sub.toJSON();
+    const deviceId = opts.deviceId || this.deviceId;
+    if (deviceId) body.deviceId = deviceId;
+    const out = await this._call("POST", "/api/push/subscriptions", body);
+    return { id: out && out.id, endpoint: sub.endpoint };
+  }
+
+  /**
+   * disablePush removes this browser's subscription from the server and unsubscribes
+   * it. The browser side goes even when the server cannot be reached (the push
+   * service then answers the server's next push with 410, which removes it there).
+   */
+  async disablePush(opts = {}) {
+    if (!this._pushSupported()) return;
+    const { sub } = await this._pushSubscription(opts);
+    if (!sub) return;
+    let err = null;
+    try {
+      const d = await this._call("GET", "/api/push/subscriptions");
+      const list = Array.isArray(d) ? d : (d && (d.subscriptions || d.items)) || [];
+      for (const s of list) {
+        if (s && s.endpoint === sub.endpoint) {
+          await this._call("DELETE", "/api/push/subscriptions/" + encodeURIComponent(s.id)).catch((e) => {
+            if (e.status !== 404) throw e; // gone already
+          });
+        }
+      }
+    } catch (e) {
+      err = e;
+    }
+    await sub.unsubscribe();
+    if (err) throw err;
+  }
 }

@@ -16,3 +16,8 @@ var IndexHTML []byte
 
 //go:embed app.js
 var AppJS []byte
+
+// ServiceWorkerJS is the Web Push service worker (sw.js here), served at /sw.js.
+//
+//go:embed sw.js
+var ServiceWorkerJS []byte
