@@ -40,10 +40,13 @@ func testScheduledPublishedOnceAtItsTime(t *testing.T, mk rigMaker) {
 	if got.ID != ana.ID {
 		t.Errorf("delivered id %s, scheduled %s", got.ID, ana.ID)
 	}
-	if late := got.CreatedAt.Sub(at.Truncate(time.Millisecond)); late < 0 || late > 250*time.Millisecond {
+	if late := got.CreatedAt.Sub(at.Truncate(time.Millisecond)); late < 0 || late > time.Second {
 		t.Errorf("delivered %v after deliverAt, want at once (within a second at worst)", late)
 	}
-	if list, _, _ := r.eng.ListScheduled(r.ctx, "ana", "", 10); len(list) != 0 {
+	// The job is finished just after the publish it made (the inbox can show the
+	// notification a moment before).
+	list = nil
+	if !waitFor(func() bool { list, _, _ = r.eng.ListScheduled(r.ctx, "ana", "", 10); return len(list) == 0 }) {
 		t.Errorf("still listed as scheduled: %+v", list)
 	}
 
