@@ -62,6 +62,9 @@ type Config struct {
 	Webhooks WebhookSender
 	// Push nil: Web Push is off (no push channel, no dismiss messages).
 	Push PushSender
+	// ReadTicket, when set, mints the read ticket a notification push carries
+	// (internal/readticket), so the service worker can mark it read on a click.
+	ReadTicket func(userID, id string) string
 	// Channels adds or replaces channels by name (Web Push plugs in here); the engine
 	// provides email and webhook itself.
 	Channels map[string]Channel

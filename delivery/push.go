@@ -55,6 +55,7 @@ type pushMessage struct {
 	Notification map[string]json.RawMessage `json:"notification,omitempty"`
 	IDs          []string                   `json:"ids,omitempty"`
 	UnreadCount  int                        `json:"unreadCount"`
+	ReadTicket   string                     `json:"readTicket,omitempty"`
 }
 
 // pushChannel is the "push" channel: one job per subscription; the jobs log sent
@@ -79,11 +80,16 @@ func (c pushChannel) Deliver(ctx context.Context, d Escalation) (Outcome, error)
 	if err != nil {
 		return Outcome{}, err
 	}
+	var ticket string
+	if e.cfg.ReadTicket != nil {
+		ticket = e.cfg.ReadTicket(n.UserID, n.ID)
+	}
 	msg, err := json.Marshal(struct {
 		Type         string          `json:"type"`
 		Notification json.RawMessage `json:"notification"`
 		UnreadCount  int             `json:"unreadCount"`
-	}{"notification", raw, unread})
+		ReadTicket   string          `json:"readTicket,omitempty"`
+	}{"notification", raw, unread, ticket})
 	if err != nil {
 		return Outcome{}, err
 	}

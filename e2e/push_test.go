@@ -50,6 +50,7 @@ type pushMsg struct {
 	Notification notification `json:"notification"`
 	IDs          []string     `json:"ids"`
 	UnreadCount  int          `json:"unreadCount"`
+	ReadTicket   string       `json:"readTicket"`
 }
 
 var b64url = base64.RawURLEncoding
@@ -232,10 +233,26 @@ func TestWebPush(t *testing.T) {
 		t.Errorf("push logged %+v, want sent", d)
 	}
 
-	// Read on another device: every device gets a dismiss.
-	if r := n.do("PATCH", "/api/notifications/"+a.ID, tok, map[string]any{"read": true}); r.Status != http.StatusOK {
-		t.Fatalf("mark read: %d %s", r.Status, r.Body)
+	// The click in the service worker: the push's read ticket marks it read, with
+	// no other credential; a ticket of another notification or a forged one does not.
+	if m.ReadTicket == "" {
+		t.Fatal("the push carries no read ticket")
 	}
+	if r := n.do("POST", "/api/push/read", "", map[string]any{"id": a.ID, "ticket": m.ReadTicket + "x"}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("forged ticket: %d %s", r.Status, r.Body)
+	}
+	if r := n.do("POST", "/api/push/read", "", map[string]any{"id": "01M8XT3S2W5WFKCWY5WSA13D1P", "ticket": m.ReadTicket}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("another notification's ticket: %d %s", r.Status, r.Body)
+	}
+	if r := n.do("POST", "/api/push/read", "", map[string]any{"id": a.ID, "ticket": m.ReadTicket}); r.Status != http.StatusNoContent {
+		t.Fatalf("read with the ticket: %d %s", r.Status, r.Body)
+	}
+	var after notification
+	n.do("GET", "/api/notifications/"+a.ID, tok, nil).json(t, &after)
+	if after.ReadAt == nil {
+		t.Fatalf("not read after the ticket: %+v", after)
+	}
+	// Read by the click: every device gets a dismiss.
 	m = ps.next()
 	if m.Type != "dismiss" || len(m.IDs) != 1 || m.IDs[0] != a.ID || m.UnreadCount != 0 {
 		t.Fatalf("after read: %+v, want dismiss of %s with unreadCount 0", m, a.ID)

@@ -20,6 +20,9 @@ type PushConfig struct {
 	// Subscribed, when set, is told of each stored subscription
 	// (delivery.Engine.PushSubscribed: push timers start at once on this node).
 	Subscribed func()
+	// Read checks the read ticket of a pushed notification (internal/readticket)
+	// and returns its user; nil: POST /api/push/read answers 503.
+	Read func(ticket, id string) (userID string, err error)
 }
 
 var errNoPush = tocsin.Errorf(tocsin.EUnavailable, "Web Push is not configured on this server")
@@ -139,6 +142,41 @@ func (s *Server) unsubscribePush(w http.ResponseWriter, r *http.Request, p tocsi
 		return err
 	}
 	if err := c.Store.DeletePushSubscription(r.Context(), p.UserID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// pushRead: POST /api/push/read {"id", "ticket"} — the service worker marks a
+// clicked notification read with the read ticket its push carried, no other
+// credential (the worker holds none). The ticket names one user and one
+// notification and expires; the change is exactly PATCH {"read": true}: an event
+// on the user's streams, and a dismiss to the user's other browsers.
+func (s *Server) pushRead(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	if s.cfg.Push.Read == nil {
+		return errNoPush
+	}
+	body, err := readBody(w, r, 2048)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ID     string `json:"id"`
+		Ticket string `json:"ticket"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if !tocsin.ValidNotificationID(in.ID) {
+		return tocsin.Errorf(tocsin.EInvalid, "id is not a notification id")
+	}
+	userID, err := s.cfg.Push.Read(in.Ticket, in.ID)
+	if err != nil {
+		return err
+	}
+	read := true
+	if _, err := s.hub.Update(r.Context(), userID, in.ID, tocsin.Patch{Read: &read}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

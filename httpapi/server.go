@@ -196,6 +196,8 @@ func (s *Server) routes() []route {
 		{"POST", "/api/push/subscriptions", authUser, s.subscribePush, limitUser},
 		{"GET", "/api/push/subscriptions", authUser, s.listPushSubscriptions, limitUser},
 		{"DELETE", "/api/push/subscriptions/{id}", authUser, s.unsubscribePush, limitUser},
+		// The service worker's click: the read ticket in the body is the credential.
+		{"POST", "/api/push/read", authNone, s.pushRead, limitNone},
 		// The member-events surface (PRODUCT.md §5.3). POST authenticates itself: an
 		// API key naming the member, or the member.
 		{"GET", "/events", authStream, s.memberEvents, limitConnect},

@@ -40,15 +40,17 @@ var Version = "dev"
 
 // App is one running node.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   tocsin.Store
-	bus     tocsin.Bus
-	hub     *hub.Hub
-	engine  *delivery.Engine
-	push    *webpush.Sender // Web Push (its public key for the API)
-	handler *httpapi.Server
-	proxies clientip.Proxies
+	cfg    config.Config
+	log    *slog.Logger
+	store  tocsin.Store
+	bus    tocsin.Bus
+	hub    *hub.Hub
+	engine *delivery.Engine
+	push   *webpush.Sender // Web Push (its public key for the API)
+	// pushRead checks the read tickets of pushed notifications (channels.go).
+	pushRead func(ticket, id string) (userID string, err error)
+	handler  *httpapi.Server
+	proxies  clientip.Proxies
 
 	srvMu   sync.Mutex
 	srv     *http.Server
@@ -138,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
 		Delivery: engine, Channels: store, Unsubscribe: unsubscribe,
 		Push: httpapi.PushConfig{PublicKey: a.push.PublicKey(), Store: store, AllowInsecure: a.cfg.PushAllowInsecure,
-			Subscribed: engine.PushSubscribed},
+			Subscribed: engine.PushSubscribed, Read: a.pushRead},
 		Now: a.now,
 	})
 	// The engine's loop runs until Close; its API works before.

@@ -11,6 +11,7 @@ import (
 	"github.com/tocsin/tocsin/delivery"
 	"github.com/tocsin/tocsin/email"
 	"github.com/tocsin/tocsin/internal/outbound"
+	"github.com/tocsin/tocsin/internal/readticket"
 	"github.com/tocsin/tocsin/metrics"
 	"github.com/tocsin/tocsin/webhook"
 	"github.com/tocsin/tocsin/webpush"
@@ -49,6 +50,20 @@ func (a *App) newEngine(m *metrics.Metrics, pub delivery.Publisher) (*delivery.E
 	}
 	dc.Push = push
 	a.push = push
+	// Read tickets of pushed notifications: keyed like the unsubscribe links (the
+	// same on every node of a cluster), under a label of their own.
+	base, err := a.unsubscribeKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	readKey, err := hkdf.Key(sha256.New, base, nil, "tocsin push read tickets v1", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	dc.ReadTicket = func(userID, id string) string {
+		return readticket.Mint(readKey, userID, id, a.now().Add(readticket.TTL))
+	}
+	a.pushRead = func(ticket, id string) (string, error) { return readticket.Verify(readKey, ticket, id, a.now()) }
 	var unsub httpUnsubscribe
 	if a.cfg.SMTPURL != "" {
 		key, err := a.unsubscribeKey()
