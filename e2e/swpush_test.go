@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tocsin/tocsin/internal/readticket"
 )
 
 // shownNotification is what registration.getNotifications() reports of one.
@@ -53,7 +55,9 @@ func TestServiceWorkerPush(t *testing.T) {
 	}
 	t.Parallel()
 	// Under --base-path: the worker's scope is the app's root, not the origin's.
-	n := startNode(t, "--dev-tokens", "--base-path", "/notify")
+	// A known link key, so the test can mint the read ticket a real push carries.
+	const linkKey = "sw-test-link-key-0123456789abcdef0123"
+	n := startNode(t, "--dev-tokens", "--base-path", "/notify", "--unsubscribe-secret", linkKey)
 	open := newBrowser(t)
 	tab := open(n.URL + "/notify/?user=swp")
 	origin := n.URL // http://127.0.0.1:port: a secure context, as localhost is
@@ -234,8 +238,21 @@ func TestServiceWorkerPush(t *testing.T) {
 	// the worker shows. (A synthetic event cannot waitUntil nor open a window, but
 	// the handler's close and read call run as for a real click.) The worker's fetch
 	// is observed by wrapping it.
-	const id3 = "n-push-3"
-	push(map[string]any{"type": "notification", "unreadCount": 2, "readTicket": "rt-3",
+	// A real notification of the page's user, and the ticket its push would carry:
+	// the click must mark it read on the server.
+	var created notification
+	if r := n.do("POST", "/notify/api/notifications", apiKey, map[string]any{"userId": "swp", "title": "Click me"}); r.Status != http.StatusCreated {
+		t.Fatalf("publish: %d %s", r.Status, r.Body)
+	} else {
+		r.json(t, &created)
+	}
+	id3 := created.ID
+	key, err := readticket.Key([]byte(linkKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := readticket.Mint(key, "swp", id3, time.Now().Add(time.Hour))
+	push(map[string]any{"type": "notification", "unreadCount": 2, "readTicket": ticket,
 		"notification": map[string]any{"id": id3, "title": "Click me", "actionUrl": "javascript:alert(1)"}})
 	handled(4)
 	waitUntil(t, id3+" shown", func() (bool, string) {
@@ -261,13 +278,21 @@ func TestServiceWorkerPush(t *testing.T) {
 	if err != nil {
 		t.Fatalf("click in the worker: %v", err)
 	}
-	var calls []struct{ URL, Method, Body, Credentials string }
+	var calls []struct {
+		URL, Method, Body, Credentials string
+		Status                         int
+	}
 	if err := json.Unmarshal([]byte(click), &calls); err != nil || len(calls) != 1 ||
 		calls[0].URL != origin+"/notify/api/push/read" || calls[0].Method != "POST" || calls[0].Credentials != "omit" ||
-		calls[0].Body != `{"id":"`+id3+`","ticket":"rt-3"}` {
-		t.Fatalf("the click's read call: %s (%v)", click, err)
+		calls[0].Body != `{"id":"`+id3+`","ticket":"`+ticket+`"}` || calls[0].Status != http.StatusNoContent {
+		t.Fatalf("the click's read call: %s (%v), want a 204", click, err)
 	}
-	t.Logf("the click's read call (the server's answer is not checked until it has the endpoint): %s", click)
+	var after notification
+	if r := n.do("GET", "/notify/api/notifications/"+id3, userToken(t, "swp"), nil); r.Status != http.StatusOK {
+		t.Fatalf("get %s: %d %s", id3, r.Status, r.Body)
+	} else if r.json(t, &after); after.ReadAt == nil {
+		t.Fatalf("the click did not mark %s read on the server: %+v", id3, after)
+	}
 	waitUntil(t, "the click to close "+id3, func() (bool, string) {
 		m, s := shown()
 		_, still := m[id3]

@@ -56,7 +56,7 @@ func (a *App) newEngine(m *metrics.Metrics, pub delivery.Publisher) (*delivery.E
 	if err != nil {
 		return nil, nil, err
 	}
-	readKey, err := hkdf.Key(sha256.New, base, nil, "tocsin push read tickets v1", 32)
+	readKey, err := readticket.Key(base)
 	if err != nil {
 		return nil, nil, err
 	}

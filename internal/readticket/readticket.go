@@ -7,6 +7,7 @@
 package readticket
 
 import (
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -24,6 +25,12 @@ const TTL = 7 * 24 * time.Hour
 const version = 1
 
 var b64 = base64.RawURLEncoding
+
+// Key derives the tickets' key from the server's link key (the unsubscribe links'
+// key: the same on every node of a cluster), under a label of its own.
+func Key(base []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, base, nil, "tocsin push read tickets v1", 32)
+}
 
 // Mint returns the ticket of the user's notification id, valid until exp.
 func Mint(key []byte, userID, id string, exp time.Time) string {
