@@ -18,6 +18,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -41,6 +44,23 @@ type pushService struct {
 	subject string
 	gone    atomic.Bool // answer 410 Gone
 	msgs    chan pushMsg
+	ece     string // webpush/testdata/node/decrypt.mjs when node and http_ece are here
+}
+
+// eceScript is the http_ece decrypt script, "" when node or the package is missing
+// locally (CI installs both: there a missing one fails the test).
+func eceScript(t *testing.T) string {
+	dir, _ := filepath.Abs(filepath.Join("..", "webpush", "testdata", "node"))
+	_, nodeErr := exec.LookPath("node")
+	_, pkgErr := os.Stat(filepath.Join(dir, "node_modules", "http_ece"))
+	if nodeErr != nil || pkgErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node and the npm package http_ece (npm install --prefix webpush/testdata/node): CI must provide them")
+		}
+		t.Log("node or http_ece missing: pushes are decrypted by the test's own decrypt only")
+		return ""
+	}
+	return filepath.Join(dir, "decrypt.mjs")
 }
 
 type pushMsg struct {
@@ -62,7 +82,7 @@ func newPushService(t *testing.T, vapid, subject string) *pushService {
 	}
 	auth := make([]byte, 16)
 	rand.Read(auth)
-	p := &pushService{t: t, ua: k, auth: auth, vapid: vapid, subject: subject, msgs: make(chan pushMsg, 64)}
+	p := &pushService{t: t, ua: k, auth: auth, vapid: vapid, subject: subject, msgs: make(chan pushMsg, 64), ece: eceScript(t)}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.Close)
 	return p
@@ -94,6 +114,16 @@ func (p *pushService) serve(w http.ResponseWriter, r *http.Request) {
 		p.t.Errorf("decrypt: %v", err)
 		http.Error(w, "cannot decrypt", http.StatusBadRequest)
 		return
+	}
+	if p.ece != "" { // and as an independent implementation does: npm http_ece
+		in, _ := json.Marshal(map[string]string{"body": b64url.EncodeToString(body),
+			"uaPrivate": b64url.EncodeToString(p.ua.Bytes()), "auth": b64url.EncodeToString(p.auth)})
+		cmd := exec.Command("node", p.ece)
+		cmd.Stdin = bytes.NewReader(in)
+		out, err := cmd.Output()
+		if got, derr := b64url.DecodeString(string(out)); err != nil || derr != nil || !bytes.Equal(got, plain) {
+			p.t.Errorf("http_ece decrypts %q (%v), want %q", got, err, plain)
+		}
 	}
 	m := pushMsg{Header: r.Header.Clone()}
 	if err := json.Unmarshal(plain, &m); err != nil {
