@@ -5,7 +5,6 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -84,18 +83,16 @@ func Push(ctx context.Context, cfg Config) (Result, error) {
 	_, cpu0 := proc(cfg.ServerPID)
 	start := time.Now()
 	acks := make([]time.Time, (cfg.Pushes+timersPerPublish-1)/timersPerPublish)
-	for b, first := 0, 0; first < cfg.Pushes && ctx.Err() == nil; b, first = b+1, first+timersPerPublish {
-		n := min(timersPerPublish, cfg.Pushes-first)
-		ids := make([]string, n)
-		for i := range ids {
-			ids[i] = user(first + i)
-		}
-		list, _ := json.Marshal(ids)
+	err = bulks(ctx, cfg.Pushes, user, func(b int, list []byte) error {
 		body := fmt.Sprintf(`{"userIds":%s,"type":"bench","title":"push","channels":{"push":"0s"}}`, list)
 		if _, ok := publish(ctx, c, &cfg, body, rec); !ok {
-			return rec.result("push", time.Since(start), 0), fmt.Errorf("push: publish failed: %v", rec.firstErr.Load())
+			return fmt.Errorf("push: publish failed: %v", rec.firstErr.Load())
 		}
 		acks[b] = time.Now()
+		return nil
+	})
+	if err != nil {
+		return rec.result("push", time.Since(start), 0), err
 	}
 	pr.PublishMs = ms(time.Since(start))
 
