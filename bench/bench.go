@@ -40,6 +40,7 @@ type Config struct {
 	Hold       time.Duration // how long idle streams are held before measuring
 	Timers     int           // escalation timers (timers)
 	DueIn      time.Duration // how far ahead the timers are due (timers)
+	Pushes     int           // Web Push subscriptions, one push each (push)
 }
 
 // Result is what a run measured; it is written as JSON.
@@ -70,6 +71,8 @@ type Result struct {
 	FirstError     string  `json:"firstError,omitempty"`
 	// Timers (timers): memory, goroutines and lateness of pending escalation timers.
 	Timers *TimerResult `json:"timers,omitempty"`
+	// Push (push): Web Push throughput, arrivals and the server's CPU per push.
+	Push *PushResult `json:"push,omitempty"`
 }
 
 // Latency summarises a sample in milliseconds.

@@ -22,6 +22,8 @@ var Scenarios = map[string]func(ctx context.Context, cfg Config) (Result, error)
 	"reconnect-storm": Storm,
 	// timers: pending escalation timers, their memory and how late they fire.
 	"timers": Timers,
+	// push: Web Push to a local push service, throughput and CPU per push.
+	"push": Push,
 }
 
 // Publish: cfg.Publishers concurrent publishers, each to its own users, for

@@ -95,25 +95,23 @@ func Timers(ctx context.Context, cfg Config) (Result, error) {
 	start := time.Now()
 	due := start.Add(cfg.DueIn).Truncate(time.Millisecond)
 	run := rand.Uint32()
-	for first := 0; first < cfg.Timers && ctx.Err() == nil; first += timersPerPublish {
-		n := min(timersPerPublish, cfg.Timers-first)
+	err = bulks(ctx, cfg.Timers, func(i int) string { return fmt.Sprintf("timer-%d-%d", run, i) }, func(_ int, list []byte) error {
 		// The delay is relative to the notification's createdAt, a moment after
 		// now: the timers of one bulk are due within a few ms of the instant, and
 		// each arrival is measured against its own createdAt + delay.
 		delay := time.Until(due).Milliseconds()
 		if delay < 0 {
-			return Result{}, fmt.Errorf("timers: publishing took longer than --due-in %s", cfg.DueIn)
+			return fmt.Errorf("timers: publishing took longer than --due-in %s", cfg.DueIn)
 		}
-		ids := make([]string, n)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("timer-%d-%d", run, first+i)
-		}
-		list, _ := json.Marshal(ids)
 		body := fmt.Sprintf(`{"userIds":%s,"type":"bench","title":"timer","channels":{"webhook":"%dms"},"data":{"delayMs":%d}}`,
 			list, delay, delay)
 		if _, ok := publish(ctx, c, &cfg, body, rec); !ok {
-			return rec.result("timers", time.Since(start), 0), fmt.Errorf("timers: publish failed: %v", rec.firstErr.Load())
+			return fmt.Errorf("timers: publish failed: %v", rec.firstErr.Load())
 		}
+		return nil
+	})
+	if err != nil {
+		return rec.result("timers", time.Since(start), 0), err
 	}
 	tr.PublishMs = ms(time.Since(start))
 	_, cpu1 := proc(cfg.ServerPID)
@@ -162,6 +160,26 @@ func Timers(ctx context.Context, cfg Config) (Result, error) {
 		return res, fmt.Errorf("timers: %d of %d fired within %s of their due time", tr.Fired, cfg.Timers, timersDrain)
 	}
 	return res, nil
+}
+
+// bulks calls publish with the JSON list of each run of up to timersPerPublish
+// (the server's limit of userIds) of the n recipients user names, b counting the
+// bulks from 0; it stops at the first error.
+func bulks(ctx context.Context, n int, user func(i int) string, publish func(b int, list []byte) error) error {
+	for b, first := 0, 0; first < n; b, first = b+1, first+timersPerPublish {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ids := make([]string, min(timersPerPublish, n-first))
+		for i := range ids {
+			ids[i] = user(first + i)
+		}
+		list, _ := json.Marshal(ids)
+		if err := publish(b, list); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -21,7 +21,7 @@ func TestBenchSmoke(t *testing.T) {
 		t.Skip("runs the binary")
 	}
 	t.Parallel()
-	p := startProc(t, freeAddr(t), t.TempDir(), "--rate-connect", "0", "--webhook-allow-private")
+	p := startProc(t, freeAddr(t), t.TempDir(), "--rate-connect", "0", "--webhook-allow-private", "--push-allow-insecure")
 	pid := strconv.Itoa(p.cmd.Process.Pid)
 	common := []string{"--url", p.URL, "--api-key", apiKey, "--jwt-secret", jwtSecret, "--server-pid", pid}
 	for _, tc := range []struct {
@@ -44,6 +44,13 @@ func TestBenchSmoke(t *testing.T) {
 			tr := r.Timers
 			return tr != nil && tr.Fired == 200 && tr.Repeats == 0 && r.Delivered == 200 && tr.LatenessMs.N == 200 &&
 				tr.GoroutinesBefore > 0 && tr.GoroutinesPending < tr.GoroutinesBefore+20 && tr.RSSPendingKiB > 0
+		}},
+		// push: every subscription gets its Web Push exactly once, encrypted
+		// (aes128gcm) and VAPID-signed, at the bench's own push service.
+		{"push", []string{"--pushes", "50"}, func(r bench.Result) bool {
+			pr := r.Push
+			return pr != nil && pr.Arrived == 50 && pr.Repeats == 0 && pr.BadRequests == 0 && r.Delivered == 50 &&
+				r.Expected == 50 && r.LatencyMs.N == 50 && pr.PushesPerSecond > 0 && pr.CPUSecondsPer1k > 0
 		}},
 		// --publish-url sends the publishes to a second node of a cluster; the same
 		// server here, so the flag's path runs without one (scripts/bench-cluster.sh

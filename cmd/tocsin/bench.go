@@ -47,13 +47,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	hold := fs.Duration("hold", 5*time.Second, "how long idle streams are held before the server is measured")
 	timers := fs.Int("timers", 100000, "escalation timers (timers; at most 1,000,000)")
 	dueIn := fs.Duration("due-in", 30*time.Second, "how far ahead the timers are due, one instant for all (timers; at most 1h)")
+	pushes := fs.Int("pushes", 10000, "Web Push subscriptions, one push each (push; at most 100,000; the server needs --push-allow-insecure)")
 	out := fs.String("json", "", "also write the result as JSON to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
 	if *duration > 10*time.Minute || *streams > 19000 || *userIDs > 10000 || *publishers > 1000 ||
-		*timers > bench.MaxTimers || *dueIn > time.Hour {
-		fmt.Fprintln(stderr, "tocsin bench: a limit is exceeded (duration ≤ 10m, streams ≤ 19000, user-ids ≤ 10000, publishers ≤ 1000, timers ≤ 1000000, due-in ≤ 1h)")
+		*timers > bench.MaxTimers || *pushes > bench.MaxPushes || *dueIn > time.Hour {
+		fmt.Fprintln(stderr, "tocsin bench: a limit is exceeded (duration ≤ 10m, streams ≤ 19000, user-ids ≤ 10000, publishers ≤ 1000, timers ≤ 1000000, pushes ≤ 100000, due-in ≤ 1h)")
 		return 2
 	}
 	if *key == "" {
@@ -65,7 +66,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	cfg := bench.Config{
 		URL: strings.TrimSuffix(*url, "/"), PublishURL: strings.TrimSuffix(*publishURL, "/"), APIKey: *key, ServerPID: *pid, Publishers: *publishers,
 		Duration: *duration, Streams: *streams, Rate: *rate, UserIDs: *userIDs, Hold: *hold,
-		Timers: *timers, DueIn: *dueIn,
+		Timers: *timers, DueIn: *dueIn, Pushes: *pushes,
 		Token: func(user string) (string, error) {
 			return auth.MintJWT([]byte(*secret), user, time.Hour, time.Now())
 		},
