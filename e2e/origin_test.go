@@ -174,3 +174,25 @@ func TestCrossSiteCookieStreams(t *testing.T) {
 	n.openStream("/api/notifications/stream", "Cookie", cookie, "Sec-Fetch-Site", "same-origin").expect("init")
 	n.dialWS("/api/notifications/ws", "Cookie", cookie, "Origin", n.URL).expect("init")
 }
+
+// TestCORSPreflightRefusedSaysWhy: a preflight from a page the server does not
+// allow is a 403 naming the flag that allows it (it was a 404), and error text
+// quotes "<" as "<", not "\u003c".
+func TestCORSPreflightRefusedSaysWhy(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	pre := n.do("OPTIONS", "/api/notifications", "", nil, "Origin", "https://app.example",
+		"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization")
+	if pre.Status != 403 || pre.Header.Get("Access-Control-Allow-Origin") != "" ||
+		!strings.Contains(string(pre.Body), "--cors-origins https://app.example") {
+		t.Fatalf("refused preflight: %d %v %s", pre.Status, pre.Header, pre.Body)
+	}
+	// A same-page request with an Origin header is not a preflight: unchanged.
+	if r := n.do("GET", "/healthz", "", nil, "Origin", "https://app.example"); r.Status != 200 {
+		t.Fatalf("a plain request with an Origin: %d", r.Status)
+	}
+	bad := n.do("GET", "/api/notifications?type=%3Cb%3E", userToken(t, "u"), nil)
+	if bad.Status != 400 || !strings.Contains(string(bad.Body), `<b>`) || strings.Contains(string(bad.Body), `\u003c`) {
+		t.Fatalf("error text: %d %s, want 400 without \\u003c", bad.Status, bad.Body)
+	}
+}

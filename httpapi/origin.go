@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/tocsin/tocsin"
 )
 
 // Browser origins: which pages may call tocsin (CORS), and which may use the
@@ -48,6 +50,13 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		o := r.Header.Get("Origin")
 		credentialed := o != "" && s.listed(o)
 		if o == "" || !credentialed && !s.anyOrig {
+			if o != "" && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				// A preflight from a page this server does not allow: say so (a 404
+				// from the route table sent newcomers looking for a missing route).
+				s.writeError(w, r, tocsin.Errorf(tocsin.EForbidden,
+					"origin %s may not call this server: start it with --cors-origins %s (or TOCSIN_CORS_ORIGINS)", clip(o), clip(o)))
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
