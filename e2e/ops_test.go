@@ -132,3 +132,17 @@ func TestCORS(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthzAndOpenAPIAgreeOnTheVersion: /api/openapi.json's info.version is the
+// version /healthz reports.
+func TestHealthzAndOpenAPIAgreeOnTheVersion(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	var h struct{ Version string }
+	n.do("GET", "/healthz", "", nil).json(t, &h)
+	var doc struct{ Info struct{ Version string } }
+	n.do("GET", "/api/openapi.json", "", nil).json(t, &doc)
+	if h.Version == "" || doc.Info.Version != h.Version {
+		t.Fatalf("healthz %q, openapi %q", h.Version, doc.Info.Version)
+	}
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -53,8 +54,28 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ tocsin.Princi
 
 func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(openapiJSON)
+	_, err := w.Write(s.openapiDoc)
 	return err
+}
+
+// withVersion is the OpenAPI description with info.version set to the server's
+// version, the one /healthz reports (the file in the repository says 0.1.0).
+func withVersion(doc []byte, version string) []byte {
+	if version == "" {
+		return doc
+	}
+	var d map[string]json.RawMessage
+	var info map[string]json.RawMessage
+	if json.Unmarshal(doc, &d) != nil || json.Unmarshal(d["info"], &info) != nil {
+		return doc
+	}
+	info["version"], _ = json.Marshal(version)
+	d["info"], _ = json.Marshal(info)
+	out, err := json.Marshal(d)
+	if err != nil {
+		return doc
+	}
+	return out
 }
 
 // clientJS: GET /client.js, the JavaScript client (an ES module).

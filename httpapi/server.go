@@ -112,8 +112,10 @@ type Server struct {
 	anyOrig bool            // --cors-origins has "*": any page, bearer tokens only
 
 	wsAccept *websocket.AcceptOptions
-	pushIDs  tocsin.IDGen // subscription ids
-	limits   limiters
+	// openapiDoc is /api/openapi.json with this server's version.
+	openapiDoc []byte
+	pushIDs    tocsin.IDGen // subscription ids
+	limits     limiters
 
 	// streams counts the streams the server runs beyond its handlers: taken-over SSE
 	// connections and WebSocket ones (net/http's Shutdown waits for neither), each
@@ -236,6 +238,7 @@ func New(cfg Config) *Server {
 			hook: newKeyedLimiter(cfg.RateHook),
 		},
 	}
+	s.openapiDoc = withVersion(openapiJSON, cfg.Version)
 	for _, o := range cfg.CORSOrigins {
 		if o == "*" {
 			s.anyOrig = true
