@@ -27,15 +27,15 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 	tok := fs.String("token", "", "a user JWT to use instead of minting one")
 	streamToken := fs.String("stream-token", "", "a capability (subscribe) token: tail /api/stream/<token>")
 	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "JWT secret for minting (env TOCSIN_JWT_SECRET; default: the one in --data-dir)")
-	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated JWT secret")
+	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated JWT secret (env TOCSIN_DATA_DIR)")
 	last := fs.String("last-event-id", "", "resume after this event id")
 	asJSON := fs.Bool("json", false, "print one JSON object per event: {\"id\",\"event\",\"data\"}")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tocsin listen --user 42 | --topic deploys | --stream-token tks_... [--json]")
+		fmt.Fprintln(fs.Output(), "Usage: tocsin listen --user 42 | --topic deploys | --stream-token tks_... [--json]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	opts := client.SubscribeOptions{LastEventID: *last, OnDisconnect: func(err error, wait time.Duration) {
 		fmt.Fprintf(stderr, "tocsin listen: disconnected (%v); reconnecting in %v\n", err, wait.Round(time.Millisecond))

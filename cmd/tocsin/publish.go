@@ -21,7 +21,7 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	url := fs.String("url", envOr("TOCSIN_URL", "http://127.0.0.1:8080"), "the server (env TOCSIN_URL)")
 	key := fs.String("api-key", os.Getenv("TOCSIN_API_KEY"), "API key (env TOCSIN_API_KEY; default: the one in --data-dir)")
-	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated API key")
+	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated API key (env TOCSIN_DATA_DIR)")
 	fromStdin := fs.Bool("json", false, "read the whole notification as JSON from stdin (as POST /api/notifications takes it)")
 	var in tocsin.PublishInput
 	users := fs.String("user", "", "recipient user id; several, comma-separated, send to userIds")
@@ -41,11 +41,11 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	at := fs.String("at", "", "schedule: deliver at this time, RFC 3339 (2026-12-24T09:00:00+01:00) or a delay from now (+90m)")
 	channels := fs.String("channels", "", "channels beyond the inbox, e.g. push=0s,email=15m,webhook=off (default: the server's by priority)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tocsin publish --user 42 --title 'Hello' [flags]   or   echo '{...}' | tocsin publish --json")
+		fmt.Fprintln(fs.Output(), "Usage: tocsin publish --user 42 --title 'Hello' [flags]   or   echo '{...}' | tocsin publish --json")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if *fromStdin {
 		b, err := io.ReadAll(io.LimitReader(stdin, 2<<20))

@@ -23,14 +23,11 @@ func token(args []string, stdout, stderr io.Writer) int {
 	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "HS256 secret (env TOCSIN_JWT_SECRET; default: the one generated in --data-dir)")
 	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir (env TOCSIN_DATA_DIR)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tocsin token --sub USER [--ttl 1h] [--topics a,b] [--jwt-secret S | --data-dir DIR]")
+		fmt.Fprintln(fs.Output(), "Usage: tocsin token --sub USER [--ttl 1h] [--topics a,b] [--jwt-secret S | --data-dir DIR]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if *sub == "" && fs.NArg() == 1 {
 		*sub = fs.Arg(0)

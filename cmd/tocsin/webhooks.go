@@ -47,8 +47,8 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 	endpoint := fs.String("endpoint", "", "add: the endpoint's URL (https://...)")
 	events := fs.String("events", tocsin.WebhookDeliver, "add: comma-separated events")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	if *key == "" {
 		*key = app.ReadSecret(*dataDir, "api-key")
