@@ -68,6 +68,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tocsin bench: a limit is exceeded (duration ≤ 10m, streams ≤ 19000, user-ids ≤ 10000, publishers ≤ 1000, timers ≤ 1000000, pushes ≤ 100000, due-in ≤ 1h)")
 		return 2
 	}
+	for _, u := range []string{*url, *publishURL} {
+		if u == "" {
+			continue
+		}
+		if err := checkURL(u); err != nil {
+			fmt.Fprintln(stderr, "tocsin bench:", err)
+			return 2
+		}
+	}
 	if *key == "" {
 		*key = app.ReadSecret(*dataDir, "api-key")
 	}
@@ -100,7 +109,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "tocsin bench:", err)
+		fmt.Fprintln(stderr, "tocsin bench:", explain(err, *url))
 		return 1
 	}
 	return 0

@@ -37,8 +37,12 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
+	if err := checkURL(*url); err != nil {
+		fmt.Fprintln(stderr, "tocsin listen:", err)
+		return 2
+	}
 	opts := client.SubscribeOptions{LastEventID: *last, OnDisconnect: func(err error, wait time.Duration) {
-		fmt.Fprintf(stderr, "tocsin listen: disconnected (%v); reconnecting in %v\n", err, wait.Round(time.Millisecond))
+		fmt.Fprintf(stderr, "tocsin listen: disconnected (%v); reconnecting in %v\n", explain(err, *url), wait.Round(time.Millisecond))
 	}}
 	var c *client.Client
 	switch {
@@ -88,7 +92,7 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 		return err
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "tocsin listen:", err)
+		fmt.Fprintln(stderr, "tocsin listen:", explain(err, *url))
 		return 1
 	}
 	return 0

@@ -88,7 +88,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--url %q needs a scheme: http://127.0.0.1:8080 (or set TOCSIN_URL)", raw)
+		return fmt.Errorf("--url %q needs a scheme, e.g. http://%s (or set TOCSIN_URL)", raw, raw)
 	}
 	return nil
 }

@@ -50,6 +50,10 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
 		return code
 	}
+	if err := checkURL(*server); err != nil {
+		fmt.Fprintf(stderr, "tocsin webhooks %s: %v\n", verb, err)
+		return 2
+	}
 	if *key == "" {
 		*key = app.ReadSecret(*dataDir, "api-key")
 	}
@@ -57,7 +61,7 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fail := func(err error) int {
-		fmt.Fprintln(stderr, "tocsin webhooks "+verb+":", err)
+		fmt.Fprintln(stderr, "tocsin webhooks "+verb+":", explain(err, *server))
 		return 1
 	}
 	needID := func() (string, bool) {
