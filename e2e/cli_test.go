@@ -215,6 +215,8 @@ func TestCLIAnswersLocally(t *testing.T) {
 		{"data not json", []string{"publish", "--url", nobody, "--user", "a", "--data", "k=v", "--api-key", "k"}, nil, 2, "", "is not a JSON object"},
 		{"data a json array", []string{"publish", "--url", nobody, "--user", "a", "--data", "[1]", "--api-key", "k"}, nil, 2, "", "is not a JSON object"},
 		{"no api key", []string{"publish", "--url", nobody, "--user", "a", "--data-dir", empty}, nil, 2, "", "set --api-key or TOCSIN_API_KEY"},
+		{"listen without a secret", []string{"listen", "--url", nobody, "--user", "a", "--data-dir", empty}, nil, 2, "", "set --jwt-secret or TOCSIN_JWT_SECRET"},
+		{"webhooks without a key", []string{"webhooks", "list", "--url", nobody, "--data-dir", empty}, nil, 2, "", "set --api-key or TOCSIN_API_KEY"},
 		{"refused connection", []string{"publish", "--url", nobody, "--user", "a", "--api-key", "k"}, nil, 1, "", "check --url / TOCSIN_URL"},
 		{"refused connection, env url", []string{"webhooks", "list"}, []string{"TOCSIN_URL=" + nobody, "TOCSIN_API_KEY=k"}, 1, "", "check --url / TOCSIN_URL"},
 	}

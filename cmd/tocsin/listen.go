@@ -60,6 +60,11 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 		if *secret == "" {
 			*secret = app.ReadSecret(*dataDir, "jwt-secret")
 		}
+		if *secret == "" {
+			// A token signed with no secret is one the server refuses; say what to set.
+			fmt.Fprintf(stderr, "tocsin listen: no JWT secret: set --jwt-secret or TOCSIN_JWT_SECRET, or --data-dir (TOCSIN_DATA_DIR) to the server's data dir (%s has no jwt-secret), or pass --token\n", *dataDir)
+			return 2
+		}
 		sub, topics := *user, []string(nil)
 		if sub == "" {
 			sub = "tocsin-listen"

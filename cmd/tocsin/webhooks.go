@@ -57,6 +57,10 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 	if *key == "" {
 		*key = app.ReadSecret(*dataDir, "api-key")
 	}
+	if *key == "" {
+		fmt.Fprintf(stderr, "tocsin webhooks %s: no API key: set --api-key or TOCSIN_API_KEY, or --data-dir (TOCSIN_DATA_DIR) to the server's data dir (%s has no api-key)\n", verb, *dataDir)
+		return 2
+	}
 	c := client.New(*server, client.WithAPIKey(*key))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
