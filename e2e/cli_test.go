@@ -176,3 +176,110 @@ func getJSON(t *testing.T, url, bearer string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// TestCLIAnswersLocally: the mistakes a newcomer makes in the first hour get an
+// answer from the CLI itself, without a server: --help exits 0 with the usage on
+// stdout, a --url without a scheme, conflicting or malformed publish flags and a
+// missing API key are refused with what to do, and a refused connection hints at
+// --url / TOCSIN_URL.
+func TestCLIAnswersLocally(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	t.Parallel()
+	nobody := "http://" + freeAddr(t) // nothing listens there
+	empty := t.TempDir()              // a data dir without a generated key
+	cases := []struct {
+		name   string
+		args   []string
+		env    []string
+		code   int
+		stdout string // substring of stdout
+		stderr string // substring of stderr
+	}{
+		{"token help", []string{"token", "--help"}, nil, 0, "--iss", ""},
+		{"publish help", []string{"publish", "-h"}, nil, 0, "TOCSIN_API_KEY", ""},
+		{"publish help names data dir env", []string{"publish", "--help"}, nil, 0, "TOCSIN_DATA_DIR", ""},
+		{"listen help", []string{"listen", "--help"}, nil, 0, "TOCSIN_URL", ""},
+		{"keys help", []string{"keys", "--help"}, nil, 0, "Usage: tocsin keys", ""},
+		{"keys verb help", []string{"keys", "list", "--help"}, nil, 0, "TOCSIN_STORE", ""},
+		{"webhooks help", []string{"webhooks", "--help"}, nil, 0, "Usage: tocsin webhooks", ""},
+		{"webhooks verb help", []string{"webhooks", "list", "-h"}, nil, 0, "TOCSIN_API_KEY", ""},
+		{"bench help", []string{"bench", "--help"}, nil, 0, "Scenarios:", ""},
+		{"bench scenario help", []string{"bench", "publish", "--help"}, nil, 0, "-publishers", ""},
+		{"unknown flag", []string{"publish", "--nope"}, nil, 2, "", "not defined: -nope"},
+		{"url without scheme", []string{"publish", "--url", "127.0.0.1:8080", "--user", "a", "--api-key", "k"}, nil, 2, "", "needs a scheme, e.g. http://127.0.0.1:8080"},
+		{"env url without scheme", []string{"listen", "--user", "a"}, []string{"TOCSIN_URL=localhost:8080"}, 2, "", "needs a scheme"},
+		{"webhooks url without scheme", []string{"webhooks", "list", "--url", "localhost:8080"}, nil, 2, "", "needs a scheme"},
+		{"user and topic", []string{"publish", "--url", nobody, "--user", "a", "--topic", "t", "--api-key", "k"}, nil, 2, "", "--user and --topic conflict"},
+		{"data not json", []string{"publish", "--url", nobody, "--user", "a", "--data", "k=v", "--api-key", "k"}, nil, 2, "", "is not a JSON object"},
+		{"data a json array", []string{"publish", "--url", nobody, "--user", "a", "--data", "[1]", "--api-key", "k"}, nil, 2, "", "is not a JSON object"},
+		{"no api key", []string{"publish", "--url", nobody, "--user", "a", "--data-dir", empty}, nil, 2, "", "set --api-key or TOCSIN_API_KEY"},
+		{"listen without a secret", []string{"listen", "--url", nobody, "--user", "a", "--data-dir", empty}, nil, 2, "", "set --jwt-secret or TOCSIN_JWT_SECRET"},
+		{"webhooks without a key", []string{"webhooks", "list", "--url", nobody, "--data-dir", empty}, nil, 2, "", "set --api-key or TOCSIN_API_KEY"},
+		{"refused connection", []string{"publish", "--url", nobody, "--user", "a", "--api-key", "k"}, nil, 1, "", "check --url / TOCSIN_URL"},
+		{"refused connection, env url", []string{"webhooks", "list"}, []string{"TOCSIN_URL=" + nobody, "TOCSIN_API_KEY=k"}, 1, "", "check --url / TOCSIN_URL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(binary(t), tc.args...)
+			cmd.Dir = empty // no tocsin-data here to pick a key or secret from
+			for _, kv := range cmd.Environ() {
+				if !strings.HasPrefix(kv, "TOCSIN_") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			cmd.Env = append(cmd.Env, tc.env...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Fatalf("tocsin %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(tc.args, " "), code, tc.code, stdout.String(), stderr.String())
+			}
+			if tc.code == 0 && stderr.Len() != 0 {
+				t.Fatalf("help wrote to stderr: %s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestCLITokenIssuerAudience: tocsin token --iss/--aud mints a token a server run
+// with --jwt-issuer/--jwt-audience accepts; without them the server refuses it.
+func TestCLITokenIssuerAudience(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	t.Parallel()
+	p := startProc(t, freeAddr(t), t.TempDir(), "--jwt-issuer", "auth.example", "--jwt-audience", "tocsin")
+	mint := func(args ...string) string {
+		t.Helper()
+		b, err := exec.Command(binary(t), append([]string{"token", "--sub", "u1", "--jwt-secret", jwtSecret}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	status := func(tok string) int {
+		req, _ := http.NewRequest("GET", p.URL+"/api/notifications", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := status(mint("--iss", "auth.example", "--aud", "tocsin")); s != 200 {
+		t.Fatalf("token with --iss/--aud: status %d, want 200", s)
+	}
+	if s := status(mint()); s != 401 {
+		t.Fatalf("token without --iss/--aud: status %d, want 401", s)
+	}
+}

@@ -28,6 +28,10 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
 	verb := args[0]
 	fs := flag.NewFlagSet("keys "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -35,8 +39,12 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.DataDir, "data-dir", envOr("TOCSIN_DATA_DIR", cfg.DataDir), "the server's data dir (env TOCSIN_DATA_DIR)")
 	fs.StringVar(&cfg.Store, "store", os.Getenv("TOCSIN_STORE"), "the server's store, when not SQLite in the data dir (env TOCSIN_STORE)")
 	name := fs.String("name", "", "a name for the key (create)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -27,18 +27,22 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 	tok := fs.String("token", "", "a user JWT to use instead of minting one")
 	streamToken := fs.String("stream-token", "", "a capability (subscribe) token: tail /api/stream/<token>")
 	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "JWT secret for minting (env TOCSIN_JWT_SECRET; default: the one in --data-dir)")
-	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated JWT secret")
+	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated JWT secret (env TOCSIN_DATA_DIR)")
 	last := fs.String("last-event-id", "", "resume after this event id")
 	asJSON := fs.Bool("json", false, "print one JSON object per event: {\"id\",\"event\",\"data\"}")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tocsin listen --user 42 | --topic deploys | --stream-token tks_... [--json]")
+		fmt.Fprintln(fs.Output(), "Usage: tocsin listen --user 42 | --topic deploys | --stream-token tks_... [--json]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if err := checkURL(*url); err != nil {
+		fmt.Fprintln(stderr, "tocsin listen:", err)
 		return 2
 	}
 	opts := client.SubscribeOptions{LastEventID: *last, OnDisconnect: func(err error, wait time.Duration) {
-		fmt.Fprintf(stderr, "tocsin listen: disconnected (%v); reconnecting in %v\n", err, wait.Round(time.Millisecond))
+		fmt.Fprintf(stderr, "tocsin listen: disconnected (%v); reconnecting in %v\n", explain(err, *url), wait.Round(time.Millisecond))
 	}}
 	var c *client.Client
 	switch {
@@ -55,6 +59,11 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		if *secret == "" {
 			*secret = app.ReadSecret(*dataDir, "jwt-secret")
+		}
+		if *secret == "" {
+			// A token signed with no secret is one the server refuses; say what to set.
+			fmt.Fprintf(stderr, "tocsin listen: no JWT secret: set --jwt-secret or TOCSIN_JWT_SECRET, or --data-dir (TOCSIN_DATA_DIR) to the server's data dir (%s has no jwt-secret), or pass --token\n", *dataDir)
+			return 2
 		}
 		sub, topics := *user, []string(nil)
 		if sub == "" {
@@ -88,7 +97,7 @@ func listenCmd(args []string, stdout, stderr io.Writer) int {
 		return err
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "tocsin listen:", err)
+		fmt.Fprintln(stderr, "tocsin listen:", explain(err, *url))
 		return 1
 	}
 	return 0

@@ -3,9 +3,14 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"syscall"
 )
 
 const usage = `tocsin — a self-hosted real-time notification server
@@ -56,4 +61,42 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tocsin: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
+}
+
+// parseFlags parses a subcommand's flags. --help/-h prints the usage on stdout and
+// exits 0 (it is an answer, not an error); any other parse error prints on stderr
+// and exits 2. ok is false when the caller must return code.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = stdout.Write(buf.Bytes())
+		return 0, false
+	default:
+		_, _ = stderr.Write(buf.Bytes())
+		return 2, false
+	}
+}
+
+// checkURL refuses a --url without a scheme or host locally: "127.0.0.1:8080"
+// otherwise parses as scheme "127.0.0.1" and fails with an obscure transport error.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--url %q needs a scheme, e.g. http://%s (or set TOCSIN_URL)", raw, raw)
+	}
+	return nil
+}
+
+// explain adds a hint to an error a newcomer cannot act on by itself.
+func explain(err error, server string) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w\nhint: nothing answers at %s; check --url / TOCSIN_URL and that tocsin serve is running", err, server)
+	}
+	return err
 }

@@ -21,7 +21,7 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	url := fs.String("url", envOr("TOCSIN_URL", "http://127.0.0.1:8080"), "the server (env TOCSIN_URL)")
 	key := fs.String("api-key", os.Getenv("TOCSIN_API_KEY"), "API key (env TOCSIN_API_KEY; default: the one in --data-dir)")
-	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated API key")
+	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir, for its generated API key (env TOCSIN_DATA_DIR)")
 	fromStdin := fs.Bool("json", false, "read the whole notification as JSON from stdin (as POST /api/notifications takes it)")
 	var in tocsin.PublishInput
 	users := fs.String("user", "", "recipient user id; several, comma-separated, send to userIds")
@@ -41,10 +41,14 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	at := fs.String("at", "", "schedule: deliver at this time, RFC 3339 (2026-12-24T09:00:00+01:00) or a delay from now (+90m)")
 	channels := fs.String("channels", "", "channels beyond the inbox, e.g. push=0s,email=15m,webhook=off (default: the server's by priority)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tocsin publish --user 42 --title 'Hello' [flags]   or   echo '{...}' | tocsin publish --json")
+		fmt.Fprintln(fs.Output(), "Usage: tocsin publish --user 42 --title 'Hello' [flags]   or   echo '{...}' | tocsin publish --json")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if err := checkURL(*url); err != nil {
+		fmt.Fprintln(stderr, "tocsin publish:", err)
 		return 2
 	}
 	if *fromStdin {
@@ -57,6 +61,10 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	} else {
+		if *users != "" && in.Topic != "" {
+			fmt.Fprintln(stderr, "tocsin publish: --user and --topic conflict: send to users or to a topic, not both")
+			return 2
+		}
 		if ids := splitList(*users); len(ids) == 1 {
 			in.UserID = ids[0]
 		} else if len(ids) > 1 {
@@ -64,6 +72,13 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		in.Tags = splitList(*tags)
 		if *data != "" {
+			// Checked here: the server's answer to a malformed body is less clear
+			// than naming the flag, and k=v is the usual first guess.
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(*data), &obj); err != nil || obj == nil {
+				fmt.Fprintf(stderr, "tocsin publish: --data %q is not a JSON object; write it as '{\"k\":\"v\"}'\n", *data)
+				return 2
+			}
 			in.Data = json.RawMessage(*data)
 		}
 		if *expires > 0 {
@@ -93,11 +108,16 @@ func publishCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *key == "" {
 		*key = app.ReadSecret(*dataDir, "api-key")
 	}
+	if *key == "" {
+		// Sending without a key only earns a 401 from the server; say what to set.
+		fmt.Fprintf(stderr, "tocsin publish: no API key: set --api-key or TOCSIN_API_KEY, or --data-dir (TOCSIN_DATA_DIR) to the server's data dir (%s has no api-key)\n", *dataDir)
+		return 2
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ns, err := client.New(*url, client.WithAPIKey(*key)).Publish(ctx, in, client.PublishOptions{IdempotencyKey: *idem})
 	if err != nil {
-		fmt.Fprintln(stderr, "tocsin publish:", err)
+		fmt.Fprintln(stderr, "tocsin publish:", explain(err, *url))
 		return 1
 	}
 	enc := json.NewEncoder(stdout)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/tocsin/tocsin/auth"
 	"github.com/tocsin/tocsin/internal/app"
 )
@@ -22,15 +23,16 @@ func token(args []string, stdout, stderr io.Writer) int {
 	topics := fs.String("topics", "", "comma-separated topics the user may stream (claim \"topics\"; * for all)")
 	secret := fs.String("jwt-secret", os.Getenv("TOCSIN_JWT_SECRET"), "HS256 secret (env TOCSIN_JWT_SECRET; default: the one generated in --data-dir)")
 	dataDir := fs.String("data-dir", envOr("TOCSIN_DATA_DIR", "tocsin-data"), "the server's data dir (env TOCSIN_DATA_DIR)")
+	// The same variables serve reads for --jwt-issuer/--jwt-audience: a shell set up
+	// for the server mints tokens it accepts.
+	iss := fs.String("iss", os.Getenv("TOCSIN_JWT_ISSUER"), "the iss claim, needed when the server runs with --jwt-issuer (env TOCSIN_JWT_ISSUER)")
+	aud := fs.String("aud", os.Getenv("TOCSIN_JWT_AUDIENCE"), "the aud claim, needed when the server runs with --jwt-audience (env TOCSIN_JWT_AUDIENCE)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: tocsin token --sub USER [--ttl 1h] [--topics a,b] [--jwt-secret S | --data-dir DIR]")
+		fmt.Fprintln(fs.Output(), "Usage: tocsin token --sub USER [--ttl 1h] [--topics a,b] [--iss I] [--aud A] [--jwt-secret S | --data-dir DIR]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if *sub == "" && fs.NArg() == 1 {
 		*sub = fs.Arg(0)
@@ -57,7 +59,7 @@ func token(args []string, stdout, stderr io.Writer) int {
 			granted = append(granted, t)
 		}
 	}
-	tok, err := auth.MintJWT([]byte(key), *sub, *ttl, time.Now(), granted...)
+	tok, err := mintJWT([]byte(key), *sub, *iss, *aud, *ttl, time.Now(), granted)
 	if err != nil {
 		fmt.Fprintf(stderr, "tocsin token: %v\n", err)
 		return 1
@@ -71,4 +73,22 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// mintJWT is auth.MintJWT with optional iss and aud claims, which a server started
+// with --jwt-issuer/--jwt-audience requires.
+func mintJWT(secret []byte, sub, iss, aud string, ttl time.Duration, now time.Time, topics []string) (string, error) {
+	c := auth.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   sub,
+			Issuer:    iss,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Topics: topics,
+	}
+	if aud != "" {
+		c.Audience = jwt.ClaimStrings{aud}
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 }

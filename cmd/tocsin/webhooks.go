@@ -47,17 +47,25 @@ func webhooksCmd(args []string, stdout, stderr io.Writer) int {
 	endpoint := fs.String("endpoint", "", "add: the endpoint's URL (https://...)")
 	events := fs.String("events", tocsin.WebhookDeliver, "add: comma-separated events")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	if err := fs.Parse(args[1:]); err != nil {
+	if code, ok := parseFlags(fs, args[1:], stdout, stderr); !ok {
+		return code
+	}
+	if err := checkURL(*server); err != nil {
+		fmt.Fprintf(stderr, "tocsin webhooks %s: %v\n", verb, err)
 		return 2
 	}
 	if *key == "" {
 		*key = app.ReadSecret(*dataDir, "api-key")
 	}
+	if *key == "" {
+		fmt.Fprintf(stderr, "tocsin webhooks %s: no API key: set --api-key or TOCSIN_API_KEY, or --data-dir (TOCSIN_DATA_DIR) to the server's data dir (%s has no api-key)\n", verb, *dataDir)
+		return 2
+	}
 	c := client.New(*server, client.WithAPIKey(*key))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fail := func(err error) int {
-		fmt.Fprintln(stderr, "tocsin webhooks "+verb+":", err)
+		fmt.Fprintln(stderr, "tocsin webhooks "+verb+":", explain(err, *server))
 		return 1
 	}
 	needID := func() (string, bool) {
