@@ -57,7 +57,8 @@ func TestServerCloseStopsItsWatcher(t *testing.T) {
 	}
 	before := watcherLoops()
 	s := New(Config{})
-	if n := watcherLoops(); n != before {
+	// n > before, not !=: an earlier test's watcher may still be winding down.
+	if n := watcherLoops(); n > before {
 		t.Fatalf("a watcher started with the server (%d loops, %d before)", n, before)
 	}
 	conn, peer := pair()
