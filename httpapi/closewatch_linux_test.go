@@ -55,7 +55,17 @@ func TestServerCloseStopsItsWatcher(t *testing.T) {
 		t.Cleanup(func() { c.Close(); s.Close() })
 		return s, c
 	}
+	// Let an earlier test's watcher finish winding down first: the counts below
+	// are of the process's watcher loops.
 	before := watcherLoops()
+	for i := 0; i < 40; i++ {
+		time.Sleep(50 * time.Millisecond)
+		n := watcherLoops()
+		if n == before {
+			break
+		}
+		before = n
+	}
 	s := New(Config{})
 	// n > before, not !=: an earlier test's watcher may still be winding down.
 	if n := watcherLoops(); n > before {
