@@ -329,7 +329,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request, _ tocsin.Pr
 // nowMs is the server's time as stored: UTC, milliseconds.
 func (s *Server) nowMs() time.Time { return s.now().Truncate(time.Millisecond) }
 
-// scheduledBody adds "status": "scheduled" to each encoded notification.
+// scheduledItem is a notification's encoding with "status": "scheduled" first.
 func scheduledItem(n *tocsin.Notification) (json.RawMessage, error) {
 	b, err := tocsin.AppendNotificationJSON(nil, n)
 	if err != nil {
