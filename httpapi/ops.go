@@ -78,11 +78,33 @@ func withVersion(doc []byte, version string) []byte {
 	return out
 }
 
+// publicModule writes an ES module any page may import: a cross-origin
+// <script type="module"> needs CORS, and the file holds nothing private.
+func publicModule(w http.ResponseWriter, b []byte) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, err := w.Write(b)
+	return err
+}
+
+// inboxJS: GET /inbox.js, the <tocsin-inbox> element (docs/inbox.md).
+func (s *Server) inboxJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	return publicModule(w, web.InboxJS)
+}
+
+// inboxModule: GET /inbox/{module}, the modules /inbox.js imports.
+func (s *Server) inboxModule(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	b, ok := web.InboxModule(r.PathValue("module"))
+	if !ok {
+		return tocsin.Errorf(tocsin.ENotFound, "no such module")
+	}
+	return publicModule(w, b)
+}
+
 // clientJS: GET /client.js, the JavaScript client (an ES module).
 func (s *Server) clientJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Header().Set("Access-Control-Allow-Origin", "*") // a public file: any page may import it
-	_, err := w.Write(web.ClientJS)
-	return err
+	return publicModule(w, web.ClientJS)
 }

@@ -154,6 +154,8 @@ func (s *Server) routes() []route {
 		{"GET", "/metrics", authNone, s.metrics, limitNone},
 		{"GET", "/api/openapi.json", authNone, s.openapi, limitNone},
 		{"GET", "/client.js", authNone, s.clientJS, limitNone},
+		{"GET", "/inbox.js", authNone, s.inboxJS, limitNone},
+		{"GET", "/inbox/{module}", authNone, s.inboxModule, limitNone},
 		{"GET", "/{$}", authNone, s.dashboard, limitNone},
 		{"GET", "/app.js", authNone, s.dashboardJS, limitNone},
 		{"GET", "/sw.js", authNone, s.serviceWorkerJS, limitNone},

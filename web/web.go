@@ -1,8 +1,12 @@
 // Package web holds what tocsin serves to browsers: the JavaScript client
-// (/client.js). It is embedded in the binary.
+// (/client.js), the <tocsin-inbox> element (/inbox.js), the dashboard and the
+// service worker. It is embedded in the binary.
 package web
 
-import _ "embed"
+import (
+	"embed"
+	"strings"
+)
 
 // ClientJS is the JavaScript client, an ES module (client.js in this directory).
 //
@@ -21,3 +25,21 @@ var AppJS []byte
 //
 //go:embed sw.js
 var ServiceWorkerJS []byte
+
+// InboxJS is the <tocsin-inbox> custom element (inbox.js here), served at /inbox.js;
+// it imports ./client.js and the modules under inbox/ (InboxModule).
+//
+//go:embed inbox.js
+var InboxJS []byte
+
+//go:embed inbox/*.js
+var inboxModules embed.FS
+
+// InboxModule returns web/inbox/<name> (e.g. "util.js"), served at /inbox/<name>.
+func InboxModule(name string) ([]byte, bool) {
+	if strings.Contains(name, "/") || !strings.HasSuffix(name, ".js") {
+		return nil, false
+	}
+	b, err := inboxModules.ReadFile("inbox/" + name)
+	return b, err == nil
+}
