@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 )
 
 // inboxPage drives the dashboard's <tocsin-inbox> elements in one tab: #bell (the
@@ -253,6 +251,4 @@ func TestInboxElement(t *testing.T) {
 	p.wait("all read", `[badge(), sr("bell").querySelector(".bell").getAttribute("aria-label")]`, `["0","Notifications, 0 unread"]`)
 	p.wait("the calm empty state", `sr("feed").querySelector("[part=empty] h3")?.textContent || titles("feed").join()`, "You're all caught up")
 	p.shot("inbox-empty.png")
-	_ = fmt.Sprint
-	_ = kb.Tab
 }
