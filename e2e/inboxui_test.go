@@ -36,7 +36,7 @@ true`
 
 func (p inboxPage) eval(js string) string {
 	p.t.Helper()
-	v, err := chromedp.Run(p.tab, chromedp.Evaluate[string](`(() => { const v = (` + js + `); return typeof v === "string" ? v : JSON.stringify(v); })()`))
+	v, err := chromedp.Run(p.tab, chromedp.Evaluate[string](`(() => { const v = (`+js+`); return typeof v === "string" ? v : JSON.stringify(v); })()`))
 	if err != nil {
 		return "error: " + err.Error()
 	}
