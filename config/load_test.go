@@ -150,7 +150,9 @@ func TestOldFormat(t *testing.T) {
 					c.JWTIssuer == "https://auth.example.com" && c.Heartbeat == 20*time.Second && c.LogFormat == "json"
 			}},
 		{"equals sign", "# comment\n\nheartbeat: 20s\nmax-streams-per-user: 7\ncors-origins: \"https://a.example, https://b.example\"\nlog-level = warn\n", true,
-			func(c Config) bool { return c.MaxStreamsPerUser == 7 && len(c.CORSOrigins) == 2 && c.LogLevel == "warn" }},
+			func(c Config) bool {
+				return c.MaxStreamsPerUser == 7 && len(c.CORSOrigins) == 2 && c.LogLevel == "warn"
+			}},
 		{"a value starting with *", "cors-origins: *,https://app.example.com\n", true,
 			func(c Config) bool { return len(c.CORSOrigins) == 2 && c.CORSOrigins[0] == "*" }},
 		{"a value holding ': '", "email-from: Acme: Alerts <notify@acme.example>\nsmtp-url: smtp://u:p@mail.example:587\n", true,
