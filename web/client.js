@@ -36,6 +36,11 @@ const EPOCH_SEQ = /^([a-z0-9]{1,32})-(\d+)$/;
 // server honours it for 60 s).
 const SPARE_TICKET_MS = 30000;
 
+// After an open stream ends, failures within this long are not reported: a server
+// restart or a deploy is over by then, and an offline banner that flashes for it
+// would only worry the user. A first connection's failure is reported at once.
+const DROP_GRACE_MS = 2000;
+
 function parseId(id) {
   const m = EPOCH_SEQ.exec(id || "");
   return m ? { epoch: m[1], seq: BigInt(m[2]) } : null;
@@ -70,6 +75,7 @@ export class Tocsin extends TocsinClient {
     this.status = "idle"; // idle | connecting | open | following | closed
     this._attempt = 0;
     this._preOpenFails = 0; // streams in a row that failed before opening
+    this._droppedAt = 0; // when the last open stream ended (0: it did not, or it is back)
     this._closed = false;
     this._active = false; // connect() was called and close() was not
     this._run = 0; // each start bumps it; callbacks of an older run do nothing
@@ -287,7 +293,9 @@ export class Tocsin extends TocsinClient {
       this.close();
       return;
     }
-    this._report(e instanceof TocsinError ? e : new TocsinError("server", "tocsin: " + (e && e.message ? e.message : String(e)), { cause: e }));
+    if (!this._droppedAt || Date.now() - this._droppedAt >= DROP_GRACE_MS) {
+      this._report(e instanceof TocsinError ? e : new TocsinError("server", "tocsin: " + (e && e.message ? e.message : String(e)), { cause: e }));
+    }
     this._retry(run, () => this._start(run));
   }
 
@@ -326,6 +334,7 @@ export class Tocsin extends TocsinClient {
       if (this._es !== es) return;
       opened = true;
       this._preOpenFails = 0;
+      this._droppedAt = 0;
       this._setStatus("open");
       this._recover();
     };
@@ -339,6 +348,7 @@ export class Tocsin extends TocsinClient {
       // A ticket was given but the stream did not open: the browser does not say
       // why. Once may be a restart in between; twice in a row is worth reporting.
       if (!opened && ++this._preOpenFails >= 2) this._report(streamFailed(this.url + "/api/notifications/stream"));
+      if (opened) this._droppedAt = Date.now();
       if (opened && this.getToken && this._expiresWithin(this.token, REFRESH_BEFORE_MS)) {
         this._gotToken = null; // the server ended it for its token, most likely: ask for a new one
         this._open(run);
@@ -400,6 +410,7 @@ export class Tocsin extends TocsinClient {
     }
     this._attempt = 0; // this connection delivers: the next reconnect starts with a short wait
     this._preOpenFails = 0;
+    this._droppedAt = 0;
     if (this.status !== "open") this._setStatus("open"); // an EventSource that never called onopen
     this._recover();
     if (ev.name === "init" && !this.userId && typeof ev.data?.userId === "string") {
