@@ -47,7 +47,7 @@ window.fetch = (u, init) => {
 const { Tocsin } = await import(%q + "/client.js");
 window.clients = {};
 for (const url of %s) {
-  const t = new Tocsin({ url, token: %q, share: false, minBackoff: 100, maxBackoff: 300 });
+  const t = new Tocsin({ url, key: url, token: %q, minBackoff: 100, maxBackoff: 300 });
   t.on("error", (e) => window.log.push({ url, code: e.code, message: e.message, origin: e.origin || "" }));
   t.on("online", () => window.log.push({ url, code: "online" }));
   t.connect();
@@ -92,6 +92,20 @@ window.clients[%q].list().then(() => { window.listError = { code: "none" }; }, (
 	}
 	if v.Status[refusing.URL] != "connecting" || v.Status[down] != "connecting" {
 		t.Fatalf("statuses %v, want connecting (still retrying)", v.Status)
+	}
+
+	// A second tab of the same page follows the first tab's streams (it makes no
+	// request of its own): it learns of the outage from the leader.
+	follower := open(page.URL + "/?server=" + refusing.URL + "&follow=" + `["` + refusing.URL + `"]`)
+	waitUntil(t, "the follower tab to learn of the outage", func() (bool, string) {
+		v, err = evalJSON[view](t, follower, state)
+		return err == nil && len(v.Log) >= 1, fmt.Sprintf("%+v %v", v, err)
+	})
+	if e := v.Log[0]; len(v.Log) != 1 || e.Code != "cors" || e.Origin != page.URL || !strings.Contains(e.Message, "--cors-origins") {
+		t.Fatalf("follower tab: %+v", v.Log)
+	}
+	if v.Tickets[refusing.URL] != 0 {
+		t.Fatalf("the follower tab asked for %d tickets itself; it should follow the leader", v.Tickets[refusing.URL])
 	}
 
 	// The same page, with the origin allowed: it connects and reports nothing.

@@ -51,7 +51,7 @@ export function httpError(status, body, url) {
 // pageOrigin is the origin of the page running the client, "" outside a page (Node).
 function pageOrigin() {
   try {
-    return typeof location !== "undefined" && location.origin && location.origin !== "null" ? location.origin : "";
+    return typeof location !== "undefined" && location.origin ? location.origin : "";
   } catch {
     return "";
   }
@@ -68,11 +68,17 @@ export async function unreachable(base, path, cause) {
   const target = base || origin;
   let serverOrigin = "";
   try {
-    serverOrigin = new URL(target || "/", origin || undefined).origin;
+    serverOrigin = new URL(target || "/", origin && origin !== "null" ? origin : undefined).origin;
   } catch { /* an unparsable URL: network, below */ }
   if (origin && serverOrigin && serverOrigin !== origin) {
     const probe = (mode) => fetch(target + "/healthz", { mode, credentials: "omit", cache: "no-store" }).then(() => true, () => false);
     if (!(await probe("cors")) && (await probe("no-cors"))) {
+      if (origin === "null") {
+        // A page opened from a file (or a sandboxed frame) has no origin to list.
+        return new TocsinError("cors",
+          "tocsin: the server at " + target + " refuses calls from this page, which has no origin (opened from a file?): " +
+          "serve the page over http(s) from an origin listed in --cors-origins", { url: target + path, origin, cause });
+      }
       return new TocsinError("cors",
         "tocsin: the server at " + target + " refuses calls from this page's origin " + origin +
         " (CORS): start it with --cors-origins " + origin + " (or TOCSIN_CORS_ORIGINS=" + origin + "), or serve the page from " + serverOrigin,
@@ -171,7 +177,13 @@ export class TocsinClient {
     if (this.error) return;
     this.error = err;
     this._emit("error", err);
-    if (this._leading) this._post({ type: "outage", error: { code: err.code, message: err.message, status: err.status, url: err.url } });
+    this._postOutage();
+  }
+
+  // _postOutage tells the tabs a leader serves of the outage it reports.
+  _postOutage() {
+    const e = this.error;
+    if (e && this._leading) this._post({ type: "outage", error: { code: e.code, message: e.message, status: e.status, url: e.url, origin: e.origin } });
   }
 
   // _recover ends the outage being reported: the next failure is reported again.

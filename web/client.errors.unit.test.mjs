@@ -97,6 +97,18 @@ test("a page on another origin that the server refuses: cors, naming the origin 
   t.close();
 });
 
+test("a page without an origin (a file) that the server refuses: cors, saying to serve it over http(s)", async () => {
+  globalThis.location = { origin: "null", href: "file:///home/me/page.html" };
+  net.mode = "cors";
+  const t = client();
+  const err = new Promise((resolve) => t.on("error", resolve));
+  t.connect();
+  const e = await err;
+  assert.equal(e.code, "cors");
+  assert.match(e.message, /no origin \(opened from a file\?\): serve the page over http\(s\)/);
+  t.close();
+});
+
 test("a page on another origin and a server that is down: network, not cors", async () => {
   globalThis.location = { origin: "http://app.test:3000", href: "http://app.test:3000/page" };
   const t = client();

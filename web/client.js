@@ -212,10 +212,11 @@ export class Tocsin extends TocsinClient {
         this._post({ type: "state", notifications: this.notifications,
           unreadCount: this.unreadCount, lastEventId: this.lastEventId });
       }
+      if (msg.type === "hello") this._postOutage(); // a tab that opens mid-outage learns of it
       return;
     }
     if (msg.type === "outage" && msg.error) {
-      this._report(new TocsinError(msg.error.code, msg.error.message, { status: msg.error.status, url: msg.error.url }));
+      this._report(new TocsinError(msg.error.code, msg.error.message, { status: msg.error.status, url: msg.error.url, origin: msg.error.origin }));
       return;
     }
     if (msg.type === "event" || msg.type === "state" || msg.type === "online") {
@@ -286,7 +287,11 @@ export class Tocsin extends TocsinClient {
     }
   }
 
-  _failed(e, run) {
+  // _failed reports e (once per outage) and calls again after a backoff; refused
+  // credentials are final. A failure before the tab leads starts over (_start); one
+  // of the leader's keeps the lead and retries the stream (a new _start would wait
+  // for the lock this tab holds, for ever).
+  _failed(e, run, again = () => this._start(run)) {
     if (this._stale(run)) return;
     if (e && e.final) {
       this._emit("error", e);
@@ -296,7 +301,7 @@ export class Tocsin extends TocsinClient {
     if (!this._droppedAt || Date.now() - this._droppedAt >= DROP_GRACE_MS) {
       this._report(e instanceof TocsinError ? e : new TocsinError("server", "tocsin: " + (e && e.message ? e.message : String(e)), { cause: e }));
     }
-    this._retry(run, () => this._start(run));
+    this._retry(run, again);
   }
 
   async _open(run) {
@@ -306,7 +311,7 @@ export class Tocsin extends TocsinClient {
     try {
       t = await this._ticket();
     } catch (e) {
-      this._failed(e, run);
+      this._failed(e, run, () => this._open(run)); // the lead (or no sharing) stays: only the stream is retried
       return;
     }
     if (this._stale(run)) return;
