@@ -40,7 +40,9 @@ func runNodeTests(t *testing.T, env []string, files ...string) {
 // and web/client.unit.test.mjs, the client's logic on synthetic events (the inbox
 // store's notifications:read, the user checks, getToken), which needs no server;
 // web/sw.unit.test.mjs, the service worker's handlers on a fake worker scope; and
-// web/client.push.test.mjs, enablePush/disablePush/pushState on a fake browser.
+// web/client.push.test.mjs, enablePush/disablePush/pushState on a fake browser;
+// web/client.rest.unit.test.mjs, each REST call's request and the store's snooze and
+// notifications:updated; web/client.errors.unit.test.mjs, the error event's codes.
 func TestJSClientInNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs node")
@@ -49,7 +51,8 @@ func TestJSClientInNode(t *testing.T) {
 	n := startNode(t)
 	runNodeTests(t, []string{"TOCSIN_URL=" + n.URL, "TOCSIN_USER=js1",
 		"TOCSIN_TOKEN=" + userToken(t, "js1"), "TOCSIN_API_KEY=" + apiKey},
-		"../web/client.test.mjs", "../web/client.unit.test.mjs", "../web/sw.unit.test.mjs", "../web/client.push.test.mjs")
+		"../web/client.test.mjs", "../web/client.unit.test.mjs", "../web/sw.unit.test.mjs", "../web/client.push.test.mjs",
+		"../web/client.rest.unit.test.mjs", "../web/client.errors.unit.test.mjs")
 }
 
 // TestJSClientReadAllOneEvent: a read-all of 3 and of 150 unread reaches the

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -78,21 +79,36 @@ func withVersion(doc []byte, version string) []byte {
 	return out
 }
 
-// publicModule writes an ES module any page may import: a cross-origin
-// <script type="module"> needs CORS, and the file holds nothing private.
-func publicModule(w http.ResponseWriter, b []byte) error {
-	h := w.Header()
-	h.Set("Content-Type", "text/javascript; charset=utf-8")
-	h.Set("Cache-Control", "public, max-age=300")
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("X-Content-Type-Options", "nosniff")
-	_, err := w.Write(b)
+// clientJS: GET /client.js, the JavaScript client (an ES module).
+func (s *Server) clientJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	return writeClientModule(w, web.ClientJS)
+}
+
+// clientModule: GET /client-inbox.js, /client-rest.js, /client-push.js, the modules
+// /client.js imports (named by the request's last path segment, so the route table
+// lists each).
+func (s *Server) clientModule(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	body, ok := web.ClientModule(path.Base(r.URL.Path))
+	if !ok {
+		return tocsin.Errorf(tocsin.ENotFound, "no such file")
+	}
+	return writeClientModule(w, body)
+}
+
+// writeClientModule serves one module of the JavaScript client or of <tocsin-inbox>. Every one carries
+// the same headers: a page on any origin imports client.js, and with it the modules
+// it imports, as CORS requests (module scripts always are).
+func writeClientModule(w http.ResponseWriter, body []byte) error {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*") // a public file: any page may import it
+	_, err := w.Write(body)
 	return err
 }
 
 // inboxJS: GET /inbox.js, the <tocsin-inbox> element (docs/inbox.md).
 func (s *Server) inboxJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
-	return publicModule(w, web.InboxJS)
+	return writeClientModule(w, web.InboxJS)
 }
 
 // inboxModule: GET /inbox/{module}, the modules /inbox.js imports.
@@ -101,10 +117,5 @@ func (s *Server) inboxModule(w http.ResponseWriter, r *http.Request, _ tocsin.Pr
 	if !ok {
 		return tocsin.Errorf(tocsin.ENotFound, "no such module")
 	}
-	return publicModule(w, b)
-}
-
-// clientJS: GET /client.js, the JavaScript client (an ES module).
-func (s *Server) clientJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
-	return publicModule(w, web.ClientJS)
+	return writeClientModule(w, b)
 }
