@@ -16,7 +16,6 @@ import { adoptStyles } from "./inbox/style.js";
 import { prefsView } from "./inbox/prefs.js";
 import { STRINGS, fmt, icon, el, relTime, inTab } from "./inbox/util.js";
 import { renderItem } from "./inbox/item.js";
-import { ops } from "./inbox/ops.js";
 
 const TABS = [["unread", "tabUnread"], ["all", "tabAll"], ["archived", "tabArchived"]];
 const PAGE = 20; // items per REST page
@@ -119,7 +118,6 @@ export class TocsinInbox extends HTMLElement {
   _attach(c, own) {
     this._client = c;
     this._own = own;
-    this._ops = ops(c);
     this._unread = c.unreadCount || 0;
     this._hadInit = false;
     this._offs = [
@@ -127,6 +125,7 @@ export class TocsinInbox extends HTMLElement {
       c.on("event", (ev) => this._onEvent(ev)),
       c.on("status", (st) => this._onStatus(st)),
       c.on("error", (e) => this._onClientError(e)),
+      c.on("online", () => this._onStatus("open")),
       c.on("user", () => this.reload()),
     ];
     this._renderBadge();
@@ -162,7 +161,7 @@ export class TocsinInbox extends HTMLElement {
     if (this._bell) this._bell.append(this._badge);
 
     this._markAll = el("button", { type: "button", class: "ib", "aria-label": s.markAllRead, title: s.markAllRead,
-      onclick: () => this._act(() => this._ops.markAllRead()) }, icon("checks"));
+      onclick: () => this._act(() => this._client.markAllRead()) }, icon("checks"));
     this._prefsBtn = el("button", { type: "button", class: "ib", "aria-label": s.preferences, title: s.preferences,
       hidden: !this._prefs, onclick: () => this._showPrefs(this._view !== "prefs") }, icon("gear"));
     const closeBtn = inline ? null : el("button", { type: "button", class: "ib", "aria-label": s.close, title: s.close,
@@ -382,14 +381,12 @@ export class TocsinInbox extends HTMLElement {
   // _explain turns an error into a sentence for the user: a CORS refusal says what
   // to configure, a network failure where the server is, an auth failure to sign in.
   _explain(e) {
-    const s = this._strings;
+    const s = this._strings, code = e && e.code;
     const url = this.url || location.origin;
-    const foreign = (() => { try { return new URL(url, location.href).origin !== location.origin; } catch { return false; } })();
-    const code = e && e.code;
-    if (code === "cors" || (code !== "network" && e instanceof TypeError && foreign)) return fmt(s.corsError, { url, origin: location.origin });
-    if (code === "network" || e instanceof TypeError) return fmt(s.networkError, { url });
-    if (code === "auth" || e.status === 401 || e.status === 403) return s.authError;
-    return String(e && e.message || e).replace(/^tocsin: /, "");
+    if (code === "cors") return fmt(s.corsError, { url, origin: e.origin || location.origin });
+    if (code === "network") return fmt(s.networkError, { url });
+    if (code === "auth") return s.authError;
+    return String((e && e.message) || e).replace(/^tocsin: /, "");
   }
 
   _linkClick(e, n, href) {
@@ -460,14 +457,14 @@ export class TocsinInbox extends HTMLElement {
     const done = () => { this._selected.clear(); this._render(); };
     this._bulk.replaceChildren(el("span", { class: "n", role: "status", text: fmt(s.selected, { n }) }),
       this._tab === "unread" || this._tab === "all" ? el("button", { type: "button", class: "btn", text: s.markSelectedRead,
-        onclick: () => this._act(() => this._ops.updateMany(ids(), { read: true }), done) }) : null,
+        onclick: () => this._act(() => this._client.updateMany(ids(), { read: true }), done) }) : null,
       this._tab !== "archived" ? el("button", { type: "button", class: "btn", text: s.archiveSelected,
-        onclick: () => this._act(() => this._ops.updateMany(ids(), { archived: true }), done) }) : null,
+        onclick: () => this._act(() => this._client.updateMany(ids(), { archived: true }), done) }) : null,
       el("button", { type: "button", class: "link", text: s.clearSelection, onclick: done }));
   }
 
   _update(n, patch) {
-    return this._act(() => this._ops.update(n.id, patch), (out) => { if (out && out.id) this._upsert(out); });
+    return this._act(() => this._client.update(n.id, patch), (out) => { if (out && out.id) this._upsert(out); });
   }
 
   // _act runs one change; a failure is shown (and raised as tocsin-inbox:error). The
@@ -541,28 +538,31 @@ export class TocsinInbox extends HTMLElement {
     }
   }
 
+  // The offline banner: shown while the stream reconnects after having been live, or
+  // while the client reports an outage (its error event); cleared when it is back.
   _onStatus(st) {
     const live = st === "open" || st === "following";
     if (live) {
       this._wasOpen = true;
-      if (this._offline && this._error) this.reload(); // back: the failed listing again
       this._offline = false;
+      this._connError = null;
+      if (this._error) this.reload(); // back: the listing that failed, again
     } else if (st === "connecting" && this._wasOpen) {
       this._offline = true;
     }
-    if (live) this._connError = null;
-    this._banner.textContent = this._connError ? this._explain(this._connError) : this._strings.offline;
-    this._banner.hidden = !this._offline && !this._connError;
+    this._renderBanner();
   }
 
   _onClientError(e) {
     this._emit("error", { error: e });
-    const code = e && e.code;
-    if (code === "cors" || code === "network" || code === "auth") {
-      this._connError = e;
-      this._banner.textContent = this._explain(e);
-      this._banner.hidden = false;
-    }
+    if (e && e.code !== "http") this._connError = e;
+    this._renderBanner();
+  }
+
+  _renderBanner() {
+    const e = this._connError;
+    this._banner.textContent = e ? this._explain(e) + (e.final ? "" : " " + this._strings.offline) : this._strings.offline;
+    this._banner.hidden = !this._offline && !e;
   }
 
   _refreshTimes() {
@@ -574,7 +574,7 @@ export class TocsinInbox extends HTMLElement {
   async _probePrefs() {
     const c = this._client;
     try {
-      const p = await this._ops.getPreferences();
+      const p = await this._client.preferences();
       if (c !== this._client) return;
       this._prefs = p;
     } catch {
@@ -600,7 +600,7 @@ export class TocsinInbox extends HTMLElement {
       ? { state: () => c.pushState(), enable: () => c.enablePush(), disable: () => c.disablePush() } : null;
     const form = this._prefs
       ? prefsView({ s, prefs: this._prefs, types: [...this._types].filter(Boolean), push,
-        save: async (patch) => { this._prefs = await this._ops.patchPreferences(patch); return this._prefs; } })
+        save: async (patch) => { this._prefs = await this._client.patchPreferences(patch); return this._prefs; } })
       : el("p", { class: "hint", text: s.prefsUnavailable });
     this._prefsView.replaceChildren(el("div", { style: "padding: 8px 12px 0" }, back), form);
     back.focus();

@@ -40,7 +40,7 @@ export function renderItem(h, n, i) {
     unread ? act("markRead", "check", () => h._update(n, { read: true })) : n.archivedAt ? null : act("markUnread", "dot", () => h._update(n, { read: false })),
     n.archivedAt ? act("unarchive", "unarchive", () => h._update(n, { archived: false })) : act("archive", "archive", () => h._update(n, { archived: true })),
     n.archivedAt ? null : act("snooze", "clock", (e) => h._menuOpen(e.currentTarget, snoozeActions(h, n)), { "aria-haspopup": "menu", "aria-expanded": "false" }),
-    act("remove", "trash", () => h._act(() => h._ops.remove(n.id), () => h._drop(n.id))));
+    act("remove", "trash", () => h._act(() => h._client.remove(n.id), () => h._drop(n.id))));
   return el("article", { class: "item" + (unread ? " unread" : "") + (p >= 4 ? " p" + p : ""), part: "item", "data-id": n.id,
     "aria-labelledby": tid, "aria-posinset": String(i + 1), "aria-setsize": h._cursor ? "-1" : String(h._items.length) },
   sel, avatar, main, kebab, actions);
@@ -60,6 +60,6 @@ export function allActions(h, n) {
   if (!n.archivedAt) out.push(unread ? [s.markRead, "check", () => h._update(n, { read: true })] : [s.markUnread, "dot", () => h._update(n, { read: false })]);
   out.push(n.archivedAt ? [s.unarchive, "unarchive", () => h._update(n, { archived: false })] : [s.archive, "archive", () => h._update(n, { archived: true })]);
   if (!n.archivedAt) out.push(...snoozeActions(h, n));
-  out.push([s.remove, "trash", () => h._act(() => h._ops.remove(n.id), () => h._drop(n.id))]);
+  out.push([s.remove, "trash", () => h._act(() => h._client.remove(n.id), () => h._drop(n.id))]);
   return out;
 }

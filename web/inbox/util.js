@@ -1,6 +1,9 @@
 // Helpers of <tocsin-inbox> (web/inbox.js): its English strings, inline icons, times and
 // the rules that decide what may become a link or an image. No DOM state lives here.
 
+import { inInbox } from "../client.js";
+export { isSnoozed } from "../client.js";
+
 /**
  * The English strings of the element. A page overrides any of them with the
  * element's `strings` property (an object merged over these); `{name}` placeholders
@@ -219,14 +222,8 @@ export function snoozeTimes(now = new Date()) {
   return { snooze1h: new Date(now.getTime() + 36e5), snoozeTomorrow: tomorrow, snoozeNextWeek: week };
 }
 
-/** isSnoozed reports whether n is snoozed past now. */
-export function isSnoozed(n, now = Date.now()) {
-  return !!n.snoozedUntil && new Date(n.snoozedUntil).getTime() > now;
-}
-
 /** inTab reports whether n belongs in the tab ("unread" | "all" | "archived"). */
 export function inTab(n, tab, now = Date.now()) {
   if (tab === "archived") return !!n.archivedAt;
-  if (n.archivedAt) return false;
-  return tab === "all" || (!n.readAt && !isSnoozed(n, now));
+  return tab === "all" ? !n.archivedAt : inInbox(n, now);
 }
