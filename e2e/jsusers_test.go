@@ -220,12 +220,15 @@ window.view = () => JSON.stringify({ user: t.userId || "", inbox: window.state.n
 		n := startNode(t, "--dev-tokens")
 		open := newBrowser(t)
 		view := func(tab context.Context) (tabView, string) {
-			v, err := evalJSON[tabView](t, tab, `JSON.stringify({
-				inbox: [...document.querySelectorAll("#list li[data-id] .title")].map((e) => e.textContent),
+			// The dashboard's inline <tocsin-inbox> (#feed) and its bell (#bell).
+			v, err := evalJSON[tabView](t, tab, `(() => { const sr = (id) => document.getElementById(id)?.shadowRoot;
+			  const badge = sr("bell")?.querySelector(".badge");
+			  return JSON.stringify({
+				inbox: [...(sr("feed")?.querySelectorAll("article .title .t") || [])].map((e) => e.textContent),
 				live: [...document.querySelectorAll("#toasts .toast strong")].map((e) => e.textContent),
-				unread: document.getElementById("badge").hidden ? 0 : Number(document.getElementById("badge").textContent),
+				unread: !badge || badge.hidden ? 0 : Number(badge.textContent),
 				status: document.getElementById("status").textContent,
-				user: document.getElementById("who").textContent.replace("Signed in as ", "") })`)
+				user: document.getElementById("who").textContent.replace("Signed in as ", "") }); })()`)
 			b, _ := json.Marshal(v)
 			if err != nil {
 				return v, err.Error()
@@ -262,7 +265,7 @@ window.view = () => JSON.stringify({ user: t.userId || "", inbox: window.state.n
 
 		// Alice reads all: her list and badge empty (one notifications:read event once
 		// the server sends it, one notification:updated per item before); bob's stay.
-		if _, err := chromedp.Run(tabA, chromedp.Evaluate[bool](`(document.getElementById("readall").click(), true)`)); err != nil {
+		if _, err := chromedp.Run(tabA, chromedp.Evaluate[bool](`(document.getElementById("feed").shadowRoot.querySelector("header button[aria-label='Mark all as read']").click(), true)`)); err != nil {
 			t.Fatal(err)
 		}
 		waitUntil(t, "alice's dashboard to be all read", func() (bool, string) {

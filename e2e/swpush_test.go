@@ -73,15 +73,21 @@ func TestServiceWorkerPush(t *testing.T) {
 		t.Fatalf("grant notifications: %v", err)
 	}
 
-	// The dashboard offers the toggle (off: nothing subscribed yet), and the client
-	// agrees.
-	waitUntil(t, "the dashboard's push toggle", func() (bool, string) {
-		v, err := chromedp.Run(tab, chromedp.Evaluate[string](`(() => { const b = document.getElementById("push");
-		  return (b.hidden ? "hidden " : "") + b.getAttribute("aria-pressed") + " " + b.textContent; })()`))
+	// The dashboard's inbox offers the toggle in its preferences (off: nothing
+	// subscribed yet), and the client agrees.
+	waitUntil(t, "the inbox's push toggle", func() (bool, string) {
+		v, err := chromedp.Run(tab, chromedp.Evaluate[string](`(() => { const r = document.getElementById("feed")?.shadowRoot;
+		  if (!r) return "no inbox yet";
+		  const prefs = r.querySelector("header button[aria-label=Preferences]");
+		  if (prefs.hidden) return "no preferences yet";
+		  if (!r.querySelector(".prefs")) prefs.click();
+		  const box = r.querySelector(".push")?.parentElement;
+		  if (!box) return "no push section";
+		  return (box.hidden ? "hidden " : "") + box.querySelector(".push").textContent; })()`))
 		if err != nil {
 			return false, err.Error()
 		}
-		return v == "false Push notifications: off", v
+		return v == "Off for this browserTurn on", v
 	})
 	if st, err := chromedp.Run(tab, chromedp.Evaluate[string](`import("./client.js").then((m) => new m.Tocsin({ url: "/notify", share: false }).pushState())`,
 		chromedp.EvalAwaitPromise)); err != nil || st != "off" {
