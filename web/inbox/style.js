@@ -119,7 +119,7 @@ a.title:hover { text-decoration: underline; }
   border-radius: 10px; background: var(--_bg); border: 1px solid var(--_line); box-shadow: var(--_shadow);
   opacity: 0; pointer-events: none; }
 .item:hover .actions, .item:focus-within .actions { opacity: 1; pointer-events: auto; }
-@media (hover: none), (max-width: 480px) {
+@media (pointer: coarse), (max-width: 480px) {
   .actions { display: none; }
   .kebab { display: inline-flex; }
   .sel { opacity: 1; }
