@@ -252,3 +252,13 @@ func TestInboxElement(t *testing.T) {
 	p.wait("the calm empty state", `sr("feed").querySelector("[part=empty] h3")?.textContent || titles("feed").join()`, "You're all caught up")
 	p.shot("inbox-empty.png")
 }
+
+// TestInboxHelpersInNode runs web/inbox.unit.test.mjs: the inbox's link, grouping,
+// time, snooze and tab rules, which need no browser.
+func TestInboxHelpersInNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs node")
+	}
+	t.Parallel()
+	runNodeTests(t, nil, "../web/inbox.unit.test.mjs")
+}
