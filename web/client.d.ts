@@ -114,8 +114,8 @@ export interface ListOptions {
 
 export interface ListPage {
   notifications: Notification[];
-  /** "" on the last page. */
-  nextCursor: string;
+  /** The cursor of the next page; null (or "") on the last page. */
+  nextCursor: string | null;
   unreadCount: number;
 }
 
