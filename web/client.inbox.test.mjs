@@ -35,6 +35,17 @@ function until(t, pred, what) {
 
 const titles = (t) => t.notifications.map((n) => n.title);
 
+// The server halves of snooze, bulk update and search are merged from other branches
+// (i17-snooze, i17-search): what the server's OpenAPI description lists decides
+// whether those cases run, and a skip says which half is missing.
+const api = await (await fetch(url + "/api/openapi.json")).json();
+const has = {
+  snooze: JSON.stringify(api).includes('"snoozedUntil"'),
+  bulk: !!api.paths["/api/notifications"]?.patch,
+  search: (api.paths["/api/notifications"]?.get?.parameters || []).some((p) => p.name === "q"),
+};
+const needs = (what, branch) => (has[what] ? {} : { skip: "the server has no " + what + " yet (branch " + branch + ")" });
+
 async function connected(tc) {
   const t = new Tocsin({ url, token: process.env.TOCSIN_TOKEN, EventSource, share: false, minBackoff: 50, maxBackoff: 200 });
   tc.after(() => t.close()); // also after a failure: an open stream keeps node alive
@@ -68,7 +79,7 @@ test("archive, unarchive, mark unread: the answer and the store agree", async (t
   await assert.rejects(t.archive(c), (e) => e.code === "http" && e.status === 404 && e.serverCode !== "");
 });
 
-test("snooze and unsnooze: the item leaves unread and the count, then comes back", async (tc) => {
+test("snooze and unsnooze: the item leaves unread and the count, then comes back", needs("snooze", "i17-snooze"), async (tc) => {
   const { t } = await connected(tc);
   const id = await publish("snooze-me");
   await until(t, () => titles(t)[0] === "snooze-me", "it");
@@ -84,7 +95,7 @@ test("snooze and unsnooze: the item leaves unread and the count, then comes back
   await until(t, () => titles(t)[0] === "snooze-me" && t.unreadCount === before, "it back");
 });
 
-test("updateMany: one notifications:updated event; the store and the count follow", async (tc) => {
+test("updateMany: one notifications:updated event; the store and the count follow", needs("bulk", "i17-snooze"), async (tc) => {
   const { t, names } = await connected(tc);
   const ids = [];
   for (const x of ["bulk-1", "bulk-2", "bulk-3"]) ids.push(await publish(x));
@@ -101,7 +112,7 @@ test("updateMany: one notifications:updated event; the store and the count follo
   await until(t, () => !titles(t).includes("bulk-3"), "archived");
 });
 
-test("list({q}): full-text search finds by a word of the body", async (tc) => {
+test("list({q}): full-text search finds by a word of the body", needs("search", "i17-search"), async (tc) => {
   const { t } = await connected(tc);
   const word = "zyxquux" + Date.now().toString(36);
   const id = await publish("Payment failed", "card declined " + word);
