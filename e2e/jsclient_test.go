@@ -71,3 +71,17 @@ func TestJSClientReadAllOneEvent(t *testing.T) {
 		"TOCSIN_TOKEN=" + userToken(t, "js-readall"), "TOCSIN_API_KEY=" + apiKey},
 		"../web/client.readall.test.mjs")
 }
+
+// TestJSClientInboxCalls runs web/client.inbox.test.mjs against a real server: the
+// client's archive, unarchive, markUnread, snooze, updateMany, list({q}) and
+// preferences, each checked in the answer and in the live store.
+func TestJSClientInboxCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs node")
+	}
+	t.Parallel()
+	n := startNode(t)
+	runNodeTests(t, []string{"TOCSIN_URL=" + n.URL, "TOCSIN_USER=js-inbox",
+		"TOCSIN_TOKEN=" + userToken(t, "js-inbox"), "TOCSIN_API_KEY=" + apiKey},
+		"../web/client.inbox.test.mjs")
+}

@@ -29,9 +29,10 @@ export function readCovers(d, n) {
 }
 
 /**
- * isSnoozed reports whether n is snoozed at time now (ms): its snoozedUntil is a time
- * still ahead. The server hides it from unread and the count until then, and sends
- * notification:updated when it comes back.
+ * isSnoozed reports whether n is snoozed at time now (ms) by this page's clock: its
+ * snoozedUntil is a time still ahead (for showing "snoozed until ..."). The server
+ * hides it from unread and the count until then, and sends notification:updated,
+ * with snoozedUntil null, when it comes back.
  */
 export function isSnoozed(n, now = Date.now()) {
   if (!n || !n.snoozedUntil) return false;
@@ -39,9 +40,15 @@ export function isSnoozed(n, now = Date.now()) {
   return !Number.isNaN(t) && t > now;
 }
 
-/** inInbox reports whether n belongs in the store: unread, not archived, not snoozed. */
-export function inInbox(n, now = Date.now()) {
-  return !!n && typeof n.id === "string" && !n.readAt && !n.archivedAt && !isSnoozed(n, now);
+/**
+ * inInbox reports whether n belongs in the store: unread, not archived, not snoozed.
+ * Any snoozedUntil counts as snoozed, without looking at the clock: the server
+ * clears it when the snooze ends and sends the item again (notification:updated),
+ * and the page's clock may be off from the server's (a page ahead by a minute would
+ * show a one-minute snooze at once).
+ */
+export function inInbox(n) {
+  return !!n && typeof n.id === "string" && !n.readAt && !n.archivedAt && !n.snoozedUntil;
 }
 
 /**
@@ -63,10 +70,10 @@ export function withNewest(list, n) {
  * store, removed once read, archived or snoozed, put back at its place once it
  * belongs again.
  */
-export function applyUpdated(list, d, now = Date.now()) {
+export function applyUpdated(list, d) {
   if (!d || typeof d.id !== "string") return list;
   const i = list.findIndex((n) => n.id === d.id);
-  if (!inInbox(d, now)) return i >= 0 ? list.filter((n) => n.id !== d.id) : list;
+  if (!inInbox(d)) return i >= 0 ? list.filter((n) => n.id !== d.id) : list;
   if (i < 0) return withNewest(list, d);
   const out = list.slice();
   out[i] = d;

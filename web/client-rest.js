@@ -289,7 +289,8 @@ export class TocsinClient {
   /**
    * Lists notifications, newest first: {notifications, nextCursor, unreadCount}.
    * opts: status ("all" (default), "unread", "read", "archived"), type, tag, q (full-text
-   * search), limit, cursor (a page's nextCursor; "" on the last page).
+   * search), limit, cursor (the previous page's nextCursor, which is null on the
+   * last page).
    */
   list(opts = {}) {
     const q = new URLSearchParams();

@@ -114,8 +114,8 @@ export interface ListOptions {
 
 export interface ListPage {
   notifications: Notification[];
-  /** "" on the last page. */
-  nextCursor: string;
+  /** The cursor of the next page; null (or "") on the last page. */
+  nextCursor: string | null;
   unreadCount: number;
 }
 
@@ -201,7 +201,12 @@ export class TocsinClient {
   markSeen(id: string): Promise<Notification>;
   archive(id: string): Promise<Notification>;
   unarchive(id: string): Promise<Notification>;
-  /** Snoozes until a time (Date, RFC 3339 string, or ms since the epoch); an unreadable time rejects with a RangeError. */
+  /**
+   * Snoozes until a time (Date, RFC 3339 string, or ms since the epoch): the item
+   * leaves unread and the count until then. An unreadable time rejects with a
+   * RangeError (nothing sent); the server refuses a past time or one more than a year
+   * ahead (code "http", status 400).
+   */
   snooze(id: string, until: Date | string | number): Promise<Notification>;
   /** Ends a snooze now (snoozedUntil: null). */
   unsnooze(id: string): Promise<Notification>;
@@ -270,7 +275,10 @@ export function jwtClaims(token: string): Record<string, unknown> | null;
 export function isNotificationsRead(d: unknown): d is NotificationsRead;
 /** Whether the notifications:read event d marked n read. */
 export function readCovers(d: NotificationsRead, n: Notification): boolean;
-/** Whether n is snoozed at now (ms; default Date.now()). */
+/** Whether n's snoozedUntil is ahead of now (ms; default Date.now()) by this page's clock: for display. */
 export function isSnoozed(n: Notification, now?: number): boolean;
-/** Whether n belongs in the live store (client.notifications): unread, not archived, not snoozed. */
-export function inInbox(n: Notification, now?: number): boolean;
+/**
+ * Whether n belongs in the live store (client.notifications): unread, not archived,
+ * no snoozedUntil (the server clears it when the snooze ends; no clock is compared).
+ */
+export function inInbox(n: Notification): boolean;

@@ -80,13 +80,19 @@ test("unreachable: one network error naming the URL, retried with status connect
   assert.equal(t.error, null);
 });
 
-test("a page on another origin that the server refuses: cors, naming the origin and --cors-origins", async () => {
-  globalThis.location = { origin: "http://app.test:3000", href: "http://app.test:3000/page" };
-  net.mode = "cors";
+// firstError connects a client from a page of origin ("" for none: Node) on the
+// fake network in mode, and returns it with the first error it reports.
+async function firstError(origin, mode, href = origin + "/page") {
+  if (origin) globalThis.location = { origin, href };
+  net.mode = mode;
   const t = client();
   const err = new Promise((resolve) => t.on("error", resolve));
   t.connect();
-  const e = await err;
+  return { t, e: await err };
+}
+
+test("a page on another origin that the server refuses: cors, naming the origin and --cors-origins", async () => {
+  const { t, e } = await firstError("http://app.test:3000", "cors");
   assert.equal(e.code, "cors");
   assert.equal(e.origin, "http://app.test:3000");
   assert.match(e.message, /--cors-origins http:\/\/app\.test:3000/);
@@ -98,33 +104,21 @@ test("a page on another origin that the server refuses: cors, naming the origin 
 });
 
 test("a page without an origin (a file) that the server refuses: cors, saying to serve it over http(s)", async () => {
-  globalThis.location = { origin: "null", href: "file:///home/me/page.html" };
-  net.mode = "cors";
-  const t = client();
-  const err = new Promise((resolve) => t.on("error", resolve));
-  t.connect();
-  const e = await err;
+  const { t, e } = await firstError("null", "cors", "file:///home/me/page.html");
   assert.equal(e.code, "cors");
   assert.match(e.message, /no origin \(opened from a file\?\): serve the page over http\(s\)/);
   t.close();
 });
 
 test("a page on another origin and a server that is down: network, not cors", async () => {
-  globalThis.location = { origin: "http://app.test:3000", href: "http://app.test:3000/page" };
-  const t = client();
-  const err = new Promise((resolve) => t.on("error", resolve));
-  t.connect();
-  assert.equal((await err).code, "network");
+  const { t, e } = await firstError("http://app.test:3000", "down");
+  assert.equal(e.code, "network");
   t.close();
 });
 
 test("a same-origin page is never probed for CORS", async () => {
-  globalThis.location = { origin: "http://tocsin.test:8080", href: "http://tocsin.test:8080/" };
-  net.mode = "cors"; // as if: it cannot be CORS on the same origin
-  const t = client();
-  const err = new Promise((resolve) => t.on("error", resolve));
-  t.connect();
-  assert.equal((await err).code, "network");
+  const { t, e } = await firstError("http://tocsin.test:8080", "cors"); // as if: it cannot be CORS on the same origin
+  assert.equal(e.code, "network");
   assert.equal(net.calls.filter((c) => c.path === "/healthz").length, 0);
   t.close();
 });
