@@ -262,3 +262,26 @@ func TestInboxHelpersInNode(t *testing.T) {
 	t.Parallel()
 	runNodeTests(t, nil, "../web/inbox.unit.test.mjs")
 }
+
+// TestInboxTicketOnly: an element given only a stream ticket, on a page without the
+// tocsin_token cookie, shows the stream's unread items (the listing is refused) and
+// live ones, with the badge.
+func TestInboxTicketOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	t.Parallel()
+	n := startNode(t)
+	n.publish("tix", map[string]any{"title": "Before the page"})
+	var tick struct{ Ticket string }
+	n.do("POST", "/api/notifications/stream-ticket", userToken(t, "tix"), nil).json(t, &tick)
+	open := newBrowser(t)
+	p := inboxPage{t: t, tab: open(n.URL + "/")}
+	p.do(inboxJS)
+	p.do(`const el = document.createElement("tocsin-inbox"); el.id = "feed"; el.setAttribute("mode", "inline");
+	  el.setAttribute("ticket", "` + tick.Ticket + `"); document.body.append(el);
+	  const b = document.createElement("tocsin-inbox"); b.id = "bell"; b.client = el.client; document.body.append(b)`)
+	p.wait("the stream's unread items", `[titles("feed"), badge()]`, `[["Before the page"],"1"]`)
+	n.publish("tix", map[string]any{"title": "Live"})
+	p.wait("a live one", `[titles("feed"), badge()]`, `[["Live","Before the page"],"2"]`)
+}

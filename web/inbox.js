@@ -12,10 +12,12 @@
 // notification field is rendered as text; only http:/https: URLs become links or images.
 
 import { Tocsin, readCovers } from "./client.js";
+import { ticketClient } from "./inbox/ticket.js";
 import { adoptStyles } from "./inbox/style.js";
 import { prefsView } from "./inbox/prefs.js";
 import { STRINGS, fmt, icon, el, relTime, inTab } from "./inbox/util.js";
-import { renderItem } from "./inbox/item.js";
+import { renderItem, closeMenu } from "./inbox/item.js";
+import { stateView, explain } from "./inbox/states.js";
 
 const TABS = [["unread", "tabUnread"], ["all", "tabAll"], ["archived", "tabArchived"]];
 const PAGE = 20; // items per REST page
@@ -109,9 +111,8 @@ export class TocsinInbox extends HTMLElement {
 
   _ownClient() {
     const opts = { url: this.url, key: "tocsin-inbox" };
-    if (this.ticket) opts.ticket = this.ticket;
-    else if (this.token) opts.token = this.token;
-    this._attach(new Tocsin(opts), true);
+    if (!this.ticket && this.token) opts.token = this.token;
+    this._attach(this.ticket ? ticketClient(opts, this.ticket) : new Tocsin(opts), true);
     this._client.connect();
   }
 
@@ -121,7 +122,14 @@ export class TocsinInbox extends HTMLElement {
     this._unread = c.unreadCount || 0;
     this._hadInit = false;
     this._offs = [
-      c.on("change", (s) => { this._unread = s.unreadCount; this._renderBadge(); }),
+      c.on("change", (s) => {
+        this._unread = s.unreadCount;
+        this._renderBadge();
+        if (this._storeOnly && this._tab === "unread" && !this._q) {
+          this._items = s.notifications.slice();
+          this._render();
+        }
+      }),
       c.on("event", (ev) => this._onEvent(ev)),
       c.on("status", (st) => this._onStatus(st)),
       c.on("error", (e) => this._onClientError(e)),
@@ -217,7 +225,7 @@ export class TocsinInbox extends HTMLElement {
       this._emit("open", {});
     } else {
       document.removeEventListener("pointerdown", this._onDocDown, true);
-      this._closeMenu(false);
+      closeMenu(this, false);
       this._emit("close", {});
     }
   }
@@ -225,14 +233,14 @@ export class TocsinInbox extends HTMLElement {
   // _outside closes an open menu, or the popover, on a press outside it.
   _outside(e) {
     const path = e.composedPath();
-    if (this._menu && !path.includes(this._menu.el) && !path.includes(this._menu.anchor)) this._closeMenu(false);
+    if (this._menu && !path.includes(this._menu.el) && !path.includes(this._menu.anchor)) closeMenu(this, false);
     if (this.mode !== "inline" && this.isOpen && !path.includes(this)) this.close();
   }
 
   _panelKey(e) {
     if (e.key !== "Escape") return;
     if (this._menu) {
-      this._closeMenu(true);
+      closeMenu(this, true);
     } else if (this._view === "prefs") {
       this._showPrefs(false);
     } else if (this.mode !== "inline") {
@@ -299,6 +307,7 @@ export class TocsinInbox extends HTMLElement {
     this._cursor = "";
     this._selected.clear();
     this._error = null;
+    this._storeOnly = false;
     this._loading = true;
     this._render();
     await this._page(seq);
@@ -320,8 +329,15 @@ export class TocsinInbox extends HTMLElement {
       this._cursor = out.nextCursor || "";
     } catch (e) {
       if (seq !== this._seq) return;
-      this._error = e;
-      this._emit("error", { error: e });
+      if (this.ticket && e.code === "auth" && this._tab === "unread" && !this._q) {
+        // Ticket only, no cookie: the stream's unread items are all there is.
+        this._items = this._client.notifications.slice();
+        this._cursor = "";
+        this._storeOnly = true;
+      } else {
+        this._error = e;
+        this._emit("error", { error: e });
+      }
     }
     this._loading = false;
     this._moreBtn.disabled = false;
@@ -347,7 +363,7 @@ export class TocsinInbox extends HTMLElement {
     for (const n of this._items) this._types.add(n.type);
     this._feed.setAttribute("aria-busy", String(this._loading));
     this._feed.replaceChildren(...this._items.map((n, i) => renderItem(this, n, i)));
-    this._state.replaceChildren(...this._stateView());
+    this._state.replaceChildren(...stateView(this));
     this._more.hidden = !this._cursor || !!this._error;
     this._moreBtn.textContent = s.loadMore;
     this._scroll.classList.toggle("selecting", this._selected.size > 0);
@@ -357,36 +373,6 @@ export class TocsinInbox extends HTMLElement {
       if (again) again.focus();
       else if (this._root.activeElement === null || !this._root.activeElement.isConnected) this._tabpanel.focus();
     }
-  }
-
-  _stateView() {
-    const s = this._strings;
-    if (this._loading && !this._items.length) {
-      return [el("span", { class: "sr", role: "status", text: s.loading }),
-        ...[0, 1, 2].map(() => el("div", { class: "sk", "aria-hidden": "true" }, el("i", { class: "c" }),
-          el("div", {}, el("i", { class: "w" }), el("i"), el("i", { class: "s" }))))];
-    }
-    if (this._error && !this._items.length) {
-      return [el("div", { class: "state", part: "error" }, el("div", { class: "bubble" }, icon("cloudoff")),
-        el("h3", { text: s.errorTitle }), el("p", { text: this._explain(this._error) }),
-        el("button", { type: "button", class: "btn", text: s.retry, onclick: () => this.reload() }))];
-    }
-    if (this._items.length || this._loading) return [];
-    const [title, hint] = this._q ? [fmt(s.noResults, { q: this._q }), s.noResultsHint]
-      : { unread: [s.emptyUnread, s.emptyUnreadHint], all: [s.emptyAll, s.emptyAllHint], archived: [s.emptyArchived, s.emptyArchivedHint] }[this._tab];
-    return [el("div", { class: "state", part: "empty" }, el("div", { class: "bubble" }, icon(this._q ? "search" : this._tab === "unread" ? "check" : "inbox")),
-      el("h3", { text: title }), el("p", { text: hint }))];
-  }
-
-  // _explain turns an error into a sentence for the user: a CORS refusal says what
-  // to configure, a network failure where the server is, an auth failure to sign in.
-  _explain(e) {
-    const s = this._strings, code = e && e.code;
-    const url = this.url || location.origin;
-    if (code === "cors") return fmt(s.corsError, { url, origin: e.origin || location.origin });
-    if (code === "network") return fmt(s.networkError, { url });
-    if (code === "auth") return s.authError;
-    return String((e && e.message) || e).replace(/^tocsin: /, "");
   }
 
   _linkClick(e, n, href) {
@@ -405,41 +391,6 @@ export class TocsinInbox extends HTMLElement {
     e.preventDefault();
     Promise.race([this._update(n, { read: true }), new Promise((r) => setTimeout(r, OPEN_LINK_WAIT_MS))])
       .finally(() => { location.assign(href); });
-  }
-
-  // _menuOpen shows a menu of [label, icon, action] entries below anchor.
-  _menuOpen(anchor, entries) {
-    const reopen = this._menu && this._menu.anchor === anchor;
-    this._closeMenu(false);
-    if (reopen) return;
-    const items = entries.map(([label, ic, fn]) => el("button", { type: "button", role: "menuitem", tabindex: "-1",
-      onclick: () => { this._closeMenu(true); fn(); } }, icon(ic), label));
-    const m = el("div", { class: "menu", role: "menu", part: "menu", "aria-label": anchor.getAttribute("aria-label"),
-      onkeydown: (e) => {
-        const i = items.indexOf(this._root.activeElement);
-        const to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: items.length - 1 }[e.key];
-        if (to !== undefined) {
-          e.preventDefault();
-          items[(to + items.length) % items.length].focus();
-        } else if (e.key === "Tab") this._closeMenu(false);
-      } }, ...items);
-    anchor.closest("article").append(m);
-    anchor.setAttribute("aria-expanded", "true");
-    this._menu = { el: m, anchor };
-    items[0].focus();
-  }
-
-  _closeMenu(refocus) {
-    const m = this._menu;
-    if (!m) return;
-    this._menu = null;
-    m.el.remove();
-    m.anchor.setAttribute("aria-expanded", "false");
-    if (refocus && m.anchor.isConnected) m.anchor.focus();
-    if (this._dirty) {
-      this._dirty = false;
-      this._render();
-    }
   }
 
   _toggleSelect(id, on) {
@@ -476,7 +427,7 @@ export class TocsinInbox extends HTMLElement {
       if (then) then(out);
       return out;
     } catch (e) {
-      this._flash(fmt(this._strings.actionFailed, { message: this._explain(e) }));
+      this._flash(fmt(this._strings.actionFailed, { message: explain(this, e) }));
       this._emit("error", { error: e });
       return null;
     }
@@ -561,7 +512,7 @@ export class TocsinInbox extends HTMLElement {
 
   _renderBanner() {
     const e = this._connError;
-    this._banner.textContent = e ? this._explain(e) + (e.final ? "" : " " + this._strings.offline) : this._strings.offline;
+    this._banner.textContent = e ? explain(this, e) + (e.final ? "" : " " + this._strings.offline) : this._strings.offline;
     this._banner.hidden = !this._offline && !e;
   }
 

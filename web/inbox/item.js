@@ -34,12 +34,12 @@ export function renderItem(h, n, i) {
   const sel = el("input", { type: "checkbox", class: "sel", "data-k": "sel", "aria-label": fmt(s.select, { title }),
     checked: h._selected.has(n.id), onchange: (e) => h._toggleSelect(n.id, e.target.checked) });
   const kebab = el("button", { type: "button", class: "ib kebab", "data-k": "kebab", "aria-label": s.more, title: s.more,
-    "aria-haspopup": "menu", "aria-expanded": "false", onclick: (e) => h._menuOpen(e.currentTarget, allActions(h, n)) }, icon("kebab"));
+    "aria-haspopup": "menu", "aria-expanded": "false", onclick: (e) => openMenu(h, e.currentTarget, allActions(h, n)) }, icon("kebab"));
   const act = (key, ic, fn, extra = {}) => el("button", { type: "button", class: "ib", "data-k": key, "aria-label": s[key], title: s[key], onclick: fn, ...extra }, icon(ic));
   const actions = el("div", { class: "actions", part: "actions" },
     unread ? act("markRead", "check", () => h._update(n, { read: true })) : n.archivedAt ? null : act("markUnread", "dot", () => h._update(n, { read: false })),
     n.archivedAt ? act("unarchive", "unarchive", () => h._update(n, { archived: false })) : act("archive", "archive", () => h._update(n, { archived: true })),
-    n.archivedAt ? null : act("snooze", "clock", (e) => h._menuOpen(e.currentTarget, snoozeActions(h, n)), { "aria-haspopup": "menu", "aria-expanded": "false" }),
+    n.archivedAt ? null : act("snooze", "clock", (e) => openMenu(h, e.currentTarget, snoozeActions(h, n)), { "aria-haspopup": "menu", "aria-expanded": "false" }),
     act("remove", "trash", () => h._act(() => h._client.remove(n.id), () => h._drop(n.id))));
   return el("article", { class: "item" + (unread ? " unread" : "") + (p >= 4 ? " p" + p : ""), part: "item", "data-id": n.id,
     "aria-labelledby": tid, "aria-posinset": String(i + 1), "aria-setsize": h._cursor ? "-1" : String(h._items.length) },
@@ -62,4 +62,40 @@ export function allActions(h, n) {
   if (!n.archivedAt) out.push(...snoozeActions(h, n));
   out.push([s.remove, "trash", () => h._act(() => h._client.remove(n.id), () => h._drop(n.id))]);
   return out;
+}
+
+/** openMenu shows a menu of [label, icon, action] entries in anchor's item of host h. */
+export function openMenu(h, anchor, entries) {
+  const reopen = h._menu && h._menu.anchor === anchor;
+  closeMenu(h, false);
+  if (reopen) return;
+  const items = entries.map(([label, ic, fn]) => el("button", { type: "button", role: "menuitem", tabindex: "-1",
+    onclick: () => { closeMenu(h, true); fn(); } }, icon(ic), label));
+  const m = el("div", { class: "menu", role: "menu", part: "menu", "aria-label": anchor.getAttribute("aria-label"),
+    onkeydown: (e) => {
+      const i = items.indexOf(h._root.activeElement);
+      const to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: items.length - 1 }[e.key];
+      if (to !== undefined) {
+        e.preventDefault();
+        items[(to + items.length) % items.length].focus();
+      } else if (e.key === "Tab") closeMenu(h, false);
+    } }, ...items);
+  anchor.closest("article").append(m);
+  anchor.setAttribute("aria-expanded", "true");
+  h._menu = { el: m, anchor };
+  items[0].focus();
+}
+
+/** closeMenu closes host h's open menu, focusing its button again when refocus. */
+export function closeMenu(h, refocus) {
+  const m = h._menu;
+  if (!m) return;
+  h._menu = null;
+  m.el.remove();
+  m.anchor.setAttribute("aria-expanded", "false");
+  if (refocus && m.anchor.isConnected) m.anchor.focus();
+  if (h._dirty) {
+    h._dirty = false;
+    h._render();
+  }
 }
