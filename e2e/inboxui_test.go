@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +286,39 @@ func TestInboxTicketOnly(t *testing.T) {
 	p.wait("the stream's unread items", `[titles("feed"), badge()]`, `[["Before the page"],"1"]`)
 	n.publish("tix", map[string]any{"title": "Live"})
 	p.wait("a live one", `[titles("feed"), badge()]`, `[["Live","Before the page"],"2"]`)
+}
+
+// TestInboxFromAnotherOrigin: the quick start's two lines on a page of another
+// origin. Without --cors-origins the element explains what to configure (naming the
+// page's origin) in its error state and the offline banner; with it, the same page
+// shows the inbox.
+func TestInboxFromAnotherOrigin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	t.Parallel()
+	open := newBrowser(t)
+	tok := userToken(t, "far")
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		server := r.URL.Query().Get("server")
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>an app</title>
+<script type="module" src="%s/inbox.js"></script>
+<tocsin-inbox id="feed" mode="inline" url="%s" token="%s"></tocsin-inbox>
+<tocsin-inbox id="bell" url="%s" token="%s"></tocsin-inbox>`, server, server, tok, server, tok)
+	}))
+	t.Cleanup(page.Close)
+
+	refusing := startNode(t)
+	p := inboxPage{t: t, tab: open(page.URL + "/?server=" + refusing.URL)}
+	p.do(inboxJS)
+	want := "This page's origin is not allowed by the server at " + refusing.URL + ". Start tocsin with --cors-origins " + page.URL + "."
+	p.wait("the CORS explanation", `sr("feed").querySelector("[part=error] p")?.textContent`, want)
+	p.wait("the banner", `sr("feed").querySelector("[part=banner]").textContent`, want+" Reconnecting…")
+
+	allowing := startNode(t, "--cors-origins", page.URL)
+	allowing.publish("far", map[string]any{"title": "Across origins"})
+	q := inboxPage{t: t, tab: open(page.URL + "/?server=" + allowing.URL)}
+	q.do(inboxJS)
+	q.wait("the inbox from another origin", `[titles("feed"), badge(), sr("feed").querySelector("[part=banner]").hidden]`, `[["Across origins"],"1",true]`)
 }

@@ -110,7 +110,13 @@ export class TocsinInbox extends HTMLElement {
   }
 
   _ownClient() {
-    const opts = { url: this.url, key: "tocsin-inbox" };
+    // Tabs share a stream per key and user: the key names the server too, so tabs
+    // of the same user id on two servers never share one.
+    let server = this.url;
+    try {
+      server = new URL(this.url || ".", location.href).href;
+    } catch { /* kept as written: the client reports what fails */ }
+    const opts = { url: this.url, key: "tocsin-inbox " + server };
     if (!this.ticket && this.token) opts.token = this.token;
     this._attach(this.ticket ? ticketClient(opts, this.ticket) : new Tocsin(opts), true);
     this._client.connect();
