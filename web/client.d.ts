@@ -189,6 +189,10 @@ export class TocsinClient {
    * close(). An offline banner shows while it is set.
    */
   readonly error: TocsinError | null;
+  /** A REST call could not reach the server ("network", "cors"), once per outage (Tocsin: see there). */
+  on(type: "error", fn: (e: TocsinError) => void): () => void;
+  /** The server answers again after an `error`. */
+  on(type: "online", fn: () => void): () => void;
   setToken(token: string): void;
   /** Lists notifications, newest first (GET /api/notifications). */
   list(opts?: ListOptions): Promise<ListPage>;
