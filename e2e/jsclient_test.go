@@ -35,6 +35,19 @@ func runNodeTests(t *testing.T, env []string, files ...string) {
 	t.Logf("%s", out)
 }
 
+// runNodeAgainstServer starts a server and runs the JavaScript test files against it
+// as user (TOCSIN_URL, TOCSIN_USER, TOCSIN_TOKEN, TOCSIN_API_KEY set).
+func runNodeAgainstServer(t *testing.T, user string, files ...string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs node")
+	}
+	t.Parallel()
+	n := startNode(t)
+	runNodeTests(t, []string{"TOCSIN_URL=" + n.URL, "TOCSIN_USER=" + user,
+		"TOCSIN_TOKEN=" + userToken(t, user), "TOCSIN_API_KEY=" + apiKey}, files...)
+}
+
 // TestJSClientInNode runs web/client.test.mjs (node's test runner) against a real
 // server: the JavaScript client's inbox store, live events, REST helpers and resume;
 // and web/client.unit.test.mjs, the client's logic on synthetic events (the inbox
@@ -44,13 +57,7 @@ func runNodeTests(t *testing.T, env []string, files ...string) {
 // web/client.rest.unit.test.mjs, each REST call's request and the store's snooze and
 // notifications:updated; web/client.errors.unit.test.mjs, the error event's codes.
 func TestJSClientInNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs node")
-	}
-	t.Parallel()
-	n := startNode(t)
-	runNodeTests(t, []string{"TOCSIN_URL=" + n.URL, "TOCSIN_USER=js1",
-		"TOCSIN_TOKEN=" + userToken(t, "js1"), "TOCSIN_API_KEY=" + apiKey},
+	runNodeAgainstServer(t, "js1",
 		"../web/client.test.mjs", "../web/client.unit.test.mjs", "../web/sw.unit.test.mjs", "../web/client.push.test.mjs",
 		"../web/client.rest.unit.test.mjs", "../web/client.errors.unit.test.mjs")
 }
@@ -62,13 +69,7 @@ func TestJSClientInNode(t *testing.T) {
 // needs the server half of #13 (notifications:read): it fails until the server sends
 // that one event instead of one notification:updated per item.
 func TestJSClientReadAllOneEvent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs node")
-	}
-	t.Parallel()
-	n := startNode(t)
-	runNodeTests(t, []string{"TOCSIN_URL=" + n.URL, "TOCSIN_USER=js-readall",
-		"TOCSIN_TOKEN=" + userToken(t, "js-readall"), "TOCSIN_API_KEY=" + apiKey},
+	runNodeAgainstServer(t, "js-readall",
 		"../web/client.readall.test.mjs")
 }
 
@@ -76,12 +77,6 @@ func TestJSClientReadAllOneEvent(t *testing.T) {
 // client's archive, unarchive, markUnread, snooze, updateMany, list({q}) and
 // preferences, each checked in the answer and in the live store.
 func TestJSClientInboxCalls(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs node")
-	}
-	t.Parallel()
-	n := startNode(t)
-	runNodeTests(t, []string{"TOCSIN_URL=" + n.URL, "TOCSIN_USER=js-inbox",
-		"TOCSIN_TOKEN=" + userToken(t, "js-inbox"), "TOCSIN_API_KEY=" + apiKey},
+	runNodeAgainstServer(t, "js-inbox",
 		"../web/client.inbox.test.mjs")
 }

@@ -104,6 +104,9 @@ window.clients[%q].list().then(() => { window.listError = { code: "none" }; }, (
 	if e := v.Log[0]; len(v.Log) != 1 || e.Code != "cors" || e.Origin != page.URL || !strings.Contains(e.Message, "--cors-origins") {
 		t.Fatalf("follower tab: %+v", v.Log)
 	}
+	if v.Status[refusing.URL] != "connecting" {
+		t.Fatalf("follower tab: status %q during the leader's outage, want connecting", v.Status[refusing.URL])
+	}
 	if v.Tickets[refusing.URL] != 0 {
 		t.Fatalf("the follower tab asked for %d tickets itself; it should follow the leader", v.Tickets[refusing.URL])
 	}

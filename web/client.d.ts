@@ -189,6 +189,10 @@ export class TocsinClient {
    * close(). An offline banner shows while it is set.
    */
   readonly error: TocsinError | null;
+  /** A REST call could not reach the server ("network", "cors"), once per outage (Tocsin: see there). */
+  on(type: "error", fn: (e: TocsinError) => void): () => void;
+  /** The server answers again after an `error`. */
+  on(type: "online", fn: () => void): () => void;
   setToken(token: string): void;
   /** Lists notifications, newest first (GET /api/notifications). */
   list(opts?: ListOptions): Promise<ListPage>;
@@ -250,7 +254,11 @@ export class Tocsin extends TocsinClient {
    * rejecting; its HTTP errors only reject.
    */
   on(type: "error", fn: (e: TocsinError) => void): () => void;
-  /** The stream is back after an `error` (status "open" or "following"): hide the offline banner. */
+  /**
+   * The stream is back after an `error` (status "open", or "following" in a tab that
+   * follows another's stream: such a tab gets the leader's `error`, goes "connecting",
+   * and gets `online` with it): hide the offline banner.
+   */
   on(type: "online", fn: () => void): () => void;
   /** The client follows another user: everything of the previous one was dropped. */
   on(type: "user", fn: (userId: string) => void): () => void;

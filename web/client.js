@@ -216,6 +216,8 @@ export class Tocsin extends TocsinClient {
       return;
     }
     if (msg.type === "outage" && msg.error) {
+      // The leader has lost the stream: nothing is live here either until it is back.
+      this._setStatus("connecting");
       this._report(new TocsinError(msg.error.code, msg.error.message, { status: msg.error.status, url: msg.error.url, origin: msg.error.origin }));
       return;
     }
