@@ -32,6 +32,8 @@ func Run(t *testing.T, open Open) {
 		{"UpdateAndUnread", testUpdate},
 		{"Delete", testDelete},
 		{"ReadAll", testReadAll},
+		{"Snooze", testSnooze},
+		{"UpdateMany", testUpdateMany},
 		{"ListFiltersAndPages", testList},
 		{"Snapshot", testSnapshot},
 		{"EventsBounds", testEventsBounds},
