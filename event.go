@@ -245,3 +245,38 @@ func CheckBulk(ids []string, p Patch) error {
 	}
 	return nil
 }
+
+// ForgetInUpdatedMany takes the items whose ids are in gone out of the data of a
+// "notifications:updated" event (UpdatedManyData), keeping the other items' bytes
+// as they are, and reports whether it removed any: a deleted or expired item's
+// content leaves every event that carried it (Store's Forget), and a bulk event
+// carries many items, so only that item's copy goes ({"notifications": []} when
+// it was the last).
+func ForgetInUpdatedMany(data []byte, gone func(id string) bool) ([]byte, bool, error) {
+	var d struct {
+		Notifications []json.RawMessage `json:"notifications"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, false, err
+	}
+	out := append(make([]byte, 0, len(data)), `{"notifications":[`...)
+	removed, kept := false, 0
+	for _, raw := range d.Notifications {
+		var n struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return nil, false, err
+		}
+		if gone(n.ID) {
+			removed = true
+			continue
+		}
+		if kept > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, raw...)
+		kept++
+	}
+	return append(out, "]}"...), removed, nil
+}

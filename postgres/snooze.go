@@ -87,7 +87,19 @@ func (s *Store) UpdateMany(ctx context.Context, userID string, ids []string, p t
 			}
 		}
 		evs = []tocsin.Event{ev}
-		return appendLocked(ctx, tx, stream, head, evs, nil)
+		if err := appendLocked(ctx, tx, stream, head, evs, nil); err != nil {
+			return err
+		}
+		// The event carries each item's content: removing one forgets it there.
+		refs := make([]string, len(changed))
+		for i := range changed {
+			refs[i] = changed[i].ID
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO event_refs (ref, stream, seq) SELECT unnest($1::text[]), $2, $3`,
+			refs, string(stream), int64(evs[0].Seq)); err != nil {
+			return fmt.Errorf("event refs: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err

@@ -80,6 +80,13 @@ func (s *Store) UpdateMany(ctx context.Context, userID string, ids []string, p t
 		if err := appendChange(ctx, tx, &ev, "", userID, moved, now); err != nil {
 			return err
 		}
+		// The event carries each item's content: removing one forgets it there.
+		for i := range changed {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO event_refs (ref, stream, seq) VALUES (?, ?, ?)`,
+				changed[i].ID, string(ev.Stream), ev.Seq); err != nil {
+				return fmt.Errorf("event refs: %w", err)
+			}
+		}
 		evs = []tocsin.Event{ev}
 		return nil
 	})

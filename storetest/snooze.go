@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,8 +183,18 @@ func testUpdateMany(t *testing.T, s tocsin.Store) {
 	if head, _ := s.Head(ctx, tocsin.UserStream("m2")); head != 1 {
 		t.Fatalf("other user's head %d, want 1", head)
 	}
+	// Deleting an item takes its content out of the bulk event too; the other stays.
+	if _, err := s.Delete(ctx, u, mine[2].ID, base); err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := tocsin.UpdatedManyData(changed[1:])
+	if stored := events(t, s, tocsin.UserStream(u), 3); len(stored) < 1 || stored[0].Name != tocsin.EventUpdatedMany ||
+		string(stored[0].Data) != string(kept) {
+		t.Fatalf("bulk event after deleting one of its items: %s; want %s", stored[0].Data, kept)
+	}
+	changed = changed[1:]
 	// Nothing to change: no event.
-	if changed, evs, err := s.UpdateMany(ctx, u, []string{mine[0].ID, theirs.ID}, tocsin.Patch{Read: yes()}, base); err != nil || len(changed) != 0 || len(evs) != 0 {
+	if changed, evs, err := s.UpdateMany(ctx, u, []string{mine[0].ID, mine[2].ID, theirs.ID}, tocsin.Patch{Read: yes()}, base); err != nil || len(changed) != 0 || len(evs) != 0 {
 		t.Fatalf("no-op: %+v %+v %v", changed, evs, err)
 	}
 	// Seen only: the count does not move.
@@ -217,5 +228,30 @@ func testUpdateMany(t *testing.T, s tocsin.Store) {
 	} {
 		_, _, err := s.UpdateMany(ctx, "m3", bad.ids, bad.p, base)
 		wantCode(t, err, tocsin.EInvalid)
+	}
+}
+
+// testForgetInBulk: an item that expires or is pruned leaves the bulk events that
+// carried it, as a deleted one does; the last item's leaving makes the list empty.
+func testForgetInBulk(t *testing.T, s tocsin.Store) {
+	const u = "fb"
+	soon := base.Add(time.Second)
+	a := publish(t, s, notification(u, func(n *tocsin.Notification) { n.Title = "secret-a"; n.ExpiresAt = &soon })).Notifications[0]
+	b := publish(t, s, notification(u, func(n *tocsin.Notification) { n.Title = "secret-b" })).Notifications[0]
+	if _, evs, err := s.UpdateMany(ctx, u, []string{a.ID, b.ID}, tocsin.Patch{Seen: yes()}, base); err != nil || len(evs) != 1 {
+		t.Fatalf("UpdateMany: %+v %v", evs, err)
+	}
+	if _, err := s.Expire(ctx, soon.Add(time.Second), 100); err != nil {
+		t.Fatal(err)
+	}
+	stored := events(t, s, tocsin.UserStream(u), 2)
+	if len(stored) < 1 || strings.Contains(string(stored[0].Data), "secret-a") || !strings.Contains(string(stored[0].Data), "secret-b") {
+		t.Fatalf("bulk event after expiry: %s; want b only", stored[0].Data)
+	}
+	if _, _, err := s.Prune(ctx, base.Add(time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := s.Events(ctx, tocsin.UserStream(u), 2, 10); err == nil && len(stored) > 0 && strings.Contains(string(stored[0].Data), "secret") {
+		t.Fatalf("bulk event after prune: %s", stored[0].Data)
 	}
 }

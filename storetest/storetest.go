@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"ReadAll", testReadAll},
 		{"Snooze", testSnooze},
 		{"UpdateMany", testUpdateMany},
+		{"ForgetInBulk", testForgetInBulk},
 		{"ListFiltersAndPages", testList},
 		{"Snapshot", testSnapshot},
 		{"EventsBounds", testEventsBounds},
