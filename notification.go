@@ -286,3 +286,38 @@ const (
 	MaxDataLen       = 32 * 1024
 	MaxIdemKeyLen    = 255
 )
+
+// ApplyEach is the loop of a bulk update (InboxWriter.UpdateMany) that both stores
+// run in their transaction: each of ids is read with get (ENotFound: missing or
+// another user's, passed over as if absent), changed by p at now, and written
+// with put when p changed it. It returns the changed items in the order of ids,
+// how the kept unread count moves (delta), and whether any item's unread state
+// changed (moved: the event then carries the count).
+func ApplyEach(ids []string, p Patch, now time.Time, get func(id string) (Notification, error),
+	put func(n *Notification) error) (changed []Notification, delta int, moved bool, err error) {
+	for _, id := range ids {
+		n, err := get(id)
+		if ErrorCodeOf(err) == ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, 0, false, err
+		}
+		was := n.Unread()
+		if !p.Apply(&n, now) {
+			continue
+		}
+		if err := put(&n); err != nil {
+			return nil, 0, false, err
+		}
+		switch is := n.Unread(); {
+		case was && !is:
+			delta--
+		case !was && is:
+			delta++
+		}
+		moved = moved || was != n.Unread()
+		changed = append(changed, n)
+	}
+	return changed, delta, moved, nil
+}

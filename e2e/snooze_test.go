@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,15 +14,7 @@ import (
 // to a blank line, as written) to the channel it returns, until ctx ends.
 func rawFrames(ctx context.Context, t *testing.T, url, tok, lastID string) <-chan string {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/notifications/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", err, resp)
-	}
+	resp := openUserStream(ctx, t, url, tok, lastID)
 	out := make(chan string, 64)
 	go func() {
 		defer resp.Body.Close()

@@ -50,32 +50,17 @@ func (s *Store) UpdateMany(ctx context.Context, userID string, ids []string, p t
 	var evs []tocsin.Event
 	stream := tocsin.UserStream(userID)
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		changed, evs = nil, nil
+		evs = nil
 		head, err := lockStream(ctx, tx, stream)
 		if err != nil {
 			return err
 		}
-		countMoved := false
-		for _, id := range ids {
-			n, err := getNotification(ctx, tx, userID, id, now, false)
-			if tocsin.ErrorCodeOf(err) == tocsin.ENotFound {
-				continue // missing or another user's: exactly as if not asked for
-			}
-			if err != nil {
-				return err
-			}
-			was := n.Unread()
-			if !p.Apply(&n, now) {
-				continue
-			}
-			if err := updateState(ctx, tx, &n); err != nil {
-				return err
-			}
-			countMoved = countMoved || was != n.Unread()
-			changed = append(changed, n)
-		}
-		if len(changed) == 0 {
-			return nil
+		var countMoved bool
+		changed, _, countMoved, err = tocsin.ApplyEach(ids, p, now,
+			func(id string) (tocsin.Notification, error) { return getNotification(ctx, tx, userID, id, now, false) },
+			func(n *tocsin.Notification) error { return updateState(ctx, tx, n) })
+		if err != nil || len(changed) == 0 {
+			return err
 		}
 		ev, err := tocsin.UpdatedManyEvent(userID, changed, now)
 		if err != nil {

@@ -46,29 +46,15 @@ func (s *Store) UpdateMany(ctx context.Context, userID string, ids []string, p t
 	var changed []tocsin.Notification
 	var evs []tocsin.Event
 	err := s.write(ctx, func(tx *wtx) error {
-		changed, evs = nil, nil
-		delta, moved := 0, false
-		for _, id := range ids {
-			n, err := getNotification(ctx, tx, userID, id, now)
-			if tocsin.ErrorCodeOf(err) == tocsin.ENotFound {
-				continue // missing or another user's: exactly as if not asked for
-			}
-			if err != nil {
-				return err
-			}
-			was := n.Unread()
-			if !p.Apply(&n, now) {
-				continue
-			}
-			if err := updateState(ctx, tx, &n); err != nil {
-				return err
-			}
-			delta += unreadDelta(was, n.Unread())
-			moved = moved || was != n.Unread()
-			changed = append(changed, n)
-		}
-		if len(changed) == 0 {
-			return nil
+		evs = nil
+		var delta int
+		var moved bool
+		var err error
+		changed, delta, moved, err = tocsin.ApplyEach(ids, p, now,
+			func(id string) (tocsin.Notification, error) { return getNotification(ctx, tx, userID, id, now) },
+			func(n *tocsin.Notification) error { return updateState(ctx, tx, n) })
+		if err != nil || len(changed) == 0 {
+			return err
 		}
 		if err := adjustUnread(ctx, tx, userID, delta); err != nil {
 			return err
