@@ -1,12 +1,15 @@
 package delivery
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/hub"
+	"github.com/tocsin/tocsin/internal/pgtest"
+	"github.com/tocsin/tocsin/postgres"
 )
 
 func TestSnoozeWakesOnce(t *testing.T) { bothStores(t, testSnoozeWakesOnce) }
@@ -146,5 +149,55 @@ func TestBulkUpdateWebhookAndDismissIDs(t *testing.T) {
 	ids, before := dismissCandidates(&evs[0])
 	if len(ids) != 2 || before != "" {
 		t.Fatalf("dismiss candidates %v %q; want both ids", ids, before)
+	}
+}
+
+// TestWakeFiresOnceInACluster: two nodes (hub and engine each) on one PostgreSQL
+// store: a snooze's wake runs on one of them, once: one notification:updated.
+func TestWakeFiresOnceInACluster(t *testing.T) {
+	st, err := postgres.Open(context.Background(), pgtest.FreshSchemaURL(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fast := func(c *Config) { c.Poll = 20 * time.Millisecond }
+	a, b := startRig(t, st, fast), startRig(t, st, fast)
+	stream := tocsin.UserStream("ana")
+	var ids []string
+	for range 20 {
+		res, _ := a.publish(tocsin.PublishInput{UserID: "ana", Title: "x"}, hub.Idempotency{})
+		ids = append(ids, res.Notifications[0].ID)
+	}
+	until := a.clock.Now().Add(300 * time.Millisecond)
+	for i, id := range ids {
+		r := a
+		if i%2 == 1 {
+			r = b
+		}
+		if _, err := r.hub.Update(r.ctx, "ana", id, tocsin.Patch{SnoozedUntil: tocsin.SnoozeUntil(&until)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitFor(func() bool { c, _ := st.UnreadCount(a.ctx, "ana"); return c == len(ids) }) {
+		t.Fatal("the snoozed items never all came back")
+	}
+	// Every wake finished (a second run, if any, would have appended by then).
+	if !waitFor(func() bool {
+		pending, _, err := st.ListJobs(a.ctx, tocsin.JobQuery{Kind: tocsin.JobWake, State: tocsin.JobPending, Limit: 1})
+		return err == nil && len(pending) == 0
+	}) {
+		t.Fatal("wake jobs still pending")
+	}
+	evs, err := st.Events(a.ctx, stream, uint64(2*len(ids)), 1000) // after the publishes and the snoozes
+	if err != nil || len(evs) != len(ids) {
+		t.Fatalf("%d events after the snoozes (%v), want %d: one wake each", len(evs), err, len(ids))
+	}
+	woken := map[string]bool{}
+	for _, ev := range evs {
+		var n tocsin.Notification
+		if err := json.Unmarshal(ev.Data, &n); err != nil || ev.Name != tocsin.EventUpdated || woken[n.ID] {
+			t.Fatalf("event %s %s: not one wake per item", ev.Name, ev.Data)
+		}
+		woken[n.ID] = true
 	}
 }
