@@ -79,7 +79,8 @@ func (n *Notification) SameButRecipient(p *Notification) bool {
 		n.ActionURL == p.ActionURL && n.ImageURL == p.ImageURL && n.GroupKey == p.GroupKey &&
 		n.Count == p.Count && n.Topic == p.Topic && n.CreatedAt == p.CreatedAt &&
 		sameTime(n.SeenAt, p.SeenAt) && sameTime(n.ReadAt, p.ReadAt) &&
-		sameTime(n.ArchivedAt, p.ArchivedAt) && sameTime(n.ExpiresAt, p.ExpiresAt)
+		sameTime(n.ArchivedAt, p.ArchivedAt) && sameTime(n.ExpiresAt, p.ExpiresAt) &&
+		sameTime(n.SnoozedUntil, p.SnoozedUntil)
 }
 
 func sameStrings(a, b []string) bool {
@@ -156,7 +157,8 @@ func appendNotificationTail(b []byte, n *Notification) ([]byte, error) {
 	for _, f := range [...]struct {
 		key string
 		t   *time.Time
-	}{{`,"seenAt":`, n.SeenAt}, {`,"readAt":`, n.ReadAt}, {`,"archivedAt":`, n.ArchivedAt}, {`,"expiresAt":`, n.ExpiresAt}} {
+	}{{`,"seenAt":`, n.SeenAt}, {`,"readAt":`, n.ReadAt}, {`,"archivedAt":`, n.ArchivedAt}, {`,"expiresAt":`, n.ExpiresAt},
+		{`,"snoozedUntil":`, n.SnoozedUntil}} {
 		b = append(b, f.key...)
 		if f.t == nil {
 			b = append(b, "null"...)

@@ -90,6 +90,14 @@ func TestAppendNotificationJSON(t *testing.T) {
 			r, a := jsonTestTime.In(east), jsonTestTime.Add(time.Nanosecond)
 			n.CreatedAt, n.ReadAt, n.ArchivedAt = jsonTestTime.In(east), &r, &a
 		}},
+		{"snoozed", func(n *Notification) {
+			z := jsonTestTime.Add(time.Hour).In(east)
+			n.SnoozedUntil = &z
+		}},
+		{"snoozed year 10000: an error", func(n *Notification) {
+			z := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+			n.SnoozedUntil = &z
+		}},
 		{"monotonic clock reading", func(n *Notification) { n.CreatedAt = time.Now() }},
 		{"zero time", func(n *Notification) { n.CreatedAt = time.Time{} }},
 		{"year 10000: an error", func(n *Notification) { n.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
@@ -158,7 +166,7 @@ func TestJSONSizeHint(t *testing.T) {
 		change func(n *Notification)
 	}{
 		{"full", func(*Notification) {}},
-		{"every time, a topic", func(n *Notification) { n.ReadAt, n.ArchivedAt, n.Topic = &r, &r, "t" }},
+		{"every time, a topic", func(n *Notification) { n.ReadAt, n.ArchivedAt, n.SnoozedUntil, n.Topic = &r, &r, &r, "t" }},
 		{"no optional time", func(n *Notification) { n.SeenAt, n.ExpiresAt = nil, nil }},
 		{"normalized minimal", func(n *Notification) {
 			*n = Notification{ID: "01jh0000000000000000000000", UserID: "u", Type: "t", CreatedAt: jsonTestTime}

@@ -75,7 +75,7 @@ func webhookEvent(name string) string {
 	switch name {
 	case tocsin.EventNotification:
 		return tocsin.WebhookCreated
-	case tocsin.EventUpdated, tocsin.EventRead:
+	case tocsin.EventUpdated, tocsin.EventRead, tocsin.EventUpdatedMany:
 		return tocsin.WebhookUpdated
 	case tocsin.EventDeleted:
 		return tocsin.WebhookDeleted
@@ -100,7 +100,9 @@ func webhookData(ev *tocsin.Event) (json.RawMessage, error) {
 			return nil, err
 		}
 		return json.Marshal(map[string]string{"id": d.ID, "userId": userID})
-	case tocsin.EventRead:
+	case tocsin.EventRead, tocsin.EventUpdatedMany:
+		// The event's data plus the user: {"ids"|"before", "readAt", "userId"} or
+		// {"notifications": [...], "userId"}.
 		var d map[string]json.RawMessage
 		if err := json.Unmarshal(ev.Data, &d); err != nil {
 			return nil, err

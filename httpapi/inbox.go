@@ -148,7 +148,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p tocsin.Principal)
 	return nil
 }
 
-// patch: PATCH /api/notifications/{id} with {"read", "seen", "archived"}.
+// patch: PATCH /api/notifications/{id} with {"read", "seen", "archived",
+// "snoozedUntil"}.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
 	id, err := notificationID(r)
 	if err != nil {
@@ -162,14 +163,62 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, p tocsin.Principa
 	if err := decodeJSON(body, &patch); err != nil {
 		return err
 	}
-	if patch.Read == nil && patch.Seen == nil && patch.Archived == nil {
-		return tocsin.Errorf(tocsin.EInvalid, "nothing to change: send read, seen or archived")
+	if patch.Empty() {
+		return tocsin.Errorf(tocsin.EInvalid, "nothing to change: send read, seen, archived or snoozedUntil")
 	}
 	n, err := s.hub.Update(r.Context(), p.UserID, id, patch)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+// bulkPatch is the body of PATCH /api/notifications.
+type bulkPatch struct {
+	IDs      []string `json:"ids"`
+	Read     *bool    `json:"read"`
+	Seen     *bool    `json:"seen"`
+	Archived *bool    `json:"archived"`
+}
+
+// patchMany: PATCH /api/notifications with {"ids": [...], "read", "seen",
+// "archived"}: the selected items in one change and ONE notifications:updated
+// event. Ids that are missing or another user's are passed over exactly as absent
+// ones; the answer lists only the items that changed.
+func (s *Server) patchMany(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	body, err := readBody(w, r, maxBody)
+	if err != nil {
+		return err
+	}
+	var in bulkPatch
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if len(in.IDs) == 0 || len(in.IDs) > tocsin.MaxBulkIDs {
+		return tocsin.Errorf(tocsin.EInvalid, "ids must list 1 to %d notification ids", tocsin.MaxBulkIDs)
+	}
+	for _, id := range in.IDs {
+		if !tocsin.ValidNotificationID(id) {
+			return tocsin.Errorf(tocsin.EInvalid, "ids: %q is not a notification id", clip(id))
+		}
+	}
+	patch := tocsin.Patch{Read: in.Read, Seen: in.Seen, Archived: in.Archived}
+	if patch.Empty() {
+		return tocsin.Errorf(tocsin.EInvalid, "nothing to change: send read, seen or archived")
+	}
+	ns, err := s.hub.UpdateMany(r.Context(), p.UserID, in.IDs, patch)
+	if err != nil {
+		return err
+	}
+	count, err := s.store.UnreadCount(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	if ns == nil {
+		ns = []tocsin.Notification{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": ns, "unreadCount": count})
 	return nil
 }
 

@@ -188,6 +188,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/notifications", authUser, s.list, limitUser},
 		{"GET", "/api/notifications/unread-count", authUser, s.unreadCount, limitUser},
 		{"POST", "/api/notifications/read-all", authUser, s.readAll, limitUser},
+		{"PATCH", "/api/notifications", authUser, s.patchMany, limitUser},
 		{"POST", "/api/notifications/stream-ticket", authUser, s.streamTicket, limitUser},
 		{"GET", "/api/notifications/stream", authStream, s.stream, limitConnect},
 		// ws authenticates and limits itself: refusals come after the upgrade.
