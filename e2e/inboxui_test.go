@@ -252,6 +252,7 @@ func TestInboxElement(t *testing.T) {
 	p.do(`sr("feed").querySelector("header button[aria-label='Mark all as read']").click()`)
 	p.wait("all read", `[badge(), sr("bell").querySelector(".bell").getAttribute("aria-label")]`, `["0","Notifications, 0 unread"]`)
 	p.wait("the calm empty state", `sr("feed").querySelector("[part=empty] h3")?.textContent || titles("feed").join()`, "You're all caught up")
+	p.do(`document.getElementById("bell").close(); document.getElementById("toasts").replaceChildren()`)
 	p.shot("inbox-empty.png")
 }
 
