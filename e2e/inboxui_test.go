@@ -158,11 +158,24 @@ func TestInboxElement(t *testing.T) {
 		t.Errorf("the priority-5 item: %s", v)
 	}
 
+	// The element's events bubble out of its shadow root to the document.
+	p.do(`window.__ev = []; for (const e of ["open", "close", "click", "error"]) document.addEventListener("tocsin-inbox:" + e, (ev) => {
+	  window.__ev.push(e + (ev.detail.notification ? " " + ev.detail.notification.title : ""));
+	  if (e === "click") ev.preventDefault(); // the app routes it: no navigation, no mark-read
+	})`)
+
 	// Open the popover: a dialog named "Notifications", focus on the Unread tab.
 	p.do(`sr("bell").querySelector(".bell").click()`)
 	p.wait("the popover open", `[document.getElementById("bell").hasAttribute("open"), sr("bell").querySelector(".panel").hidden, sr("bell").querySelector(".panel").getAttribute("role"), nameOf(deep())]`,
 		`[true,false,"dialog","tab Unread"]`)
 	p.wait("the popover's items", `titles("bell").length`, "3")
+
+	// A click on an action link raises tocsin-inbox:click; cancelled, nothing else happens.
+	p.do(`itemOf("bell", "Ana commented on Roadmap").querySelector("a.title").click()`)
+	p.wait("the click event", `[window.__ev.join(), location.pathname, badge()]`, `["open,click Ana commented on Roadmap","/","3"]`)
+	if v := p.eval(`itemOf("bell", "Ana commented on Roadmap").querySelector("a.title").href`); v != "https://example.com/roadmap" {
+		t.Errorf("the action link: %s", v)
+	}
 
 	// A live notification appears in both, and the badge counts it.
 	n.publish(user, map[string]any{"type": "mention", "title": "Bo mentioned you", "body": "@ana can you look?"})
@@ -254,6 +267,9 @@ func TestInboxElement(t *testing.T) {
 	p.wait("the calm empty state", `sr("feed").querySelector("[part=empty] h3")?.textContent || titles("feed").join()`, "You're all caught up")
 	p.do(`document.getElementById("bell").close(); document.getElementById("toasts").replaceChildren()`)
 	p.shot("inbox-empty.png")
+	if v := p.eval(`window.__ev.filter((e) => e === "open" || e === "close").join()`); v != "open,close" {
+		t.Errorf("open/close events: %s", v)
+	}
 }
 
 // TestInboxHelpersInNode runs web/inbox.unit.test.mjs: the inbox's link, grouping,
