@@ -91,6 +91,7 @@ export class TocsinInbox extends HTMLElement {
 
   disconnectedCallback() {
     clearInterval(this._tick);
+    clearTimeout(this._searchTimer);
     document.removeEventListener("pointerdown", this._onDocDown, true);
     if (this._own) this._detach();
   }
@@ -227,7 +228,7 @@ export class TocsinInbox extends HTMLElement {
     if (this.mode === "inline" || !announce) return;
     if (open) {
       document.addEventListener("pointerdown", this._onDocDown, true);
-      this._currentTab().focus();
+      (this._view === "prefs" ? this._prefsView.querySelector("button") : this._currentTab()).focus();
       this._emit("open", {});
     } else {
       document.removeEventListener("pointerdown", this._onDocDown, true);
