@@ -218,7 +218,7 @@ func (s *Server) streamTicket(w http.ResponseWriter, r *http.Request, p tocsin.P
 	}
 	// userId: the client scopes what it shares between tabs by the user the server
 	// says the credential is, also when the credential is a cookie it cannot read.
-	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": exp, "userId": p.UserID})
+	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": tocsin.Timestamp(exp), "userId": p.UserID})
 	return nil
 }
 
