@@ -67,3 +67,42 @@ func BenchmarkAppendTimestamp(b *testing.B) {
 		buf = AppendTimestamp(buf[:0], now)
 	}
 }
+
+// TestRootTypesTimestamps: the root types the API returns as they are write their
+// times in TimestampLayout and keep every other key (secrets still hidden).
+func TestRootTypesTimestamps(t *testing.T) {
+	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.FixedZone("x", -4*3600))
+	const want = "2026-05-06T11:08:09.000Z"
+	for _, tc := range []struct {
+		v     any
+		times []string
+		keys  int
+	}{
+		{Profile{UserID: "u", UpdatedAt: at}, []string{"updatedAt"}, 5},
+		{Preferences{MutedUntil: &at, UpdatedAt: at}, []string{"mutedUntil", "updatedAt"}, 6},
+		{Preferences{}, []string{"updatedAt"}, 6},
+		{Delivery{NotificationID: "n", Channel: "email", At: at}, []string{"at"}, 5},
+		{WebhookEndpoint{ID: "w", Secret: "whsec_x", CreatedAt: at}, []string{"createdAt"}, 4},
+		{PushSubscription{ID: "p", P256dh: "k", Auth: "a", CreatedAt: at}, []string{"createdAt"}, 5},
+	} {
+		b, err := json.Marshal(tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m) != tc.keys {
+			t.Errorf("%T: %d keys, want %d: %s", tc.v, len(m), tc.keys, b)
+		}
+		for _, k := range tc.times {
+			if s, _ := m[k].(string); s != want && !(k == "updatedAt" && s == "0001-01-01T00:00:00.000Z") {
+				t.Errorf("%T: %s is %v, want %s", tc.v, k, m[k], want)
+			}
+		}
+		if m["mutedUntil"] == nil && tc.times[0] == "mutedUntil" {
+			t.Errorf("%T: mutedUntil missing", tc.v)
+		}
+	}
+}
