@@ -86,7 +86,9 @@ func (r *recWebhook) first() []byte {
 func TestTimestampsOneForm(t *testing.T) {
 	zone := time.FixedZone("IST", 5*3600+30*60)
 	var tick atomic.Int64
-	clock := func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, zone).Add(time.Duration(tick.Add(1)) * time.Second) }
+	clock := func() time.Time {
+		return time.Date(2026, 3, 4, 5, 6, 7, 0, zone).Add(time.Duration(tick.Add(1)) * time.Second)
+	}
 
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), sqlite.Options{Sync: "normal"})
 	if err != nil {

@@ -112,6 +112,7 @@ export class Tocsin {
    * user), and a connected client starts over as the new user.
    */
   setToken(token: string): void;
+  /** A page of the inbox, newest first. `nextCursor` is `null` on the last page (also when that page is exactly `limit` long): pass it as `cursor` until it is `null`. */
   list(opts?: { status?: "all" | "unread" | "read" | "archived"; type?: string; tag?: string; limit?: number; cursor?: string }):
     Promise<{ notifications: Notification[]; nextCursor: string; unreadCount: number }>;
   markRead(id: string): Promise<Notification>;
