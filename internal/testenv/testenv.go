@@ -123,7 +123,7 @@ func OptIn(t testing.TB, env, label, how string) string {
 func Missing(t testing.TB, what, how string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
-		t.Fatalf("%s: CI must provide it", what)
+		t.Fatalf("%s: CI must provide it (%s)", what, how)
 	}
 	t.Skipf("%s: %s", what, how)
 }
