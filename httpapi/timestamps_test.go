@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,11 +12,9 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin"
-	"github.com/tocsin/tocsin/auth"
 	"github.com/tocsin/tocsin/delivery"
 	"github.com/tocsin/tocsin/httpapi"
 	"github.com/tocsin/tocsin/hub"
-	"github.com/tocsin/tocsin/membus"
 	"github.com/tocsin/tocsin/sqlite"
 )
 
@@ -90,45 +86,24 @@ func TestTimestampsOneForm(t *testing.T) {
 		return time.Date(2026, 3, 4, 5, 6, 7, 0, zone).Add(time.Duration(tick.Add(1)) * time.Second)
 	}
 
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), sqlite.Options{Sync: "normal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(auth.Config{JWTSecret: testSecret, APIKeys: []string{channelsKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	bus := membus.New()
 	wh := &recWebhook{}
 	var eng *delivery.Engine
-	h := hub.New(hub.Config{Store: store, Bus: bus, Now: clock, Committed: func(evs []tocsin.Event) { eng.Committed(evs) }})
-	eng = delivery.New(delivery.Config{
-		Store: store, Hub: h, Webhooks: wh, Now: clock, Poll: 20 * time.Millisecond,
-		NewSecret: func() (string, error) { return "whsec_dGVzdA==", nil },
-		Logger:    slog.New(slog.DiscardHandler),
+	c := newChannelsServerHub(t, func(hc *hub.Config) {
+		hc.Now, hc.Committed = clock, func(evs []tocsin.Event) { eng.Committed(evs) }
+	}, func(cfg *httpapi.Config, store *sqlite.Store) {
+		eng = delivery.New(delivery.Config{
+			Store: store, Hub: cfg.Hub, Webhooks: wh, Now: clock, Poll: 20 * time.Millisecond,
+			NewSecret: func() (string, error) { return "whsec_dGVzdA==", nil },
+			Logger:    slog.New(slog.DiscardHandler),
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		eng.Start(ctx)
+		// Registered before the server's cleanup, so run after it: the engine
+		// stops last, its store closed under it (errors go to the discarded log).
+		t.Cleanup(func() { cancel(); eng.Close() })
+		cfg.Delivery, cfg.Now = eng, clock
 	})
-	if err := h.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eng.Start(ctx)
-	srv := httpapi.New(httpapi.Config{
-		Hub: h, Store: store, Auth: a, Logger: slog.New(slog.DiscardHandler), Delivery: eng, Channels: store, Now: clock,
-	})
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		h.Shutdown()
-		ts.Close()
-		cancel()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Close(sctx)
-		eng.Close()
-		h.Close()
-		bus.Close()
-		store.Close()
-	})
-	c := &channelsServer{t: t, ts: ts}
+	ts := c.ts
 	user := c.user("u1")
 
 	// want sends a request, expects status, and checks the times of its body,
