@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,31 @@ func TestAppendNotificationJSON(t *testing.T) {
 	}
 }
 
+// TestAppendNotificationsJSON: the array is what json.Marshal makes of the slice
+// (so MarshalJSON's output needs no compacting or escaping), and a failure leaves b.
+func TestAppendNotificationsJSON(t *testing.T) {
+	a, b := fullNotification(), fullNotification()
+	b.Title, b.Data = "x < y\u2028", json.RawMessage(" [1, 2] ")
+	for _, ns := range [][]Notification{{}, {a}, {a, b, a}} {
+		want, err := json.Marshal(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := AppendNotificationsJSON([]byte("p"), ns)
+		if err != nil || string(got) != "p"+string(want) {
+			t.Errorf("AppendNotificationsJSON\n%s (%v)\njson.Marshal\n%s", got, err, want)
+		}
+	}
+	if got, err := AppendNotificationsJSON(nil, nil); err != nil || string(got) != "[]" {
+		t.Errorf("nil: %s, %v", got, err)
+	}
+	bad := fullNotification()
+	bad.Data = json.RawMessage("{")
+	if got, err := AppendNotificationsJSON([]byte("p"), []Notification{a, bad}); err == nil || string(got) != "p" {
+		t.Errorf("bad data: %s, %v; want an error and b unchanged", got, err)
+	}
+}
+
 // TestNotificationEncoderReuse: copies that differ in id and user reuse the encoded
 // rest; any other difference, in place or in a copy, is encoded anew.
 func TestNotificationEncoderReuse(t *testing.T) {
@@ -314,6 +340,24 @@ func BenchmarkNotificationJSON(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := n.Event(EventNotification, jsonTestTime); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// A page of 50 (an init snapshot): through MarshalJSON, and appended directly.
+	page := slices.Repeat([]Notification{n}, 50)
+	b.Run("50 json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("50 AppendNotificationsJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := AppendNotificationsJSON(nil, page); err != nil {
 				b.Fatal(err)
 			}
 		}
