@@ -127,8 +127,8 @@ func sameBytes(a, b []byte) bool {
 	return len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b)
 }
 
-// sameTime compares with ==, not Equal: the same instant in another location or
-// with another monotonic reading may encode differently (== implies the same text).
+// sameTime compares with ==: it implies the same text, and where it is stricter than
+// Equal (another location, a monotonic reading) it only makes the encoder encode anew.
 func sameTime(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == b
