@@ -186,13 +186,13 @@ func ReadAllData(ids []string, now time.Time) ([]byte, error) {
 	if len(ids) <= ReadAllMaxIDs {
 		return json.Marshal(struct {
 			IDs    []string  `json:"ids"`
-			ReadAt time.Time `json:"readAt"`
-		}{ids, at})
+			ReadAt Timestamp `json:"readAt"`
+		}{ids, Timestamp(at)})
 	}
 	return json.Marshal(struct {
 		Before string    `json:"before"`
-		ReadAt time.Time `json:"readAt"`
-	}{ids[len(ids)-1], at})
+		ReadAt Timestamp `json:"readAt"`
+	}{ids[len(ids)-1], Timestamp(at)})
 }
 
 // UpdatedManyData is the data of the "notifications:updated" event of a bulk

@@ -9,7 +9,8 @@ import (
 // the public one: REST responses and stream events carry exactly this object.
 //
 // Optional strings are "" when unset; optional times are null when unset. Times are
-// UTC with millisecond precision.
+// written in TimestampLayout (UTC, three fraction digits) by MarshalJSON, which is
+// AppendNotificationJSON: a new time field is one entry there.
 type Notification struct {
 	ID         string          `json:"id"`
 	UserID     string          `json:"userId"`
@@ -87,8 +88,8 @@ func (n *Notification) event(name string, data []byte, now time.Time) Event {
 
 // jsonSizeHint is about the length of n's JSON, so that Event allocates its data
 // once and not much larger: the keys, punctuation, one-digit numbers, createdAt and
-// null times (301 bytes), each time that is set instead (26 more at millisecond
-// precision in UTC), the topic's key, the strings unescaped, and room for a few
+// null times (301 bytes), each time that is set instead (22 more: TimestampLayout
+// quoted is 26 bytes, null 4), the topic's key, the strings unescaped, and room for a few
 // escapes (an & in a URL is 6 bytes).
 func (n *Notification) jsonSizeHint() int {
 	size := 301 + 32 + len(n.ID) + len(n.UserID) + len(n.Type) + len(n.Title) + len(n.Body) + len(n.Data) +

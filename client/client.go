@@ -167,8 +167,10 @@ type ListOptions struct {
 // Page is one page of the inbox, newest first.
 type Page struct {
 	Notifications []tocsin.Notification `json:"notifications"`
-	NextCursor    string                `json:"nextCursor"`
-	UnreadCount   int                   `json:"unreadCount"`
+	// NextCursor is the cursor of the next page, "" on the last page (the server's
+	// null): list until it is "". A last page exactly Limit long has "" too.
+	NextCursor  string `json:"nextCursor"`
+	UnreadCount int    `json:"unreadCount"`
 }
 
 // List returns a page of the user's inbox.

@@ -51,7 +51,7 @@ func webhookBody(event string, ts time.Time, data json.RawMessage) []byte {
 		Type      string          `json:"type"`
 		Timestamp string          `json:"timestamp"`
 		Data      json.RawMessage `json:"data"`
-	}{event, ts.UTC().Format("2006-01-02T15:04:05.000Z07:00"), data})
+	}{event, tocsin.FormatTimestamp(ts), data})
 	return b
 }
 

@@ -14,7 +14,7 @@ func nodeWithEventSource(t *testing.T) string {
 	t.Helper()
 	node := testenv.Program(t, "TOCSIN_TEST_NODE", "node")
 	if _, err := os.Stat("clients/node/node_modules/eventsource"); err != nil {
-		testenv.Missing(t, "e2e/clients/node/node_modules/eventsource is missing", "run: npm install --prefix e2e/clients/node")
+		testenv.Need(t, "e2e/clients/node/node_modules", "npm eventsource", "run: npm install --prefix e2e/clients/node")
 	}
 	return node
 }

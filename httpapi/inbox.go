@@ -10,12 +10,6 @@ import (
 	"github.com/tocsin/tocsin/auth"
 )
 
-type listResponse struct {
-	Notifications []tocsin.Notification `json:"notifications"`
-	NextCursor    *string               `json:"nextCursor"`
-	UnreadCount   int                   `json:"unreadCount"`
-}
-
 // parseListQuery reads status, type, tag, limit and cursor.
 func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
 	q := r.URL.Query()
@@ -97,15 +91,21 @@ func (s *Server) listFor(w http.ResponseWriter, r *http.Request, userID string) 
 	if err != nil {
 		return err
 	}
-	resp := listResponse{Notifications: page.Notifications, UnreadCount: page.UnreadCount}
-	if resp.Notifications == nil {
-		resp.Notifications = []tocsin.Notification{}
+	// {"notifications":[...],"nextCursor":"..."|null,"unreadCount":N}, the
+	// notifications appended directly (json.Marshal would re-read each one's bytes).
+	b, err := tocsin.AppendNotificationsJSON(append(make([]byte, 0, 96+512*len(page.Notifications)),
+		`{"notifications":`...), page.Notifications)
+	if err != nil {
+		return err
 	}
-	if page.NextBefore != "" {
-		c := base64.RawURLEncoding.EncodeToString([]byte(page.NextBefore))
-		resp.NextCursor = &c
+	b = append(b, `,"nextCursor":`...)
+	if page.NextBefore == "" {
+		b = append(b, "null"...)
+	} else { // base64url: nothing to escape
+		b = append(base64.RawURLEncoding.AppendEncode(append(b, '"'), []byte(page.NextBefore)), '"')
 	}
-	writeJSON(w, http.StatusOK, resp)
+	b = strconv.AppendInt(append(b, `,"unreadCount":`...), int64(page.UnreadCount), 10)
+	writeJSONBytes(w, http.StatusOK, append(b, "}\n"...))
 	return nil
 }
 
@@ -267,7 +267,7 @@ func (s *Server) streamTicket(w http.ResponseWriter, r *http.Request, p tocsin.P
 	}
 	// userId: the client scopes what it shares between tabs by the user the server
 	// says the credential is, also when the credential is a cookie it cannot read.
-	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": exp, "userId": p.UserID})
+	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": tocsin.Timestamp(exp), "userId": p.UserID})
 	return nil
 }
 

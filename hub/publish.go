@@ -108,7 +108,7 @@ func customData(body json.RawMessage, now time.Time) ([]byte, error) {
 			return nil, tocsin.Errorf(tocsin.EInvalid, "body must be a JSON object")
 		}
 	}
-	ts, _ := json.Marshal(now.Format("2006-01-02T15:04:05.000Z07:00"))
+	ts, _ := json.Marshal(tocsin.FormatTimestamp(now))
 	obj["timestamp"] = ts
 	return json.Marshal(obj)
 }
