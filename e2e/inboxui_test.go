@@ -338,4 +338,9 @@ func TestInboxFromAnotherOrigin(t *testing.T) {
 	q := inboxPage{t: t, tab: open(page.URL + "/?server=" + allowing.URL)}
 	q.do(inboxJS)
 	q.wait("the inbox from another origin", `[titles("feed"), badge(), sr("feed").querySelector("[part=banner]").hidden]`, `[["Across origins"],"1",true]`)
+
+	// A new token of another user: the element follows that user at once.
+	allowing.publish("near", map[string]any{"title": "For near"})
+	q.do(`for (const id of ["feed", "bell"]) document.getElementById(id).setAttribute("token", "` + userToken(t, "near") + `")`)
+	q.wait("the other user's inbox", `[titles("feed"), badge()]`, `[["For near"],"1"]`)
 }
