@@ -204,4 +204,13 @@ func TestInboxAccessibility(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	q.shot("inbox-360.png")
 	q.axeCheck(src, "360 px")
+
+	// On a small screen an item's actions are behind "More actions", by keyboard too.
+	q.do(`itemOf("bell", "Payment failed").querySelector("[data-k=kebab]").focus()`)
+	q.wait("the kebab shown and focused", `[nameOf(deep()), getComputedStyle(deep()).display]`, `["More actions","flex"]`)
+	q.keys(kb.Enter)
+	q.wait("its menu", `[...sr("bell").querySelectorAll("[role=menuitem]")].map((b) => b.textContent).join("|")`,
+		"Mark as read|Archive|Snooze: 1 hour|Snooze: Tomorrow, 9:00|Snooze: Next week|Delete")
+	q.keys(kb.ArrowDown, kb.Enter)
+	q.wait("archived from the menu", `titles("bell").includes("Payment failed")`, "false")
 }
