@@ -303,6 +303,10 @@ func TestInboxTicketOnly(t *testing.T) {
 	p.wait("the stream's unread items", `[titles("feed"), badge()]`, `[["Before the page"],"1"]`)
 	n.publish("tix", map[string]any{"title": "Live"})
 	p.wait("a live one", `[titles("feed"), badge()]`, `[["Live","Before the page"],"2"]`)
+
+	// A bell at the left edge opens its panel to the right, on screen.
+	p.do(`document.getElementById("bell").open()`)
+	p.wait("the panel on screen", `(() => { const r = sr("bell").querySelector(".panel").getBoundingClientRect(); return [r.left >= 0, r.right <= innerWidth]; })()`, `[true,true]`)
 }
 
 // TestInboxFromAnotherOrigin: the quick start's two lines on a page of another

@@ -227,6 +227,9 @@ export class TocsinInbox extends HTMLElement {
     if (this._bell) this._bell.setAttribute("aria-expanded", String(open));
     if (this.mode === "inline" || !announce) return;
     if (open) {
+      // Anchored at the bell's right edge; a bell near the left edge of the page
+      // anchors it at its left edge instead, so the panel stays on screen.
+      this._panel.classList.toggle("left", this.getBoundingClientRect().right < this._panel.offsetWidth);
       document.addEventListener("pointerdown", this._onDocDown, true);
       (this._view === "prefs" ? this._prefsView.querySelector("button") : this._currentTab()).focus();
       this._emit("open", {});

@@ -59,8 +59,9 @@ button { cursor: pointer; }
 :host(:not([mode=inline])) .panel { position: absolute; right: 0; top: calc(100% + 8px);
   z-index: var(--tocsin-z, 1000); width: var(--tocsin-width, 400px); max-width: calc(100vw - 16px);
   height: min(600px, calc(100vh - 80px)); box-shadow: var(--_shadow); }
+:host(:not([mode=inline])) .panel.left { right: auto; left: 0; }
 @media (max-width: 480px) {
-  :host(:not([mode=inline])) .panel { position: fixed; inset: 0; width: 100%; max-width: none;
+  :host(:not([mode=inline])) .panel, :host(:not([mode=inline])) .panel.left { position: fixed; inset: 0; width: 100%; max-width: none;
     height: 100%; border-radius: 0; border: 0; }
 }
 :host([mode=inline]) .panel { width: 100%; }
