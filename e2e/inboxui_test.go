@@ -145,7 +145,7 @@ func TestInboxElement(t *testing.T) {
 	user := "ana"
 	n.publish(user, map[string]any{"type": "comment", "title": "Ana commented on Roadmap", "body": "Looks good to me", "priority": 3,
 		"groupKey": "roadmap", "actionUrl": "https://example.com/roadmap"})
-	n.publish(user, map[string]any{"type": "order", "title": "Payment failed", "body": "Card ending 4242 was declined", "priority": 5})
+	payment := n.publish(user, map[string]any{"type": "order", "title": "Payment failed", "body": "Card ending 4242 was declined", "priority": 5})
 	n.publish(user, map[string]any{"type": "deploy", "title": "Deployment finished", "body": "api v2.4.1 is live", "priority": 4})
 	open := newBrowser(t)
 	p := openInbox(t, open, n.URL+"/?user="+user)
@@ -157,6 +157,13 @@ func TestInboxElement(t *testing.T) {
 	if v := p.eval(`itemOf("feed", "Payment failed").className + " " + itemOf("feed", "Payment failed").querySelector(".tag-urgent").textContent`); v != "item unread p5 Urgent" {
 		t.Errorf("the priority-5 item: %s", v)
 	}
+
+	// On screen for a second, the items are seen (the channels that wait for an
+	// unseen notification then skip it).
+	waitUntil(t, "the shown items marked seen", func() (bool, string) {
+		r := n.do("GET", "/api/notifications/"+payment.ID, userToken(t, user), nil)
+		return strings.Contains(string(r.Body), `"seenAt":"`), string(r.Body)
+	})
 
 	// The element's events bubble out of its shadow root to the document.
 	p.do(`window.__ev = []; for (const e of ["open", "close", "click", "error"]) document.addEventListener("tocsin-inbox:" + e, (ev) => {

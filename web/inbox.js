@@ -24,6 +24,7 @@ const PAGE = 20; // items per REST page
 const SEARCH_DEBOUNCE_MS = 250;
 const TICK_MS = 30000; // relative times are refreshed this often
 const OPEN_LINK_WAIT_MS = 800; // a link waits at most this long for its mark-read
+const SEEN_AFTER_MS = 1000; // items on screen this long are marked seen
 
 export class TocsinInbox extends HTMLElement {
   static observedAttributes = ["url", "token", "ticket", "mode", "open", "theme", "lang"];
@@ -40,6 +41,7 @@ export class TocsinInbox extends HTMLElement {
     this._loading = false;
     this._error = null;
     this._selected = new Set();
+    this._seenSent = new Set(); // ids marked seen (or being marked) by this element
     this._types = new Set();
     this._view = "feed";
     this._seq = 0; // each listing bumps it; answers of an older one are dropped
@@ -91,6 +93,7 @@ export class TocsinInbox extends HTMLElement {
 
   disconnectedCallback() {
     clearInterval(this._tick);
+    clearTimeout(this._seenTimer);
     clearTimeout(this._searchTimer);
     document.removeEventListener("pointerdown", this._onDocDown, true);
     if (this._own) this._detach();
@@ -231,6 +234,7 @@ export class TocsinInbox extends HTMLElement {
       // anchors it at its left edge instead, so the panel stays on screen.
       this._panel.classList.toggle("left", this.getBoundingClientRect().right < this._panel.offsetWidth);
       document.addEventListener("pointerdown", this._onDocDown, true);
+      this._scheduleSeen();
       (this._view === "prefs" ? this._prefsView.querySelector("button") : this._currentTab()).focus();
       this._emit("open", {});
     } else {
@@ -378,6 +382,7 @@ export class TocsinInbox extends HTMLElement {
     this._moreBtn.textContent = s.loadMore;
     this._scroll.classList.toggle("selecting", this._selected.size > 0);
     this._renderBulk();
+    this._scheduleSeen();
     if (keep) {
       const again = [...this._feed.querySelectorAll("[data-k]")].find((b) => b.dataset.k === keep[1] && b.closest("article").dataset.id === keep[0]);
       if (again) again.focus();
@@ -401,6 +406,22 @@ export class TocsinInbox extends HTMLElement {
     e.preventDefault();
     Promise.race([this._update(n, { read: true }), new Promise((r) => setTimeout(r, OPEN_LINK_WAIT_MS))])
       .finally(() => { location.assign(href); });
+  }
+
+  // _scheduleSeen marks the items the user has had on screen for a second as seen
+  // (one bulk PATCH): channels that wait for an unseen notification (an email after
+  // 15 minutes) then skip it, as the contract's escalation says. Only while the feed
+  // shows in a visible page; each id once.
+  _scheduleSeen() {
+    clearTimeout(this._seenTimer);
+    if (!this.isOpen || this._storeOnly || !this._client) return;
+    this._seenTimer = setTimeout(() => {
+      if (!this.isOpen || document.visibilityState === "hidden" || !this._client) return;
+      const ids = this._items.filter((n) => !n.seenAt && !this._seenSent.has(n.id)).map((n) => n.id);
+      if (!ids.length) return;
+      for (const id of ids) this._seenSent.add(id);
+      this._client.updateMany(ids, { seen: true }).catch((e) => this._emit("error", { error: e }));
+    }, SEEN_AFTER_MS);
   }
 
   _toggleSelect(id, on) {
