@@ -311,6 +311,13 @@ func TestInboxTicketOnly(t *testing.T) {
 	n.publish("tix", map[string]any{"title": "Live"})
 	p.wait("a live one", `[titles("feed"), badge()]`, `[["Live","Before the page"],"2"]`)
 
+	// Strings: an object merged over the English ones; lang: the relative times'.
+	p.do(`const b = document.getElementById("bell"); b.setAttribute("lang", "de");
+	  b.strings = { title: "Benachrichtigungen", bell: "Benachrichtigungen, {n} ungelesen", justNow: "gerade eben" }`)
+	p.wait("the strings and the language", `[sr("bell").querySelector("h2").textContent, sr("bell").querySelector(".bell").getAttribute("aria-label"),
+	  sr("bell").querySelector("[role=tab]").firstChild.textContent, sr("bell").querySelector("time").textContent]`,
+		`["Benachrichtigungen","Benachrichtigungen, 2 ungelesen","Unread","gerade eben"]`)
+
 	// A bell at the left edge opens its panel to the right, on screen.
 	p.do(`document.getElementById("bell").open()`)
 	p.wait("the panel on screen", `(() => { const r = sr("bell").querySelector(".panel").getBoundingClientRect(); return [r.left >= 0, r.right <= innerWidth]; })()`, `[true,true]`)

@@ -343,7 +343,7 @@ export class TocsinInbox extends HTMLElement {
       this._cursor = out.nextCursor || "";
     } catch (e) {
       if (seq !== this._seq) return;
-      if (this.ticket && e.code === "auth" && this._tab === "unread" && !this._q) {
+      if (e.code === "auth" && this._client.ticketOnly && this._tab === "unread" && !this._q) {
         // Ticket only, no cookie: the stream's unread items are all there is.
         this._items = this._client.notifications.slice();
         this._cursor = "";
@@ -578,7 +578,7 @@ export class TocsinInbox extends HTMLElement {
     }
     const s = this._strings, c = this._client;
     const back = el("button", { type: "button", class: "link", onclick: () => this._showPrefs(false) }, s.back);
-    const push = c && typeof c.pushState === "function" && !this.ticket
+    const push = c && typeof c.pushState === "function" && !c.ticketOnly
       ? { state: () => c.pushState(), enable: () => c.enablePush(), disable: () => c.disablePush() } : null;
     const form = this._prefs
       ? prefsView({ s, prefs: this._prefs, types: [...this._types].filter(Boolean), push,

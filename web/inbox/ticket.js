@@ -9,6 +9,9 @@ import { Tocsin } from "../client.js";
 // mints the first ticket too).
 export function ticketClient(opts, ticket) {
   const c = new Tocsin(opts);
+  // Marks the client for every element that shares it: a refused listing (no cookie)
+  // then shows the stream's unread items instead of an error.
+  c.ticketOnly = true;
   if (typeof c._ticket !== "function" || typeof c._whoAmI !== "function") return c;
   let given = ticket;
   const whoAmI = c._whoAmI.bind(c), next = c._ticket.bind(c);
