@@ -190,6 +190,14 @@ func (p Patch) Apply(n *Notification, now time.Time) bool {
 		n.SeenAt = &t
 		changed = true
 	}
+	// So does snoozing: the user looked at the item and put it off, so no channel
+	// escalates it meanwhile (channels fire unless seen). The wake clears seenAt:
+	// it comes back unread and unseen.
+	if p.SnoozedUntil.Set && n.SnoozedUntil != nil && n.SeenAt == nil {
+		t := now
+		n.SeenAt = &t
+		changed = true
+	}
 	return changed
 }
 
