@@ -158,6 +158,11 @@ function enter() {
   $("who").hidden = false;
   $("who").textContent = "signed in";
   route();
+  // Name the key in use, so an operator with several knows which one this tab holds.
+  api("GET", "/api/keys").then((out) => {
+    const k = (out.keys || []).find((k) => k.current);
+    if (k) $("who").textContent = "key " + (k.source === "config" ? k.id + " (config)" : k.name);
+  }, () => { /* an older server without /api/keys: keep "signed in" */ });
 }
 
 $("signin").addEventListener("submit", async (e) => {
@@ -186,7 +191,10 @@ function route(focus) {
   const name = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : "send";
   for (const v of VIEWS) $("view-" + v).hidden = v !== name;
   for (const a of document.querySelectorAll("nav a")) {
-    if (a.getAttribute("href") === "#" + name) a.setAttribute("aria-current", "page");
+    if (a.getAttribute("href") === "#" + name) {
+      a.setAttribute("aria-current", "page");
+      a.scrollIntoView({ block: "nearest", inline: "nearest" }); // the tab strip on small screens
+    }
     else a.removeAttribute("aria-current");
   }
   document.title = document.querySelector(`nav a[href="#${name}"]`).textContent + " · tocsin admin";
@@ -280,7 +288,8 @@ $("send").addEventListener("submit", async (e) => {
   } catch (x) {
     res.hidden = true;
     err.textContent = x.message;
-    const field = fieldOf[(x.message.match(/^[a-zA-Z]+/) || [""])[0]];
+    const ch = x.message.match(/^channels\.(push|email|webhook)\b/);
+    const field = ch ? "ch-" + ch[1] + "-delay" : fieldOf[(x.message.match(/^[a-zA-Z]+/) || [""])[0]];
     if (field) $(field).setAttribute("aria-invalid", "true");
   } finally {
     btn.disabled = false;
@@ -293,7 +302,8 @@ function sendResult(ns, scheduled) {
   const head = el("strong", {}, scheduled ? "Scheduled" : "Delivered");
   const count = ns.length > 1 ? ` ${ns.length} notifications` : "";
   const parts = [head, `${count} ${ns.length > 1 ? "" : who} · `, el("code", { id: "send-result-id" }, n.id)];
-  if (scheduled && n.deliverAt) parts.push(" · for ", when(n.deliverAt));
+  // A scheduled notification's createdAt is the time it is due.
+  if (scheduled) parts.push(" · for ", when(n.createdAt));
   if (scheduled) parts.push(" · ", el("a", { href: "#scheduled" }, "see scheduled"));
   else if (n.userId) {
     parts.push(" · ", el("a", { href: "#deliveries", onclick: () => { $("del-user").value = n.userId; $("del-id").value = n.id; pendingDeliveries = true; } }, "delivery log"));
@@ -413,7 +423,7 @@ async function loadDeliveries() {
   delLog.loading();
   try {
     const out = await api("GET", `/api/users/${enc(user)}/notifications/${enc(id)}/deliveries`);
-    const kind = { sent: "ok", delivered: "ok", failed: "bad", skipped: "", pending: "wait", scheduled: "wait" };
+    const kind = { sent: "ok", failed: "bad", skipped: "", scheduled: "wait" };
     delLog.show(out.deliveries || [], (d) => el("tr", {},
       el("td", {}, d.channel), el("td", {}, pill(d.status, kind[d.status])), el("td", { class: "wrap" }, d.reason || ""),
       el("td", {}, when(d.at)), el("td", {}, String(d.attempts))),
@@ -437,7 +447,7 @@ async function loadScheduled(more) {
     const out = await api("GET", "/api/scheduled?" + q);
     const items = out.scheduled || [];
     const row = (n) => el("tr", {},
-      el("td", {}, when(n.deliverAt)), el("td", {}, n.userId || (n.topic ? "topic " + n.topic : "")),
+      el("td", {}, when(n.createdAt)), el("td", {}, n.userId || (n.topic ? "topic " + n.topic : "")),
       el("td", { class: "wrap" }, n.title || ""), el("td", {}, el("code", {}, n.id)),
       el("td", {}, confirmButton("Cancel", async () => {
         try {
