@@ -137,17 +137,19 @@ func (c *adminUI) streamTokens() {
 // inside their cards.
 func (c *adminUI) screenshots() {
 	c.t.Helper()
-	c.view("webhooks")
-	c.wait("the history", `!document.getElementById("whd-card").hidden`)
+	c.view("deliveries")
+	c.wait("the log", `!!(`+rowJS("del-rows", "webhook")+`)`)
 	c.shot(c.tab, "admin-desktop.png")
 	if err := chromedp.Do(c.tab, chromedp.EmulateViewport(360, 780, chromedp.EmulateScale(2))); err != nil {
 		c.t.Fatal(err)
 	}
-	c.view("deliveries")
-	c.wait("the log", `!!(`+rowJS("del-rows", "webhook")+`)`)
-	if w := c.eval(`return document.documentElement.scrollWidth`); w != "360" {
-		c.t.Errorf("at 360 px the page is %s px wide: %s", w, c.eval(`return [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > 361).slice(0, 6).map((e) => e.tagName + "#" + e.id + "." + e.className + ":" + Math.round(e.getBoundingClientRect().right)).join(" ")`))
+	for _, v := range []string{"deliveries", "keys", "webhooks", "send"} {
+		c.view(v)
+		if w := c.eval(`return document.documentElement.scrollWidth`); w != "360" {
+			c.t.Errorf("at 360 px the %s view is %s px wide", v, w)
+		}
 	}
+	c.do(`scrollTo(0, 0)`)
 	c.shot(c.tab, "admin-mobile.png")
 	if err := chromedp.Do(c.tab, chromedp.EmulateViewport(1200, 860)); err != nil {
 		c.t.Fatal(err)

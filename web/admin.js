@@ -156,12 +156,12 @@ function enter() {
   $("app").hidden = false;
   $("signout").hidden = false;
   $("who").hidden = false;
-  $("who").textContent = "signed in";
+  $("who").textContent = "Signed in";
   route();
   // Name the key in use, so an operator with several knows which one this tab holds.
   api("GET", "/api/keys").then((out) => {
     const k = (out.keys || []).find((k) => k.current);
-    if (k) $("who").textContent = "key " + (k.source === "config" ? k.id + " (config)" : k.name);
+    if (k) $("who").textContent = "Signed in with " + (k.source === "config" ? k.id + " (config)" : k.name);
   }, () => { /* an older server without /api/keys: keep "signed in" */ });
 }
 
@@ -547,7 +547,7 @@ async function loadWebhooks() {
     whs.show(out.webhooks || [], (w) => el("tr", {},
       el("td", { class: "wrap" }, w.url), el("td", { class: "wrap" }, (w.events || []).join(", ")),
       el("td", {}, el("code", {}, w.id)), el("td", {}, when(w.createdAt)),
-      el("td", {}, el("div", { class: "row" },
+      el("td", {}, el("div", { class: "btns" },
         el("button", { type: "button", class: "small", onclick: () => loadWebhookDeliveries(w) }, "Deliveries"),
         confirmButton("Delete", async () => {
           try {
