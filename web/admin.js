@@ -350,6 +350,12 @@ async function tick() {
     push(series.delivered, d);
   } else if (s.eventsPublished === undefined) {
     $("live-published").textContent = $("live-delivered").textContent = "n/a";
+  } else {
+    $("live-published").textContent = $("live-delivered").textContent = "0.0"; // a rate needs two samples
+  }
+  if (s.eventsPublished !== undefined) {
+    $("live-published-total").textContent = `· ${s.eventsPublished.toLocaleString()} since start`;
+    $("live-delivered-total").textContent = `· ${s.eventsDelivered.toLocaleString()} since start`;
   }
   last = { at: now, published: s.eventsPublished, delivered: s.eventsDelivered };
   spark("spark-streams", series.streams);
