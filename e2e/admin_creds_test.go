@@ -38,13 +38,8 @@ func (c *adminUI) sendAndTrace() {
 	}
 
 	c.view("send")
-	c.set("send-to", "adm")
-	c.set("send-title", "Payment failed")
-	c.set("send-at", "")
-	c.set("ch-push", "off")
-	c.set("ch-email", "off")
-	c.set("ch-webhook", "delay")
-	c.set("ch-webhook-delay", "0s")
+	c.fill("send-to", "adm", "send-title", "Payment failed", "send-at", "",
+		"ch-push", "off", "ch-email", "off", "ch-webhook", "delay", "ch-webhook-delay", "0s")
 	c.submit("send")
 	c.wait("the delivered result", `document.getElementById("send-result").textContent.startsWith("Delivered")`)
 	id := c.text("send-result-id")

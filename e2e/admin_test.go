@@ -50,14 +50,24 @@ func TestAdminConsole(t *testing.T) {
 }
 
 func newAdminUI(t *testing.T) *adminUI {
-	chromium := testenv.Chromium(t)
 	n := startNode(t, "--webhook-allow-private", "--delivery-poll", "100ms")
+	browser := launchChromium(t, 1200, 860)
+	c := &adminUI{t: t, n: n, browser: browser}
+	c.tab = c.open(browser)
+	return c
+}
+
+// launchChromium starts a headless Chromium of its own profile with the machine's
+// flags (no background networking: this machine has no network) and returns its
+// first context, its tabs' parent.
+func launchChromium(t *testing.T, width, height int) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.ExecPath(testenv.Chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1200, 860), chromedp.UserDataDir(t.TempDir()))
+		chromedp.WindowSize(width, height), chromedp.UserDataDir(t.TempDir()))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(actx)
@@ -65,9 +75,7 @@ func newAdminUI(t *testing.T) *adminUI {
 	if _, err := chromedp.Run(browser, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	c := &adminUI{t: t, n: n, browser: browser}
-	c.tab = c.open(browser)
-	return c
+	return browser
 }
 
 // open opens /admin in a new tab of ctx's browser context, in adminTZ.
@@ -143,6 +151,14 @@ func (c *adminUI) set(id, value string) {
 		`; f.dispatchEvent(new Event("input", {bubbles: true})); f.dispatchEvent(new Event("change", {bubbles: true}))`)
 }
 
+// fill sets fields in order: id, value, id, value...
+func (c *adminUI) fill(pairs ...string) {
+	c.t.Helper()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		c.set(pairs[i], pairs[i+1])
+	}
+}
+
 func (c *adminUI) submit(formID string) {
 	c.t.Helper()
 	c.do(`document.getElementById(` + strconv.Quote(formID) + `).requestSubmit()`)
@@ -214,13 +230,8 @@ func (c *adminUI) signIn() {
 func (c *adminUI) scheduleAndCancel() {
 	c.t.Helper()
 	c.view("send")
-	c.set("send-to", "adm")
-	c.set("send-title", "Maintenance tonight")
-	c.set("send-body", "The API is read-only from 22:00.")
-	c.set("send-priority", "4")
-	c.set("ch-push", "off")
-	c.set("ch-email", "delay")
-	c.set("ch-email-delay", "15m")
+	c.fill("send-to", "adm", "send-title", "Maintenance tonight", "send-body", "The API is read-only from 22:00.",
+		"send-priority", "4", "ch-push", "off", "ch-email", "delay", "ch-email-delay", "15m")
 	// One hour ahead, typed as the datetime-local field shows it (local wall time).
 	local := c.eval(`const d = new Date(Date.now() + 3600e3); const p = (n) => String(n).padStart(2, "0");
 		return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes())`)
