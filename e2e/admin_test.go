@@ -151,6 +151,14 @@ func (c *adminUI) set(id, value string) {
 		`; f.dispatchEvent(new Event("input", {bubbles: true})); f.dispatchEvent(new Event("change", {bubbles: true}))`)
 }
 
+// keys types at the keyboard into the focused element ("\t" Tab, "\r" Enter).
+func (c *adminUI) keys(k string) {
+	c.t.Helper()
+	if err := chromedp.Do(c.tab, chromedp.KeyEvent(k)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 // fill sets fields in order: id, value, id, value...
 func (c *adminUI) fill(pairs ...string) {
 	c.t.Helper()
@@ -209,8 +217,9 @@ func (c *adminUI) signIn() {
 	if got := c.eval(`return document.getElementById("apikey").getAttribute("aria-invalid")`); got != "true" {
 		c.t.Errorf("the key field after a wrong key: aria-invalid %s", got)
 	}
-	c.set("apikey", apiKey)
-	c.submit("signin")
+	// The right key typed at the keyboard (focus is back in the field), Enter submits.
+	c.set("apikey", "")
+	c.keys(apiKey + "\r")
 	c.wait("the console", `!document.getElementById("app").hidden && document.getElementById("signin-view").hidden`)
 	if got := c.eval(`return JSON.stringify([sessionStorage.getItem("tocsin.admin.key"), localStorage.length, document.cookie])`); got != `["`+apiKey+`",0,""]` {
 		c.t.Fatalf("where the key is kept: %s", got)
@@ -276,7 +285,11 @@ func (c *adminUI) scheduleAndCancel() {
 // liveStreams: the open-stream figure follows a stream opened and closed by the test.
 func (c *adminUI) liveStreams() {
 	c.t.Helper()
-	c.view("live")
+	// Keyboard only: from the Send link, Tab reaches Live, Enter opens it and moves the
+	// focus to its heading.
+	c.do(`document.querySelector('nav a[href="#send"]').focus()`)
+	c.keys("\t\r")
+	c.wait("the live view, focused by keyboard", `!document.getElementById("view-live").hidden && document.activeElement.id === "live-h"`)
 	c.wait("the first figures", `/^\d+$/.test(document.getElementById("live-streams").textContent)`)
 	before, _ := strconv.Atoi(c.text("live-streams"))
 	s := c.n.openStream("/api/notifications/stream", "Authorization", "Bearer "+userToken(c.t, "watcher"))
