@@ -108,6 +108,18 @@ function confirmButton(label, action) {
   return b;
 }
 
+// A confirm button that sends DELETE path, then announces done and reloads the list;
+// a refusal (a 409 saying why, say) shows in the list's error line.
+function deleteButton(label, path, done, errorId, reload) {
+  return confirmButton(label, async () => {
+    try {
+      await api("DELETE", path);
+      announce(done);
+      reload();
+    } catch (x) { $(errorId).textContent = x.message; }
+  });
+}
+
 // A secret shown once, with a copy button; the box stays until the next one.
 function showSecret(box, what, value, note) {
   const input = el("input", { readonly: true, value, "aria-label": what, spellcheck: "false" });
@@ -455,13 +467,7 @@ async function loadScheduled(more) {
     const row = (n) => el("tr", {},
       el("td", {}, when(n.createdAt)), el("td", {}, n.userId || (n.topic ? "topic " + n.topic : "")),
       el("td", { class: "wrap" }, n.title || ""), el("td", {}, el("code", {}, n.id)),
-      el("td", {}, confirmButton("Cancel", async () => {
-        try {
-          await api("DELETE", "/api/scheduled/" + enc(n.id));
-          announce("Cancelled " + n.id);
-          loadScheduled(false);
-        } catch (x) { $("sch-error").textContent = x.message; }
-      })));
+      el("td", {}, deleteButton("Cancel", "/api/scheduled/" + enc(n.id), "Cancelled " + n.id, "sch-error", () => loadScheduled(false))));
     if (more) sch.append(items, row); else sch.show(items, row, user ? `Nothing scheduled for ${user}.` : "Nothing is scheduled.");
     schCursor = out.nextCursor || null;
     $("sch-more").hidden = !schCursor;
@@ -482,13 +488,7 @@ async function loadKeys() {
       if (k.source === "config") action = el("span", { class: "hint" }, "from config");
       else if (k.current) action = el("span", { class: "hint" }, "signed in with it");
       else if (k.revokedAt) action = "";
-      else action = confirmButton("Revoke", async () => {
-        try {
-          await api("DELETE", "/api/keys/" + enc(k.id));
-          announce("Revoked " + k.name);
-          loadKeys();
-        } catch (x) { $("keys-error").textContent = x.message; }
-      });
+      else action = deleteButton("Revoke", "/api/keys/" + enc(k.id), "Revoked " + k.name, "keys-error", loadKeys);
       return el("tr", {}, el("td", {}, k.name, k.current ? el("span", { class: "hint" }, "this session") : null),
         el("td", {}, el("code", {}, k.id)), el("td", {}, when(k.createdAt)),
         el("td", {}, k.revokedAt ? pill("revoked", "bad") : pill("live", "ok")), el("td", {}, action));
@@ -519,13 +519,7 @@ async function loadTokens() {
       el("td", {}, t.stream), el("td", {}, t.scope === "publish" ? "publish (hook)" : "subscribe (stream)"),
       el("td", {}, el("code", {}, t.id)), el("td", {}, when(t.createdAt)),
       el("td", {}, t.revokedAt ? pill("revoked", "bad") : pill("live", "ok")),
-      el("td", {}, t.revokedAt ? "" : confirmButton("Revoke", async () => {
-        try {
-          await api("DELETE", "/api/tokens/" + enc(t.id));
-          announce("Revoked " + t.id);
-          loadTokens();
-        } catch (x) { $("tok-error").textContent = x.message; }
-      }))),
+      el("td", {}, t.revokedAt ? "" : deleteButton("Revoke", "/api/tokens/" + enc(t.id), "Revoked " + t.id, "tok-error", loadTokens))),
     "No tokens yet.");
   } catch (x) { toks.fail(x); }
 }
@@ -555,14 +549,7 @@ async function loadWebhooks() {
       el("td", {}, el("code", {}, w.id)), el("td", {}, when(w.createdAt)),
       el("td", {}, el("div", { class: "btns" },
         el("button", { type: "button", class: "small", onclick: () => loadWebhookDeliveries(w) }, "Deliveries"),
-        confirmButton("Delete", async () => {
-          try {
-            await api("DELETE", "/api/webhooks/" + enc(w.id));
-            announce("Deleted " + w.url);
-            $("whd-card").hidden = true;
-            loadWebhooks();
-          } catch (x) { $("wh-error").textContent = x.message; }
-        })))),
+        deleteButton("Delete", "/api/webhooks/" + enc(w.id), "Deleted " + w.url, "wh-error", () => { $("whd-card").hidden = true; loadWebhooks(); })))),
     "No endpoints yet.");
   } catch (x) { whs.fail(x); }
 }
