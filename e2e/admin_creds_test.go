@@ -118,8 +118,23 @@ func (c *adminUI) streamTokens() {
 	if body := c.eval(`return document.getElementById("tok-rows").textContent`); strings.Contains(body, "tks_") {
 		c.t.Fatalf("the token list shows the token: %s", body)
 	}
+	// The console's send to the topic arrives on the capability URL.
 	s := c.n.openStream(path)
+	c.view("send")
+	c.do(`document.querySelector('input[name="kind"][value="topic"]').click()`)
+	c.fill("send-to", "deploys", "send-title", "v1.2 is out", "send-at", "")
+	c.submit("send")
+	c.wait("the topic send's result", `document.getElementById("send-result").textContent.includes("to topic deploys")`)
+	if ev := s.nextEvent(); !strings.Contains(ev.Data, "v1.2 is out") {
+		c.t.Fatalf("the capability stream got %+v", ev)
+	}
 	s.close()
+	// And to a list of users: one result for all.
+	c.do(`document.querySelector('input[name="kind"][value="users"]').click()`)
+	c.fill("send-to", "u1, u2 u3", "send-title", "Welcome")
+	c.submit("send")
+	c.wait("the users send's result", `document.getElementById("send-result").textContent.startsWith("Delivered 3 notifications to u1, u2, u3")`)
+	c.view("tokens")
 	c.press("tok-rows", "topic:deploys", "Revoke", 2)
 	c.wait("the token revoked", `(`+rowJS("tok-rows", "topic:deploys")+`)?.textContent.includes("revoked")`)
 	if s, status, body := c.n.tryStream(path); s != nil || status != http.StatusUnauthorized {

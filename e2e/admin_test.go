@@ -296,7 +296,16 @@ func (c *adminUI) liveStreams() {
 	want := strconv.Itoa(before + 1)
 	c.wait("the stream count to rise to "+want, `document.getElementById("live-streams").textContent === "`+want+`"`)
 	c.wait("a sparkline", `document.querySelectorAll("#spark-streams polyline").length === 1`)
+
+	// The same stream in the user's connections.
+	c.view("connections")
+	c.set("conn-user", "watcher")
+	c.submit("conn-form")
+	c.wait("the watcher's stream", `(`+rowJS("conn-rows", "sse")+`) !== undefined`)
 	s.close()
+	c.submit("conn-form")
+	c.wait("no streams left", `document.getElementById("conn-state").textContent === "No open streams for watcher on this node."`)
+	c.view("live")
 	c.wait("the stream count to fall back", `document.getElementById("live-streams").textContent === "`+strconv.Itoa(before)+`"`)
 }
 

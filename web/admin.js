@@ -225,9 +225,14 @@ const onShow = {
 
 // ---- send ----------------------------------------------------------------------
 
-const toLabels = { user: "User id", users: "User ids (comma- or line-separated)", topic: "Topic" };
+const toLabels = { user: "User id", users: "User ids (separated by commas or spaces)", topic: "Topic" };
 for (const r of document.querySelectorAll('input[name="kind"]')) {
-  r.addEventListener("change", () => { $("send-to-label").textContent = toLabels[r.value]; });
+  r.addEventListener("change", () => {
+    $("send-to-label").textContent = toLabels[r.value];
+    // Channels reach a user's devices and addresses; a topic has none (the server
+    // refuses channels with topic), so they are off for it.
+    $("send-channels").disabled = r.value === "topic";
+  });
 }
 for (const ch of ["push", "email", "webhook"]) {
   $("ch-" + ch).addEventListener("change", () => {
@@ -272,7 +277,7 @@ function sendBody() {
     if (mode === "off") channels[ch] = "off";
     if (mode === "delay") channels[ch] = $("ch-" + ch + "-delay").value.trim() || "0s";
   }
-  if (Object.keys(channels).length) b.channels = channels;
+  if (Object.keys(channels).length && kind !== "topic") b.channels = channels;
   if ($("send-at").value) b.deliverAt = localToRFC3339($("send-at").value);
   return b;
 }
@@ -310,13 +315,13 @@ $("send").addEventListener("submit", async (e) => {
 
 function sendResult(ns, scheduled) {
   const n = ns[0];
-  const who = n.userId ? "to " + n.userId : n.topic ? "to topic " + n.topic : "";
-  const head = el("strong", {}, scheduled ? "Scheduled" : "Delivered");
-  const count = ns.length > 1 ? ` ${ns.length} notifications` : "";
-  const parts = [head, `${count} ${ns.length > 1 ? "" : who} · `, el("code", { id: "send-result-id" }, n.id)];
+  const users = ns.map((x) => x.userId);
+  const who = n.topic ? "to topic " + n.topic :
+    ns.length > 1 ? `${ns.length} notifications to ${users.slice(0, 3).join(", ")}${ns.length > 3 ? "…" : ""}` : "to " + n.userId;
+  const parts = [el("strong", {}, scheduled ? "Scheduled" : "Delivered"), ` ${who} · `, el("code", { id: "send-result-id" }, n.id)];
+  if (ns.length > 1) parts.push(" (the first)");
   // A scheduled notification's createdAt is the time it is due.
-  if (scheduled) parts.push(" · for ", when(n.createdAt));
-  if (scheduled) parts.push(" · ", el("a", { href: "#scheduled" }, "see scheduled"));
+  if (scheduled) parts.push(" · for ", when(n.createdAt), " · ", el("a", { href: "#scheduled" }, "see scheduled"));
   else if (n.userId) {
     parts.push(" · ", el("a", { href: "#deliveries", onclick: () => { $("del-user").value = n.userId; $("del-id").value = n.id; pendingDeliveries = true; } }, "delivery log"));
   }
