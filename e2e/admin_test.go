@@ -307,6 +307,19 @@ func (c *adminUI) liveStreams() {
 	c.wait("no streams left", `document.getElementById("conn-state").textContent === "No open streams for watcher on this node."`)
 	c.view("live")
 	c.wait("the stream count to fall back", `document.getElementById("live-streams").textContent === "`+strconv.Itoa(before)+`"`)
+
+	// Hidden, the tab stops asking; visible again, it asks at once.
+	c.do(`window.statsCalls = 0; const f = window.fetch;
+		window.fetch = (u, o) => { if (String(u).includes("/api/stats")) window.statsCalls++; return f(u, o); };
+		Object.defineProperty(document, "hidden", { value: true, configurable: true });
+		document.dispatchEvent(new Event("visibilitychange"))`)
+	time.Sleep(4500 * time.Millisecond) // two refresh periods
+	if n := c.eval(`return window.statsCalls`); n != "0" {
+		c.t.Errorf("a hidden tab asked for the stats %s times", n)
+	}
+	c.do(`Object.defineProperty(document, "hidden", { value: false, configurable: true });
+		document.dispatchEvent(new Event("visibilitychange"))`)
+	c.wait("the refresh to resume", `window.statsCalls > 0`)
 }
 
 // signOut forgets the key: the form is back and a reload asks again.
