@@ -225,10 +225,11 @@ const onShow = {
 
 // ---- send ----------------------------------------------------------------------
 
-const toLabels = { user: "User id", users: "User ids (separated by commas or spaces)", topic: "Topic" };
+const toLabels = { user: ["User id"], users: ["User ids", "separated by commas or spaces"], topic: ["Topic"] };
 for (const r of document.querySelectorAll('input[name="kind"]')) {
   r.addEventListener("change", () => {
-    $("send-to-label").textContent = toLabels[r.value];
+    const [label, hint] = toLabels[r.value];
+    $("send-to-label").replaceChildren(label, hint ? el("span", { class: "hint" }, hint) : "");
     // Channels reach a user's devices and addresses; a topic has none (the server
     // refuses channels with topic), so they are off for it.
     $("send-channels").disabled = r.value === "topic";
