@@ -113,6 +113,8 @@ func (c *adminUI) streamTokens() {
 	c.submit("tok-form")
 	c.wait("the stream URL", `(document.querySelector("#tok-secret input") || {}).value?.includes("/api/stream/tks_")`)
 	url := c.eval(`return document.querySelector("#tok-secret input").value`)
+	c.do(`[...document.querySelectorAll("#tok-secret button")].find((b) => b.textContent === "Copy").click()`)
+	c.wait("the copy button to confirm", `[...document.querySelectorAll("#tok-secret button")].some((b) => b.textContent === "Copied")`)
 	path := strings.TrimPrefix(url, c.n.URL)
 	c.wait("the token's row", `!!(`+rowJS("tok-rows", "topic:deploys")+`)`)
 	if body := c.eval(`return document.getElementById("tok-rows").textContent`); strings.Contains(body, "tks_") {

@@ -592,7 +592,17 @@ $("wh-form").addEventListener("submit", async (e) => {
 
 if (apiKey) {
   // A reload keeps the key; check it is still good before showing data.
-  signIn(apiKey).then(enter, (x) => signOut(x.status === 401 ? "Your API key is no longer accepted. Sign in with another one." : x.message));
+  // Only a refusal forgets it: an unreachable or failing server leaves it in the field,
+  // so "Sign in" retries.
+  const kept = apiKey;
+  $("signin-view").hidden = true; // no flash of the form while the key is checked
+  signIn(apiKey).then(enter, (x) => {
+    if (x.status === 401 || x.status === 403) return signOut("Your API key is no longer accepted. Sign in with another one.");
+    apiKey = "";
+    $("signin-view").hidden = false;
+    $("signin-error").textContent = x.message;
+    $("apikey").value = kept;
+  });
 } else {
   $("apikey").focus();
 }
