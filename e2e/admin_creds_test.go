@@ -142,6 +142,35 @@ func (c *adminUI) streamTokens() {
 	if s, status, body := c.n.tryStream(path); s != nil || status != http.StatusUnauthorized {
 		c.t.Fatalf("the revoked token's URL: %d %s", status, body)
 	}
+
+	// A hook token: its URL publishes to the topic.
+	c.fill("tok-kind", "topic", "tok-name", "deploys", "tok-scope", "publish")
+	c.submit("tok-form")
+	c.wait("the hook URL", `(document.querySelector("#tok-secret input") || {}).value?.includes("/api/hooks/tkp_")`)
+	hookURL := c.eval(`return document.querySelector("#tok-secret input").value`)
+	if r := c.n.do("POST", strings.TrimPrefix(hookURL, c.n.URL), "", `{"title":"deploy finished"}`); r.Status != http.StatusCreated {
+		c.t.Fatalf("POST the hook URL: %d %s", r.Status, r.Body)
+	}
+	c.wait("the hook token's row", `!!(`+rowJS("tok-rows", "publish (hook)")+`)`)
+}
+
+// labelled checks what a screen reader needs: every form control has a name, every
+// button text, every table its headers in <th scope>; errors and results are live.
+func (c *adminUI) labelled() {
+	c.t.Helper()
+	got := c.eval(`const bad = [];
+		for (const f of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+			const named = f.labels?.length || f.getAttribute("aria-label") || f.getAttribute("aria-labelledby");
+			if (!named) bad.push("control " + (f.id || f.name || f.outerHTML.slice(0, 60)));
+		}
+		for (const b of document.querySelectorAll("button")) if (!b.textContent.trim() && !b.getAttribute("aria-label")) bad.push("button " + b.outerHTML.slice(0, 60));
+		for (const th of document.querySelectorAll("thead th")) if (th.getAttribute("scope") !== "col") bad.push("th " + th.textContent);
+		for (const e of document.querySelectorAll(".error")) if (e.getAttribute("role") !== "alert") bad.push("error " + e.id);
+		for (const e of document.querySelectorAll(".state, .result")) if (e.getAttribute("role") !== "status") bad.push("state " + e.id);
+		return bad.join("; ")`)
+	if got != "" {
+		c.t.Errorf("accessibility: %s", got)
+	}
 }
 
 // screenshots saves the console at desktop width and at 360 px (docs/img/admin-*.png

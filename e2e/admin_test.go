@@ -45,6 +45,7 @@ func TestAdminConsole(t *testing.T) {
 	c.liveStreams()
 	c.apiKeys()
 	c.streamTokens()
+	c.labelled()
 	c.screenshots()
 	c.signOut()
 }
