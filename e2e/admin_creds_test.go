@@ -192,6 +192,17 @@ func (c *adminUI) screenshots() {
 	}
 	c.do(`scrollTo(0, 0)`)
 	c.shot(c.tab, "admin-mobile.png")
+	// Dark when the system is: the page's background follows prefers-color-scheme.
+	bg := `getComputedStyle(document.body).backgroundColor`
+	light := c.eval(`return ` + bg)
+	if err := chromedp.Do(c.tab, colorScheme("dark")); err != nil {
+		c.t.Fatal(err)
+	}
+	c.wait("the dark theme", bg+` === "rgb(17, 19, 24)" && `+bg+` !== "`+light+`"`)
+	c.shot(c.tab, "admin-dark.png")
+	if err := chromedp.Do(c.tab, colorScheme("light")); err != nil {
+		c.t.Fatal(err)
+	}
 	if err := chromedp.Do(c.tab, chromedp.EmulateViewport(1200, 860)); err != nil {
 		c.t.Fatal(err)
 	}

@@ -84,9 +84,9 @@ func (c *adminUI) open(parent context.Context, opts ...chromedp.ContextOption) c
 	c.t.Helper()
 	tab, cancel := chromedp.NewContext(parent, opts...)
 	c.t.Cleanup(cancel)
-	tz := chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+	tz := protocol(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: adminTZ})
-		return chromedp.Void{}, err
+		return err
 	})
 	if err := chromedp.Do(tab, tz, chromedp.Navigate(c.n.URL+"/admin")); err != nil {
 		c.t.Fatalf("open /admin: %v", err)
@@ -97,12 +97,26 @@ func (c *adminUI) open(parent context.Context, opts ...chromedp.ContextOption) c
 // front makes tab the visible one: the console pauses its live figures in a hidden tab.
 func (c *adminUI) front(tab context.Context) {
 	c.t.Helper()
-	if _, err := chromedp.Run(tab, chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+	if err := chromedp.Do(tab, protocol(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, page.BringToFront, cdp.Empty{})
-		return chromedp.Void{}, err
+		return err
 	})); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// protocol is an action of DevTools protocol calls.
+func protocol(f func(ctx context.Context, tg *chromedp.Target) error) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) { return chromedp.Void{}, f(ctx, tg) }
+}
+
+// colorScheme emulates prefers-color-scheme in tab ("light" or "dark").
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return protocol(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})
 }
 
 // evalIn runs js in tab and returns its value as a string ("error: ..." on failure).
