@@ -107,7 +107,9 @@ func (c *adminUI) front(tab context.Context) {
 
 // protocol is an action of DevTools protocol calls.
 func protocol(f func(ctx context.Context, tg *chromedp.Target) error) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) { return chromedp.Void{}, f(ctx, tg) }
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		return chromedp.Void{}, f(ctx, tg)
+	}
 }
 
 // colorScheme emulates prefers-color-scheme in tab ("light" or "dark").
@@ -174,6 +176,16 @@ func (c *adminUI) keys(k string) {
 	}
 }
 
+// refused submits form and expects errorID to say want and field to be marked invalid.
+func (c *adminUI) refused(form, errorID, want, field string) {
+	c.t.Helper()
+	c.submit(form)
+	c.wait(errorID+" to say "+want, `document.getElementById("`+errorID+`").textContent.includes(`+strconv.Quote(want)+`)`)
+	if got := c.eval(`return document.getElementById("` + field + `").getAttribute("aria-invalid")`); got != "true" {
+		c.t.Errorf("%s after %q: aria-invalid %s", field, want, got)
+	}
+}
+
 // fill sets fields in order: id, value, id, value...
 func (c *adminUI) fill(pairs ...string) {
 	c.t.Helper()
@@ -227,11 +239,7 @@ func (c *adminUI) signIn() {
 	c.t.Helper()
 	c.wait("the sign-in form", `!document.getElementById("signin-view").hidden && document.getElementById("app").hidden`)
 	c.set("apikey", "tk_not_the_key_0123456789")
-	c.submit("signin")
-	c.wait("the wrong key's error", `document.getElementById("signin-error").textContent.includes("not valid")`)
-	if got := c.eval(`return document.getElementById("apikey").getAttribute("aria-invalid")`); got != "true" {
-		c.t.Errorf("the key field after a wrong key: aria-invalid %s", got)
-	}
+	c.refused("signin", "signin-error", "not valid", "apikey")
 	// The right key typed at the keyboard (focus is back in the field), Enter submits.
 	c.set("apikey", "")
 	c.keys(apiKey + "\r")
