@@ -216,7 +216,7 @@ func rowJS(rows, want string) string {
 func (c *adminUI) press(rows, want, label string, times int) {
 	c.t.Helper()
 	for range times {
-		c.wait(label+" in the row of "+want, `!!(`+rowJS(rows, want)+`)`)
+		c.wait(label+" in the row of "+want, `!!(`+rowJS(rows, want)+`) && !document.getElementById("`+rows+`").hasAttribute("aria-busy")`)
 		c.do(`[...` + rowJS(rows, want) + `.querySelectorAll("button")].find((b) => b.textContent.toLowerCase().includes(` + strconv.Quote(strings.ToLower(label)) + `)).click()`)
 	}
 }

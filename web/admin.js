@@ -76,9 +76,11 @@ function tableView(prefix) {
   const rows = $(prefix + "-rows"), wrap = rows.closest(".table-wrap");
   const state = $(prefix + "-state"), error = $(prefix + "-error");
   return {
-    loading() { error.textContent = ""; state.textContent = "Loading…"; },
-    fail(err) { state.textContent = ""; error.textContent = err.message; wrap.hidden = true; },
+    // aria-busy marks rows about to be replaced (for assistive technology and tests).
+    loading() { error.textContent = ""; state.textContent = "Loading…"; rows.setAttribute("aria-busy", "true"); },
+    fail(err) { state.textContent = ""; error.textContent = err.message; wrap.hidden = true; rows.removeAttribute("aria-busy"); },
     show(items, render, empty) {
+      rows.removeAttribute("aria-busy");
       error.textContent = "";
       rows.replaceChildren(...items.map(render));
       wrap.hidden = items.length === 0;
