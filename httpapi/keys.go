@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"slices"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -35,12 +34,12 @@ const (
 
 // keyView is an API key as the API shows it: never the key, only in creation.
 type keyView struct {
-	ID        string     `json:"id"`
-	Key       string     `json:"key,omitempty"`
-	Name      string     `json:"name"`
-	Source    string     `json:"source"` // "config" or "store"
-	CreatedAt *time.Time `json:"createdAt"`
-	RevokedAt *time.Time `json:"revokedAt"`
+	ID        string            `json:"id"`
+	Key       string            `json:"key,omitempty"`
+	Name      string            `json:"name"`
+	Source    string            `json:"source"` // "config" or "store"
+	CreatedAt *tocsin.Timestamp `json:"createdAt"`
+	RevokedAt *tocsin.Timestamp `json:"revokedAt"`
 	// Current marks the key that signed this request (it cannot revoke itself).
 	Current bool `json:"current"`
 }
@@ -75,8 +74,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, p tocsin.Princ
 		if k.RevokedAt != nil && len(out) >= maxKeysListed {
 			break
 		}
-		created := k.CreatedAt
-		out = append(out, keyView{ID: k.ID, Name: k.Name, Source: "store", CreatedAt: &created, RevokedAt: k.RevokedAt, Current: k.ID == p.KeyID})
+		created := tocsin.Timestamp(k.CreatedAt)
+		out = append(out, keyView{ID: k.ID, Name: k.Name, Source: "store", CreatedAt: &created,
+			RevokedAt: (*tocsin.Timestamp)(k.RevokedAt), Current: k.ID == p.KeyID})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 	return nil
@@ -134,7 +134,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p tocsin.Prin
 	}
 	// Who made which key: after a leak, the keys the leaked one made are found here.
 	s.log.Info("API key created", "id", rec.ID, "name", rec.Name, "by", p.KeyID)
-	created := rec.CreatedAt
+	created := tocsin.Timestamp(rec.CreatedAt)
 	writeJSON(w, http.StatusCreated, keyView{ID: rec.ID, Key: key, Name: rec.Name, Source: "store", CreatedAt: &created})
 	return nil
 }

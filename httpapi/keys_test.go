@@ -85,6 +85,7 @@ func TestAPIKeysLifecycle(t *testing.T) {
 	if st != 200 || strings.Contains(body, k.Key) || strings.Contains(body, `"key"`) {
 		t.Fatalf("the list shows a secret: %d %s", st, body)
 	}
+	checkTimes(t, "GET /api/keys", []byte(body))
 	ks = c.keys(k.Key)
 	if len(ks) != 2 || ks[1].ID != k.ID || !ks[1].Current || ks[0].Current || ks[1].Name != "billing service" {
 		t.Fatalf("after create: %+v", ks)
@@ -110,6 +111,9 @@ func TestAPIKeysLifecycle(t *testing.T) {
 	ks = c.keys(channelsKey)
 	if len(ks) != 2 || ks[1].RevokedAt == nil {
 		t.Fatalf("after revoke: %+v", ks)
+	}
+	if _, body := c.do("GET", "/api/keys", channelsKey, ""); !checkTimes(t, "GET /api/keys", []byte(body))["revokedAt"] {
+		t.Errorf("no revokedAt in %s", body)
 	}
 	if st, b := c.do("DELETE", "/api/keys/key_000000000000", channelsKey, ""); st != 404 {
 		t.Fatalf("revoke an unknown key: %d %s", st, b)
