@@ -497,7 +497,7 @@ async function loadKeys() {
       else if (k.current) action = el("span", { class: "hint" }, "signed in with it");
       else if (k.revokedAt) action = "";
       else action = deleteButton("Revoke", "/api/keys/" + enc(k.id), "Revoked " + k.name, "keys-error", loadKeys);
-      return el("tr", {}, el("td", {}, k.name, k.current ? el("span", { class: "hint" }, "this session") : null),
+      return el("tr", {}, el("td", {}, k.name || el("span", { class: "hint" }, "(unnamed)"), k.current ? el("span", { class: "hint" }, "this session") : null),
         el("td", {}, el("code", {}, k.id)), el("td", {}, when(k.createdAt)),
         el("td", {}, k.revokedAt ? pill("revoked", "bad") : pill("live", "ok")), el("td", {}, action));
     }, "No keys.");
