@@ -3,6 +3,7 @@ package tocsin
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Bounds of a full-text search (ListQuery.Q).
@@ -25,6 +26,14 @@ const (
 // search syntax (FTS5 operators, tsquery operators, quotes). No word: nothing
 // matches.
 func SearchTerms(q string) []string {
+	terms := searchWords(q)
+	if len(terms) > MaxSearchTerms {
+		terms = terms[:MaxSearchTerms]
+	}
+	return terms
+}
+
+func searchWords(q string) []string {
 	var terms []string
 	for _, t := range strings.FieldsFunc(q, func(r rune) bool {
 		return !(unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r))
@@ -34,10 +43,28 @@ func SearchTerms(q string) []string {
 		if strings.IndexFunc(t, func(r rune) bool { return !unicode.IsMark(r) }) < 0 {
 			continue
 		}
-		if len(terms) == MaxSearchTerms {
-			break
-		}
 		terms = append(terms, t)
 	}
 	return terms
+}
+
+// ValidSearch checks a search as a client sent it (q=): at most MaxSearchLen bytes of
+// printable UTF-8 with at most MaxSearchTerms words. A q of punctuation alone is
+// valid (it finds nothing).
+func ValidSearch(q string) error {
+	if len(q) > MaxSearchLen {
+		return Errorf(EInvalid, "q is longer than %d bytes", MaxSearchLen)
+	}
+	if !utf8.ValidString(q) {
+		return Errorf(EInvalid, "q is not valid UTF-8")
+	}
+	for _, r := range q {
+		if unicode.IsControl(r) {
+			return Errorf(EInvalid, "q contains a control character")
+		}
+	}
+	if n := len(searchWords(q)); n > MaxSearchTerms {
+		return Errorf(EInvalid, "q has %d words; at most %d are allowed", n, MaxSearchTerms)
+	}
+	return nil
 }

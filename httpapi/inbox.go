@@ -16,7 +16,7 @@ type listResponse struct {
 	UnreadCount   int                   `json:"unreadCount"`
 }
 
-// parseListQuery reads status, type, tag, limit and cursor.
+// parseListQuery reads status, type, tag, q, limit and cursor.
 func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
 	q := r.URL.Query()
 	lq := tocsin.ListQuery{Status: tocsin.StatusAll, Limit: tocsin.DefaultListLimit, Now: s.now()}
@@ -45,12 +45,18 @@ func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
 		}
 		lq.Limit = n
 	}
-	if c := q.Get("cursor"); c != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || !tocsin.ValidNotificationID(string(raw)) {
-			return lq, tocsin.Errorf(tocsin.EInvalid, "cursor is not one this server made")
+	if search := q.Get("q"); search != "" {
+		if err := tocsin.ValidSearch(search); err != nil {
+			return lq, err
 		}
-		lq.Before = string(raw)
+		if strings.TrimSpace(search) != "" { // blank: no search
+			lq.Q = search
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		if err := parseCursor(c, &lq); err != nil {
+			return lq, err
+		}
 	}
 	return lq, nil
 }
@@ -101,7 +107,11 @@ func (s *Server) listFor(w http.ResponseWriter, r *http.Request, userID string) 
 	if resp.Notifications == nil {
 		resp.Notifications = []tocsin.Notification{}
 	}
-	if page.NextBefore != "" {
+	switch {
+	case lq.Q != "" && page.NextOffset > 0:
+		c := searchCursor(lq, page)
+		resp.NextCursor = &c
+	case lq.Q == "" && page.NextBefore != "":
 		c := base64.RawURLEncoding.EncodeToString([]byte(page.NextBefore))
 		resp.NextCursor = &c
 	}

@@ -77,7 +77,7 @@ func testSearchWords(t *testing.T, s tocsin.Store) {
 	}{
 		{"pay", []string{"failed", "comment", "digest"}}, // prefix; title, then tags, then body
 		{"PAYMENT", []string{"failed", "comment", "digest"}},
-		{"Payment Failed", []string{"failed"}},  // every word must match
+		{"Payment Failed", []string{"failed"}},   // every word must match
 		{"payment declined", []string{"failed"}}, // across fields
 		{"invoice 42", []string{"digest"}},
 		{"café", []string{"cafe"}},
