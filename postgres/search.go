@@ -47,15 +47,21 @@ func tsQuery(terms []string, weights, op string) string {
 	return strings.Join(parts, " "+op+" ")
 }
 
-// The document expression must be the index's exactly. The first page's ceiling is
-// the newest id of the user, read by the same statement (one snapshot).
+// The document expression in the WHERE must be the index's exactly. The inner
+// query computes the document once more per row it finds (OFFSET 0 keeps the
+// planner from folding it into the outer query, which would compute it again for
+// each of the three ranking tests): a document is computed from the text, not
+// stored (see migration 0010). The first page's ceiling is the newest id of the
+// user, read by the same statement (one snapshot).
 const sqlSearch = `WITH c AS (SELECT coalesce(%s::text, (SELECT max(id) FROM notifications WHERE user_id = $1)) AS ceiling)
-	SELECT %s, c.ceiling FROM notifications, c
-	WHERE %s AND id <= c.ceiling
-	AND tocsin_search_doc(title, body, tags) @@ to_tsquery('simple', %s)
-	ORDER BY (tocsin_search_doc(title, body, tags) @@ to_tsquery('simple', %s))::int * 4
-		+ (tocsin_search_doc(title, body, tags) @@ to_tsquery('simple', %s))::int * 2
-		+ (tocsin_search_doc(title, body, tags) @@ to_tsquery('simple', %s))::int DESC,
+	SELECT %s, ceiling FROM (
+		SELECT notifications.*, c.ceiling, tocsin_search_doc(title, body, tags) AS doc FROM notifications, c
+		WHERE %s AND id <= c.ceiling
+		AND tocsin_search_doc(title, body, tags) @@ to_tsquery('simple', %s)
+		OFFSET 0) found
+	ORDER BY (doc @@ to_tsquery('simple', %s))::int * 4
+		+ (doc @@ to_tsquery('simple', %s))::int * 2
+		+ (doc @@ to_tsquery('simple', %s))::int DESC,
 		id DESC
 	LIMIT %s OFFSET %s`
 
