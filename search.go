@@ -68,3 +68,12 @@ func ValidSearch(q string) error {
 	}
 	return nil
 }
+
+// CheckSearchPage checks the page a search asks for: its Offset within
+// MaxSearchResults. The stores call it; the HTTP API makes no other offsets.
+func CheckSearchPage(q ListQuery) error {
+	if q.Offset < 0 || q.Offset >= MaxSearchResults {
+		return Errorf(EInvalid, "a search pages through its best %d matches", MaxSearchResults)
+	}
+	return nil
+}

@@ -20,8 +20,8 @@ import (
 // newest first. A field matched when the document, whose lexemes carry their field
 // as weight (A title, B body, C tags), matches any term restricted to that weight.
 func search(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
-	if q.Offset < 0 || q.Offset >= tocsin.MaxSearchResults {
-		return tocsin.Page{}, tocsin.Errorf(tocsin.EInvalid, "a search pages through its best %d matches", tocsin.MaxSearchResults)
+	if err := tocsin.CheckSearchPage(q); err != nil {
+		return tocsin.Page{}, err
 	}
 	var page tocsin.Page
 	if terms := tocsin.SearchTerms(q.Q); len(terms) > 0 {

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tocsin/tocsin"
-	"github.com/tocsin/tocsin/migrations"
 	"github.com/tocsin/tocsin/postgres"
 )
 
@@ -17,31 +16,8 @@ import (
 // before it, and a search's condition is one its index serves (checked with
 // sequential scans off: for one row the planner would rightly scan).
 func TestSearchMigrationIndexesExistingRows(t *testing.T) {
-	u := freshSchemaURL(t)
+	u, conn := oldSchema(t, 10)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	steps, err := migrations.Steps(migrations.Postgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range steps {
-		if s.Version >= 10 {
-			break
-		}
-		if _, err := conn.Exec(ctx, s.SQL); err != nil {
-			t.Fatalf("%s: %v", s.Name, err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, 0)`, s.Version); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var ids tocsin.IDGen
 	id := ids.New(time.Now())
 	if _, err := conn.Exec(ctx, `INSERT INTO notifications (id, user_id, type, title, body, tags, created_at)

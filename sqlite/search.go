@@ -21,8 +21,8 @@ import (
 // fields of a row matched changes only when that row does, and PostgreSQL ranks the
 // same way, so both stores give the same order.
 func search(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
-	if q.Offset < 0 || q.Offset >= tocsin.MaxSearchResults {
-		return tocsin.Page{}, tocsin.Errorf(tocsin.EInvalid, "a search pages through its best %d matches", tocsin.MaxSearchResults)
+	if err := tocsin.CheckSearchPage(q); err != nil {
+		return tocsin.Page{}, err
 	}
 	var page tocsin.Page
 	if match := ftsMatch(tocsin.SearchTerms(q.Q)); match != "" {

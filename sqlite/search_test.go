@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin"
-	"github.com/tocsin/tocsin/migrations"
 	"github.com/tocsin/tocsin/sqlite"
+	"github.com/tocsin/tocsin/storetest"
 )
 
 func searchIDs(t testing.TB, s *sqlite.Store, user, q string) []string {
@@ -120,24 +120,7 @@ func TestSearchMigrationIndexesExistingRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := migrations.Steps(migrations.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range steps {
-		if st.Version >= 10 {
-			break
-		}
-		if _, err := db.Exec(st.SQL); err != nil {
-			t.Fatalf("%s: %v", st.Name, err)
-		}
-		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, st.Version); err != nil {
-			t.Fatal(err)
-		}
-	}
+	oldSchema(t, db, 10)
 	n := note("u")
 	if _, err := db.Exec(`INSERT INTO notifications (id, user_id, type, title, body, tags, created_at)
 		VALUES (?, 'u', 't', 'Payment failed', 'before search existed', '["legacy"]', ?)`, n.ID, n.CreatedAt.UnixMilli()); err != nil {
@@ -153,28 +136,12 @@ func TestSearchMigrationIndexesExistingRows(t *testing.T) {
 	}
 }
 
-// FuzzSearchQuery: whatever q is, a search answers (never an error, which would be
-// a 500) and finds only the user's own items.
+// FuzzSearchQuery: whatever q is, a search answers and finds only the user's own
+// items (storetest.FuzzSearch).
 func FuzzSearchQuery(f *testing.F) {
-	for _, q := range []string{`"`, `*`, `NEAR(`, `OR`, `-`, `:`, `pay OR x`, `"a" "b"*`, `{title}:x`, `^x`, `a AND NOT b`,
-		"\u0301", "é", "\x01", "ﬁ", "İ", "ß", "ǅ", "٣", "x\u200dy", "🙂", `'\`, strings.Repeat("a ", 100)} {
-		f.Add(q)
-	}
 	s := open(f, filepath.Join(f.TempDir(), "tocsin.db"))
 	f.Cleanup(func() { s.Close() })
-	publishTitled(f, s, "u", "Payment failed near OR not", func(n *tocsin.Notification) { n.Body = "é ß ﬁ 🙂 x y" })
-	publishTitled(f, s, "other", "Payment failed near OR not")
-	f.Fuzz(func(t *testing.T, q string) {
-		p, err := s.List(context.Background(), "u", tocsin.ListQuery{Q: q, Limit: 10})
-		if err != nil {
-			t.Fatalf("q=%q: %v", q, err)
-		}
-		for _, n := range p.Notifications {
-			if n.UserID != "u" {
-				t.Fatalf("q=%q found another user's item", q)
-			}
-		}
-	})
+	storetest.FuzzSearch(f, s)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,4 +281,34 @@ func rev(ns []tocsin.Notification) []tocsin.Notification {
 	out := slices.Clone(ns)
 	slices.Reverse(out)
 	return out
+}
+
+// FuzzSearch fuzzes s's search (each store's FuzzSearchQuery runs it): whatever q
+// is, a search answers (an error would be a 500: the query builder made a query
+// the database refused) and finds only the user's own items.
+func FuzzSearch(f *testing.F, s tocsin.Store) {
+	for _, q := range []string{`"`, `*`, `NEAR(`, `OR`, `-`, `:`, `pay OR x`, `"a" "b"*`, `{title}:x`, `^x`, `a AND NOT b`,
+		`'a':* & !b`, `a <-> b`, `a:*AB`, `\`, `''`, "\u0301", "é", "\x01", "ﬁ", "İ", "ß", "ǅ", "٣", "x\u200dy", "🙂",
+		"1.5e10", "a-b_c", "bob@example.com", strings.Repeat("a ", 100)} {
+		f.Add(q)
+	}
+	for _, u := range []string{"u", "other"} {
+		n := notification(u, func(n *tocsin.Notification) {
+			n.Title, n.Body = "Payment failed near OR not", "é ß ﬁ 🙂 x y a-b_c bob@example.com 1.5e10"
+		})
+		if _, err := s.Publish(ctx, &tocsin.PublishRequest{Notifications: []tocsin.Notification{n}}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		p, err := s.List(ctx, "u", tocsin.ListQuery{Q: q, Limit: 10})
+		if err != nil {
+			t.Fatalf("q=%q: %v", q, err)
+		}
+		for _, n := range p.Notifications {
+			if n.UserID != "u" {
+				t.Fatalf("q=%q found another user's item", q)
+			}
+		}
+	})
 }
