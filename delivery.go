@@ -33,6 +33,11 @@ const (
 	// notification (Channel "push", Ref the notification id) or a dismiss (Channel
 	// ""). Payload is the delivery engine's envelope of the message and its options.
 	JobPush JobKind = "push"
+	// JobWake ends a snooze: notification Ref of UserID comes back as unread
+	// (Patch.Wake) if it is still snoozed until at or before now. The store adds it
+	// in the transaction of the PATCH that snoozes, and removes it in the one that
+	// re-snoozes or unsnoozes, so no crash loses it and no stale one fires.
+	JobWake JobKind = "wake"
 )
 
 // Job states.

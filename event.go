@@ -38,6 +38,10 @@ const (
 	// EventRead is a read-all: one event however many notifications it read (its
 	// data is ReadAllData's), never one per item.
 	EventRead = "notifications:read"
+	// EventUpdatedMany is a bulk update of selected items (PATCH
+	// /api/notifications): one event, its data UpdatedManyData's, never one
+	// "notification:updated" per item.
+	EventUpdatedMany = "notifications:updated"
 )
 
 // ReservedEventName reports whether name belongs to the stream protocol, so that no
@@ -45,7 +49,8 @@ const (
 // a client's inbox, unread would set its badge, notification would pass a
 // capability stream's filter. Reserved are init, reset and unread; every name that
 // starts with "notification" (notification, notification:updated,
-// notifications:batch, notifications:read, and those still to come); and the names
+// notifications:batch, notifications:read, notifications:updated, and those still
+// to come); and the names
 // an EventSource or the WebSocket frames give meaning to: message (EventSource's
 // onmessage), error (EventSource's failure event, and the WebSocket error frame),
 // open, ping, pong and heartbeat (keep-alive frames). Names are compared exactly, as
@@ -181,11 +186,97 @@ func ReadAllData(ids []string, now time.Time) ([]byte, error) {
 	if len(ids) <= ReadAllMaxIDs {
 		return json.Marshal(struct {
 			IDs    []string  `json:"ids"`
-			ReadAt time.Time `json:"readAt"`
-		}{ids, at})
+			ReadAt Timestamp `json:"readAt"`
+		}{ids, Timestamp(at)})
 	}
 	return json.Marshal(struct {
 		Before string    `json:"before"`
-		ReadAt time.Time `json:"readAt"`
-	}{ids[len(ids)-1], at})
+		ReadAt Timestamp `json:"readAt"`
+	}{ids[len(ids)-1], Timestamp(at)})
+}
+
+// UpdatedManyData is the data of the "notifications:updated" event of a bulk
+// update: {"notifications": [...]}, each the item after the change, encoded by
+// AppendNotificationJSON, in the order given.
+func UpdatedManyData(ns []Notification) ([]byte, error) {
+	b := append(make([]byte, 0, 64+len(ns)*512), `{"notifications":[`...)
+	for i := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = AppendNotificationJSON(b, &ns[i]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}"...), nil
+}
+
+// UpdatedManyEvent is the "notifications:updated" event of user's bulk update that
+// changed ns at now (its Seq and Unread are the store's to fill). It has no Type:
+// like a read-all it is about items of any type.
+func UpdatedManyEvent(userID string, ns []Notification, now time.Time) (Event, error) {
+	data, err := UpdatedManyData(ns)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Stream: UserStream(userID), Name: EventUpdatedMany, Data: data, Unread: UnreadUnchanged, Time: now}, nil
+}
+
+// CheckBulk checks a bulk update (InboxWriter.UpdateMany) as the stores require
+// it: 1 to MaxBulkIDs distinct ids, and a patch of read, seen and archived only,
+// changing at least one.
+func CheckBulk(ids []string, p Patch) error {
+	if len(ids) == 0 || len(ids) > MaxBulkIDs {
+		return Errorf(EInvalid, "ids must list 1 to %d notification ids", MaxBulkIDs)
+	}
+	if p.SnoozedUntil.Set || p.Wake {
+		return Errorf(EInvalid, "a bulk update changes read, seen and archived only")
+	}
+	if p.Read == nil && p.Seen == nil && p.Archived == nil {
+		return Errorf(EInvalid, "nothing to change: send read, seen or archived")
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			return Errorf(EInvalid, "ids must be distinct")
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// ForgetInUpdatedMany takes the items whose ids are in gone out of the data of a
+// "notifications:updated" event (UpdatedManyData), keeping the other items' bytes
+// as they are, and reports whether it removed any: a deleted or expired item's
+// content leaves every event that carried it (Store's Forget), and a bulk event
+// carries many items, so only that item's copy goes ({"notifications": []} when
+// it was the last).
+func ForgetInUpdatedMany(data []byte, gone func(id string) bool) ([]byte, bool, error) {
+	var d struct {
+		Notifications []json.RawMessage `json:"notifications"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, false, err
+	}
+	out := append(make([]byte, 0, len(data)), `{"notifications":[`...)
+	removed, kept := false, 0
+	for _, raw := range d.Notifications {
+		var n struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return nil, false, err
+		}
+		if gone(n.ID) {
+			removed = true
+			continue
+		}
+		if kept > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, raw...)
+		kept++
+	}
+	return append(out, "]}"...), removed, nil
 }

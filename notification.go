@@ -9,7 +9,8 @@ import (
 // the public one: REST responses and stream events carry exactly this object.
 //
 // Optional strings are "" when unset; optional times are null when unset. Times are
-// UTC with millisecond precision.
+// written in TimestampLayout (UTC, three fraction digits) by MarshalJSON, which is
+// AppendNotificationJSON: a new time field is one entry there.
 type Notification struct {
 	ID         string          `json:"id"`
 	UserID     string          `json:"userId"`
@@ -34,11 +35,21 @@ type Notification struct {
 	ReadAt     *time.Time `json:"readAt"`
 	ArchivedAt *time.Time `json:"archivedAt"`
 	ExpiresAt  *time.Time `json:"expiresAt"`
+	// SnoozedUntil is set while the user has snoozed the item (PATCH snoozedUntil):
+	// until its wake job clears it, the item is left out of the unread list, the
+	// unread count and the init snapshot (see Unread).
+	SnoozedUntil *time.Time `json:"snoozedUntil"`
 }
 
 // Unread reports whether n counts towards its user's unread count: not read, not
-// archived. Expired items are removed by the store, so expiry is not checked here.
-func (n *Notification) Unread() bool { return n.ReadAt == nil && n.ArchivedAt == nil }
+// archived, not snoozed. Expired items are removed by the store, so expiry is not
+// checked here. A snoozed item counts again only once its wake job has cleared
+// SnoozedUntil (normally within a second of it), not at the instant itself: the
+// SQLite store keeps the count as a counter moved by each change, and the wake is
+// the change that moves it, so every count, list and event agrees on one state.
+func (n *Notification) Unread() bool {
+	return n.ReadAt == nil && n.ArchivedAt == nil && n.SnoozedUntil == nil
+}
 
 // Normalize fills the defaults a stored notification always has (non-nil tags,
 // "null"-free data, count 1, priority 3) so that every layer renders it the same way.
@@ -77,13 +88,13 @@ func (n *Notification) event(name string, data []byte, now time.Time) Event {
 
 // jsonSizeHint is about the length of n's JSON, so that Event allocates its data
 // once and not much larger: the keys, punctuation, one-digit numbers, createdAt and
-// null times (281 bytes), each time that is set instead (26 more at millisecond
-// precision in UTC), the topic's key, the strings unescaped, and room for a few
+// null times (301 bytes), each time that is set instead (22 more: TimestampLayout
+// quoted is 26 bytes, null 4), the topic's key, the strings unescaped, and room for a few
 // escapes (an & in a URL is 6 bytes).
 func (n *Notification) jsonSizeHint() int {
-	size := 281 + 32 + len(n.ID) + len(n.UserID) + len(n.Type) + len(n.Title) + len(n.Body) + len(n.Data) +
+	size := 301 + 32 + len(n.ID) + len(n.UserID) + len(n.Type) + len(n.Title) + len(n.Body) + len(n.Data) +
 		len(n.ActorID) + len(n.EntityType) + len(n.EntityID) + len(n.ActionURL) + len(n.ImageURL) + len(n.GroupKey)
-	for _, t := range [...]*time.Time{n.SeenAt, n.ReadAt, n.ArchivedAt, n.ExpiresAt} {
+	for _, t := range [...]*time.Time{n.SeenAt, n.ReadAt, n.ArchivedAt, n.ExpiresAt, n.SnoozedUntil} {
 		if t != nil {
 			size += 22
 		}
@@ -103,6 +114,38 @@ type Patch struct {
 	Read     *bool `json:"read"`
 	Seen     *bool `json:"seen"`
 	Archived *bool `json:"archived"`
+	// SnoozedUntil, when present, snoozes the item until that time (see
+	// ValidateSnooze) or, when null, ends its snooze. Absent leaves it as it is.
+	SnoozedUntil OptionalTime `json:"snoozedUntil,omitzero"`
+	// Wake is the snooze's wake job, never the user's: if the item is snoozed until
+	// at or before now, the snooze ends and the item is unread and unseen again
+	// ("it comes back as unread"); otherwise nothing changes, so a wake that runs
+	// twice, or after a re-snooze, does nothing.
+	Wake bool `json:"-"`
+}
+
+// Empty reports whether p asks for no change at all.
+func (p Patch) Empty() bool {
+	return p.Read == nil && p.Seen == nil && p.Archived == nil && !p.SnoozedUntil.Set && !p.Wake
+}
+
+// MaxSnooze is how far ahead a snooze may reach.
+const MaxSnooze = 365 * 24 * time.Hour
+
+// ValidateSnooze checks the snooze p asks for at now: a time after now and at most
+// MaxSnooze ahead (null, ending a snooze, is always valid).
+func (p Patch) ValidateSnooze(now time.Time) error {
+	if !p.SnoozedUntil.Set || p.SnoozedUntil.Time == nil {
+		return nil
+	}
+	t := *p.SnoozedUntil.Time
+	if !t.After(now) {
+		return Errorf(EInvalid, "snoozedUntil must be in the future")
+	}
+	if t.After(now.Add(MaxSnooze)) {
+		return Errorf(EInvalid, "snoozedUntil must be at most a year ahead")
+	}
+	return nil
 }
 
 // Apply changes n as p says at time now and reports whether anything changed.
@@ -123,6 +166,21 @@ func (p Patch) Apply(n *Notification, now time.Time) bool {
 			changed = true
 		}
 	}
+	if p.Wake && n.SnoozedUntil != nil && !n.SnoozedUntil.After(now) {
+		n.SnoozedUntil, n.ReadAt, n.SeenAt = nil, nil, nil
+		changed = true
+	}
+	if p.SnoozedUntil.Set {
+		want := p.SnoozedUntil.Time
+		if want != nil {
+			t := want.UTC().Truncate(time.Millisecond)
+			want = &t
+		}
+		if (want == nil) != (n.SnoozedUntil == nil) || want != nil && !want.Equal(*n.SnoozedUntil) {
+			n.SnoozedUntil = want
+			changed = true
+		}
+	}
 	set(&n.ReadAt, p.Read)
 	set(&n.SeenAt, p.Seen)
 	set(&n.ArchivedAt, p.Archived)
@@ -134,6 +192,46 @@ func (p Patch) Apply(n *Notification, now time.Time) bool {
 	}
 	return changed
 }
+
+// OptionalTime is a JSON field that may be absent (Set false), null (Set, Time
+// nil) or a time: a PATCH must tell "leave the snooze" from "end the snooze".
+// Encoded with omitzero, an absent one is left out.
+type OptionalTime struct {
+	Set  bool
+	Time *time.Time
+}
+
+// UnmarshalJSON is called only for a field that is present, null included.
+func (o *OptionalTime) UnmarshalJSON(b []byte) error {
+	o.Set, o.Time = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	var t time.Time
+	if err := json.Unmarshal(b, &t); err != nil {
+		return Errorf(EInvalid, "a time must be RFC 3339 (e.g. 2026-01-02T15:04:05Z) or null")
+	}
+	o.Time = &t
+	return nil
+}
+
+// MarshalJSON writes null or the time.
+func (o OptionalTime) MarshalJSON() ([]byte, error) {
+	if o.Time == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(*o.Time)
+}
+
+// IsZero reports an absent field (for omitzero).
+func (o OptionalTime) IsZero() bool { return !o.Set }
+
+// SnoozeUntil is an OptionalTime set to t (a snooze) or, for nil, to null (an
+// unsnooze).
+func SnoozeUntil(t *time.Time) OptionalTime { return OptionalTime{Set: true, Time: t} }
+
+// MaxBulkIDs bounds the ids of one bulk update (PATCH /api/notifications).
+const MaxBulkIDs = 100
 
 // Status selects notifications by read state in a list.
 type Status string
@@ -205,3 +303,38 @@ const (
 	MaxDataLen       = 32 * 1024
 	MaxIdemKeyLen    = 255
 )
+
+// ApplyEach is the loop of a bulk update (InboxWriter.UpdateMany) that both stores
+// run in their transaction: each of ids is read with get (ENotFound: missing or
+// another user's, passed over as if absent), changed by p at now, and written
+// with put when p changed it. It returns the changed items in the order of ids,
+// how the kept unread count moves (delta), and whether any item's unread state
+// changed (moved: the event then carries the count).
+func ApplyEach(ids []string, p Patch, now time.Time, get func(id string) (Notification, error),
+	put func(n *Notification) error) (changed []Notification, delta int, moved bool, err error) {
+	for _, id := range ids {
+		n, err := get(id)
+		if ErrorCodeOf(err) == ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, 0, false, err
+		}
+		was := n.Unread()
+		if !p.Apply(&n, now) {
+			continue
+		}
+		if err := put(&n); err != nil {
+			return nil, 0, false, err
+		}
+		switch is := n.Unread(); {
+		case was && !is:
+			delta--
+		case !was && is:
+			delta++
+		}
+		moved = moved || was != n.Unread()
+		changed = append(changed, n)
+	}
+	return changed, delta, moved, nil
+}

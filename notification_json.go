@@ -12,11 +12,15 @@ import (
 
 // AppendNotificationJSON appends the JSON of n to b. It is THE encoding of a
 // notification: the data of its "notification" and "notification:updated" events,
-// the REST bodies, an Idempotency-Key's remembered result. It is byte for byte what
-// json.Marshal(n) makes of it (field order, <, > and & escaped as \u003c…, invalid
-// UTF-8 as \ufffd, U+2028/U+2029 escaped, Data compacted), so a body encoded either
-// way is the same; it fails exactly where json.Marshal fails (Data that is not
-// JSON, a time outside years 0…9999), leaving b as it was.
+// the REST bodies, an Idempotency-Key's remembered result; json.Marshal of a
+// Notification calls it (MarshalJSON). It writes what encoding/json would write of
+// Notification's fields (field order, <, > and & escaped as \u003c…, invalid UTF-8
+// as \ufffd, U+2028/U+2029 escaped, Data compacted), except that times are in
+// TimestampLayout (UTC, milliseconds); it fails where encoding/json would (Data that
+// is not JSON, a time outside years 0…9999), leaving b as it was.
+//
+// A new time field is one more entry of the times in appendNotificationTail (and
+// of the mirror in the tests), in field order.
 //
 // Bytes that one package encodes and another passes on (a store's event data, the
 // 201 body httpapi builds from it) rely on this one function, not on a sniffed
@@ -29,6 +33,33 @@ func AppendNotificationJSON(b []byte, n *Notification) ([]byte, error) {
 		return b[:start], err
 	}
 	return b, nil
+}
+
+// AppendNotificationsJSON appends ns as a JSON array of AppendNotificationJSON's
+// encodings ("[]" when empty, nil too): the bytes json.Marshal makes of a non-nil
+// []Notification, without encoding/json re-reading every byte MarshalJSON returns,
+// which more than doubles the cost of a list or an init snapshot. On failure b is
+// as it was.
+func AppendNotificationsJSON(b []byte, ns []Notification) ([]byte, error) {
+	start := len(b)
+	b = append(b, '[')
+	for i := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = AppendNotificationJSON(b, &ns[i]); err != nil {
+			return b[:start], err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// MarshalJSON is AppendNotificationJSON, so that a Notification inside any other
+// response (a list page, the init snapshot) has the same bytes as its events. A value
+// receiver, so that it applies to Notification values in maps and slices too.
+func (n Notification) MarshalJSON() ([]byte, error) {
+	return AppendNotificationJSON(make([]byte, 0, n.jsonSizeHint()), &n)
 }
 
 // NotificationEncoder makes the events of notifications as Notification.Event
@@ -79,7 +110,8 @@ func (n *Notification) SameButRecipient(p *Notification) bool {
 		n.ActionURL == p.ActionURL && n.ImageURL == p.ImageURL && n.GroupKey == p.GroupKey &&
 		n.Count == p.Count && n.Topic == p.Topic && n.CreatedAt == p.CreatedAt &&
 		sameTime(n.SeenAt, p.SeenAt) && sameTime(n.ReadAt, p.ReadAt) &&
-		sameTime(n.ArchivedAt, p.ArchivedAt) && sameTime(n.ExpiresAt, p.ExpiresAt)
+		sameTime(n.ArchivedAt, p.ArchivedAt) && sameTime(n.ExpiresAt, p.ExpiresAt) &&
+		sameTime(n.SnoozedUntil, p.SnoozedUntil)
 }
 
 func sameStrings(a, b []string) bool {
@@ -96,8 +128,8 @@ func sameBytes(a, b []byte) bool {
 	return len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b)
 }
 
-// sameTime compares with ==, not Equal: the same instant in another location or
-// with another monotonic reading may encode differently (== implies the same text).
+// sameTime compares with ==: it implies the same text, and where it is stricter than
+// Equal (another location, a monotonic reading) it only makes the encoder encode anew.
 func sameTime(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -150,17 +182,18 @@ func appendNotificationTail(b []byte, n *Notification) ([]byte, error) {
 		b = appendStringField(b, `,"topic":`, n.Topic)
 	}
 	b = append(b, `,"createdAt":`...)
-	if b, err = appendJSONTime(b, n.CreatedAt); err != nil {
+	if b, err = AppendTimestampJSON(b, n.CreatedAt); err != nil {
 		return b, err
 	}
 	for _, f := range [...]struct {
 		key string
 		t   *time.Time
-	}{{`,"seenAt":`, n.SeenAt}, {`,"readAt":`, n.ReadAt}, {`,"archivedAt":`, n.ArchivedAt}, {`,"expiresAt":`, n.ExpiresAt}} {
+	}{{`,"seenAt":`, n.SeenAt}, {`,"readAt":`, n.ReadAt}, {`,"archivedAt":`, n.ArchivedAt}, {`,"expiresAt":`, n.ExpiresAt},
+		{`,"snoozedUntil":`, n.SnoozedUntil}} {
 		b = append(b, f.key...)
 		if f.t == nil {
 			b = append(b, "null"...)
-		} else if b, err = appendJSONTime(b, *f.t); err != nil {
+		} else if b, err = AppendTimestampJSON(b, *f.t); err != nil {
 			return b, err
 		}
 	}
@@ -170,16 +203,6 @@ func appendNotificationTail(b []byte, n *Notification) ([]byte, error) {
 // appendStringField appends key (`,"name":`) and s as a JSON string.
 func appendStringField(b []byte, key, s string) []byte {
 	return appendJSONString(append(b, key...), s)
-}
-
-// appendJSONTime appends t as time.Time.MarshalJSON does (RFC 3339 with
-// nanoseconds, failing outside years 0…9999), without its allocation.
-func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
-	out, err := t.AppendText(append(b, '"'))
-	if err != nil {
-		return b, err // AppendText returns nil on failure
-	}
-	return append(out, '"'), nil
 }
 
 // hexDigits are the digits of \u escapes, lower case as encoding/json writes them.

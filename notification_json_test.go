@@ -3,6 +3,8 @@ package tocsin
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,16 +22,78 @@ func fullNotification() Notification {
 	}
 }
 
-// checkMarshal fails unless AppendNotificationJSON and a NotificationEncoder (fresh,
-// and after enc's earlier calls) write exactly what json.Marshal does, or fail where
-// it fails.
+// mirrorNotification is Notification's fields with the times as the strings they
+// must become, so that encoding/json's reflection encodes it independently of
+// AppendNotificationJSON (json.Marshal of a Notification calls it).
+type mirrorNotification struct {
+	ID         string          `json:"id"`
+	UserID     string          `json:"userId"`
+	Type       string          `json:"type"`
+	Title      string          `json:"title"`
+	Body       string          `json:"body"`
+	Priority   int             `json:"priority"`
+	Tags       []string        `json:"tags"`
+	Data       json.RawMessage `json:"data"`
+	ActorID    string          `json:"actorId"`
+	EntityType string          `json:"entityType"`
+	EntityID   string          `json:"entityId"`
+	ActionURL  string          `json:"actionUrl"`
+	ImageURL   string          `json:"imageUrl"`
+	GroupKey   string          `json:"groupKey"`
+	Count      int             `json:"count"`
+	Topic      string          `json:"topic,omitempty"`
+	CreatedAt  string          `json:"createdAt"`
+	SeenAt     *string         `json:"seenAt"`
+	ReadAt     *string         `json:"readAt"`
+	ArchivedAt *string         `json:"archivedAt"`
+	ExpiresAt  *string         `json:"expiresAt"`
+	Snoozed    *string         `json:"snoozedUntil"`
+}
+
+// errMirrorYear is the reference encoding's failure for a time RFC 3339 cannot write.
+var errMirrorYear = errors.New("year outside 0…9999")
+
+// referenceJSON is the JSON n must have: the mirror's, each time formatted by the
+// time package in TimestampLayout after converting it to UTC.
+func referenceJSON(n *Notification) ([]byte, error) {
+	var failed bool
+	text := func(t time.Time) string {
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			failed = true
+		}
+		return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	opt := func(t *time.Time) *string {
+		if t == nil {
+			return nil
+		}
+		s := text(*t)
+		return &s
+	}
+	m := mirrorNotification{
+		n.ID, n.UserID, n.Type, n.Title, n.Body, n.Priority, n.Tags, n.Data, n.ActorID, n.EntityType, n.EntityID,
+		n.ActionURL, n.ImageURL, n.GroupKey, n.Count, n.Topic,
+		text(n.CreatedAt), opt(n.SeenAt), opt(n.ReadAt), opt(n.ArchivedAt), opt(n.ExpiresAt), opt(n.SnoozedUntil),
+	}
+	if failed {
+		return nil, errMirrorYear
+	}
+	return json.Marshal(m)
+}
+
+// checkMarshal fails unless AppendNotificationJSON, json.Marshal and a
+// NotificationEncoder (fresh, and after enc's earlier calls) write exactly the
+// reference encoding, or fail where it fails.
 func checkMarshal(t *testing.T, enc *NotificationEncoder, n *Notification) {
 	t.Helper()
-	want, wantErr := json.Marshal(n)
+	want, wantErr := referenceJSON(n)
+	if got, err := json.Marshal(n); (err != nil) != (wantErr != nil) || wantErr == nil && !bytes.Equal(got, want) {
+		t.Fatalf("json.Marshal %s (error %v)\nreference %s (error %v)", got, err, want, wantErr)
+	}
 	prefix := []byte("prefix")
 	got, err := AppendNotificationJSON(append([]byte(nil), prefix...), n)
 	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("AppendNotificationJSON error %v, json.Marshal error %v\n%#v", err, wantErr, n)
+		t.Fatalf("AppendNotificationJSON error %v, reference error %v\n%#v", err, wantErr, n)
 	}
 	if !bytes.HasPrefix(got, prefix) {
 		t.Fatalf("AppendNotificationJSON lost what b held: %q", got)
@@ -39,17 +103,17 @@ func checkMarshal(t *testing.T, enc *NotificationEncoder, n *Notification) {
 			t.Fatalf("a failed AppendNotificationJSON left %q, want b unchanged", got)
 		}
 	} else if got := got[len(prefix):]; !bytes.Equal(got, want) {
-		t.Fatalf("AppendNotificationJSON\n%s\njson.Marshal\n%s", got, want)
+		t.Fatalf("AppendNotificationJSON\n%s\nreference\n%s", got, want)
 	}
 	for _, e := range []*NotificationEncoder{enc, {}} {
 		ev, err := e.Event(n, EventNotification, jsonTestTime)
 		if (err != nil) != (wantErr != nil) || wantErr == nil && !bytes.Equal(ev.Data, want) {
-			t.Fatalf("NotificationEncoder.Event data %s (error %v)\njson.Marshal %s (error %v)", ev.Data, err, want, wantErr)
+			t.Fatalf("NotificationEncoder.Event data %s (error %v)\nreference %s (error %v)", ev.Data, err, want, wantErr)
 		}
 	}
 	ev, err := n.Event(EventNotification, jsonTestTime)
 	if (err != nil) != (wantErr != nil) || wantErr == nil && !bytes.Equal(ev.Data, want) {
-		t.Fatalf("Notification.Event data %s (error %v)\njson.Marshal %s (error %v)", ev.Data, err, want, wantErr)
+		t.Fatalf("Notification.Event data %s (error %v)\nreference %s (error %v)", ev.Data, err, want, wantErr)
 	}
 }
 
@@ -90,6 +154,14 @@ func TestAppendNotificationJSON(t *testing.T) {
 			r, a := jsonTestTime.In(east), jsonTestTime.Add(time.Nanosecond)
 			n.CreatedAt, n.ReadAt, n.ArchivedAt = jsonTestTime.In(east), &r, &a
 		}},
+		{"snoozed", func(n *Notification) {
+			z := jsonTestTime.Add(time.Hour).In(east)
+			n.SnoozedUntil = &z
+		}},
+		{"snoozed year 10000: an error", func(n *Notification) {
+			z := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+			n.SnoozedUntil = &z
+		}},
 		{"monotonic clock reading", func(n *Notification) { n.CreatedAt = time.Now() }},
 		{"zero time", func(n *Notification) { n.CreatedAt = time.Time{} }},
 		{"year 10000: an error", func(n *Notification) { n.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
@@ -97,13 +169,45 @@ func TestAppendNotificationJSON(t *testing.T) {
 			e := time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)
 			n.ExpiresAt = &e
 		}},
-		{"zone of 24 hours: an error", func(n *Notification) { n.CreatedAt = jsonTestTime.In(time.FixedZone("x", 24*3600)) }},
+		{"zone of 24 hours: written in UTC", func(n *Notification) { n.CreatedAt = jsonTestTime.In(time.FixedZone("x", 24*3600)) }},
+		{"whole second: three zero digits", func(n *Notification) { n.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }},
+		{"sub-millisecond: truncated", func(n *Notification) {
+			n.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 999999999, time.UTC)
+		}},
+		{"year 9999 in UTC from an eastern zone", func(n *Notification) {
+			n.CreatedAt = time.Date(10000, 1, 1, 1, 0, 0, 0, time.FixedZone("x", 2*3600))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := fullNotification()
 			tc.change(&n)
 			checkMarshal(t, &NotificationEncoder{}, &n)
 		})
+	}
+}
+
+// TestAppendNotificationsJSON: the array is what json.Marshal makes of the slice
+// (so MarshalJSON's output needs no compacting or escaping), and a failure leaves b.
+func TestAppendNotificationsJSON(t *testing.T) {
+	a, b := fullNotification(), fullNotification()
+	b.Title, b.Data = "x < y\u2028", json.RawMessage(" [1, 2] ")
+	for _, ns := range [][]Notification{{}, {a}, {a, b, a}} {
+		want, err := json.Marshal(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := AppendNotificationsJSON([]byte("p"), ns)
+		if err != nil || string(got) != "p"+string(want) {
+			t.Errorf("AppendNotificationsJSON\n%s (%v)\njson.Marshal\n%s", got, err, want)
+		}
+	}
+	if got, err := AppendNotificationsJSON(nil, nil); err != nil || string(got) != "[]" {
+		t.Errorf("nil: %s, %v", got, err)
+	}
+	bad := fullNotification()
+	bad.Data = json.RawMessage("{")
+	if got, err := AppendNotificationsJSON([]byte("p"), []Notification{a, bad}); err == nil || string(got) != "p" {
+		t.Errorf("bad data: %s, %v; want an error and b unchanged", got, err)
 	}
 }
 
@@ -158,7 +262,7 @@ func TestJSONSizeHint(t *testing.T) {
 		change func(n *Notification)
 	}{
 		{"full", func(*Notification) {}},
-		{"every time, a topic", func(n *Notification) { n.ReadAt, n.ArchivedAt, n.Topic = &r, &r, "t" }},
+		{"every time, a topic", func(n *Notification) { n.ReadAt, n.ArchivedAt, n.SnoozedUntil, n.Topic = &r, &r, &r, "t" }},
 		{"no optional time", func(n *Notification) { n.SeenAt, n.ExpiresAt = nil, nil }},
 		{"normalized minimal", func(n *Notification) {
 			*n = Notification{ID: "01jh0000000000000000000000", UserID: "u", Type: "t", CreatedAt: jsonTestTime}
@@ -183,8 +287,9 @@ func TestJSONSizeHint(t *testing.T) {
 	}
 }
 
-// FuzzNotificationJSON checks AppendNotificationJSON and NotificationEncoder against
-// json.Marshal: the same bytes, or an error where json.Marshal fails. The encoder
+// FuzzNotificationJSON checks AppendNotificationJSON, json.Marshal and
+// NotificationEncoder against the reflection-based reference (referenceJSON): the
+// same bytes, or an error where it fails. The encoder
 // encodes n, a copy for another recipient, then n with the fuzzed title.
 func FuzzNotificationJSON(f *testing.F) {
 	f.Add("01jh", "u1", "Title", "Body", "a,b", []byte(`{"k":1}`), 3, int64(1767323045), 0, int64(0), "", "u2", false)
@@ -229,10 +334,39 @@ func BenchmarkNotificationJSON(b *testing.B) {
 			}
 		}
 	})
+	// Into a reused buffer: the encoding itself allocates nothing.
+	b.Run("Append", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 1024)
+		for b.Loop() {
+			var err error
+			if buf, err = AppendNotificationJSON(buf[:0], &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("Event", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := n.Event(EventNotification, jsonTestTime); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// A page of 50 (an init snapshot): through MarshalJSON, and appended directly.
+	page := slices.Repeat([]Notification{n}, 50)
+	b.Run("50 json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("50 AppendNotificationsJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := AppendNotificationsJSON(nil, page); err != nil {
 				b.Fatal(err)
 			}
 		}

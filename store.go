@@ -135,8 +135,17 @@ type InboxWriter interface {
 	AppendCustom(ctx context.Context, stream StreamID, name string, data []byte, now time.Time) (Event, error)
 	// Update applies p to the user's notification id and, when anything changed, appends
 	// a "notification:updated" event. It returns the notification after the change and
-	// the events appended (none when p changed nothing).
+	// the events appended (none when p changed nothing). A change of SnoozedUntil
+	// removes the item's pending JobWake and, for a snooze, adds one due at it, in the
+	// same transaction.
 	Update(ctx context.Context, userID, id string, p Patch, now time.Time) (Notification, []Event, error)
+	// UpdateMany applies p (read, seen, archived only) to each of the user's
+	// notifications ids (distinct; at most MaxBulkIDs) in one transaction; ids that
+	// are missing, expired or another user's are passed over exactly as absent ones.
+	// When anything changed it appends ONE "notifications:updated" event
+	// (EventUpdatedMany, data UpdatedManyData of the changed items, in the order of
+	// ids) carrying the unread count when it moved, and returns the changed items.
+	UpdateMany(ctx context.Context, userID string, ids []string, p Patch, now time.Time) ([]Notification, []Event, error)
 	// Delete removes the user's notification id and appends "notification:deleted". In
 	// the same transaction it forgets the notification's earlier events (see Forget).
 	Delete(ctx context.Context, userID, id string, now time.Time) ([]Event, error)

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tocsin/tocsin"
 )
@@ -171,8 +172,10 @@ type ListOptions struct {
 // Page is one page of the inbox, newest first (best first for a search).
 type Page struct {
 	Notifications []tocsin.Notification `json:"notifications"`
-	NextCursor    string                `json:"nextCursor"`
-	UnreadCount   int                   `json:"unreadCount"`
+	// NextCursor is the cursor of the next page, "" on the last page (the server's
+	// null): list until it is "". A last page exactly Limit long has "" too.
+	NextCursor  string `json:"nextCursor"`
+	UnreadCount int    `json:"unreadCount"`
 }
 
 // List returns a page of the user's inbox.
@@ -218,6 +221,41 @@ func (c *Client) Patch(ctx context.Context, id string, p tocsin.Patch) (tocsin.N
 	var n tocsin.Notification
 	err := c.doUser(ctx, "PATCH", "/api/notifications/"+url.PathEscape(id), p, &n)
 	return n, err
+}
+
+// Snooze snoozes one of the user's notifications until until (after now, at most a
+// year ahead): it leaves the unread list and count until then, when it comes back
+// unread with a notification:updated event. Snoozing does not mark it read.
+func (c *Client) Snooze(ctx context.Context, id string, until time.Time) (tocsin.Notification, error) {
+	return c.Patch(ctx, id, tocsin.Patch{SnoozedUntil: tocsin.SnoozeUntil(&until)})
+}
+
+// Unsnooze ends a snooze now, leaving the read state as it is.
+func (c *Client) Unsnooze(ctx context.Context, id string) (tocsin.Notification, error) {
+	return c.Patch(ctx, id, tocsin.Patch{SnoozedUntil: tocsin.SnoozeUntil(nil)})
+}
+
+// BulkResult is the answer of UpdateMany: the notifications that changed, after
+// the change, and the user's unread count.
+type BulkResult struct {
+	Notifications []tocsin.Notification `json:"notifications"`
+	UnreadCount   int                   `json:"unreadCount"`
+}
+
+// UpdateMany changes the read, seen and archived state (p's Read, Seen and
+// Archived; at least one) of up to tocsin.MaxBulkIDs of the user's notifications
+// in one request: the user's streams get ONE notifications:updated event. Ids
+// that are missing or another user's are passed over and absent from the result.
+func (c *Client) UpdateMany(ctx context.Context, ids []string, p tocsin.Patch) (BulkResult, error) {
+	body := struct {
+		IDs      []string `json:"ids"`
+		Read     *bool    `json:"read,omitempty"`
+		Seen     *bool    `json:"seen,omitempty"`
+		Archived *bool    `json:"archived,omitempty"`
+	}{ids, p.Read, p.Seen, p.Archived}
+	var out BulkResult
+	err := c.doUser(ctx, "PATCH", "/api/notifications", body, &out)
+	return out, err
 }
 
 // ReadAll marks every unread notification of the user read and returns how many.

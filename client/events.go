@@ -14,6 +14,29 @@ import (
 // however many notifications it read (never one notification:updated per item).
 const EventNotificationsRead = "notifications:read"
 
+// EventNotificationsUpdated is the name of the event of a bulk update
+// (Client.UpdateMany): one event for all the items it changed.
+const EventNotificationsUpdated = "notifications:updated"
+
+// NotificationsUpdated decodes the data of a notifications:updated event
+// ({"notifications": [...]}): the items that changed, each after the change, to
+// replace the client's copies. An unread event follows when the count moved.
+func (e Event) NotificationsUpdated() ([]tocsin.Notification, error) {
+	if e.Name != EventNotificationsUpdated {
+		return nil, fmt.Errorf("tocsin: a %q event is not %s", e.Name, EventNotificationsUpdated)
+	}
+	var d struct {
+		Notifications *[]tocsin.Notification `json:"notifications"`
+	}
+	if err := json.Unmarshal(e.Data, &d); err != nil {
+		return nil, fmt.Errorf("tocsin: %s: %w", EventNotificationsUpdated, err)
+	}
+	if d.Notifications == nil {
+		return nil, fmt.Errorf("tocsin: %s without notifications", EventNotificationsUpdated)
+	}
+	return *d.Notifications, nil
+}
+
 // NotificationsRead is the data of a notifications:read event. Exactly one of IDs
 // and Before is set: IDs lists the notifications read (when there were at most 100);
 // Before says that every notification whose id sorts at or before it (ids sort by

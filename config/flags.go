@@ -1,12 +1,9 @@
 package config
 
 import (
-	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -17,7 +14,7 @@ type group struct {
 }
 
 var groups = []group{
-	{"Server", []string{"addr", "base-path", "tls-cert", "tls-key", "cors-origins", "config"}},
+	{"Server", []string{"addr", "base-path", "tls-cert", "tls-key", "cors-origins", "config", "print-config"}},
 	{"Storage and cluster", []string{"data-dir", "store", "bus", "sqlite-sync", "retention", "retention-depth", "expiry-interval", "head-check-interval"}},
 	{"Authentication", []string{"api-key", "jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "jwt-allow-no-exp", "trusted-user-header", "dev-tokens"}},
 	{"Streams", []string{"heartbeat", "retry", "max-streams-per-user", "max-streams", "slot-policy", "queue-size", "init-limit", "batch", "write-timeout", "shutdown-timeout"}},
@@ -62,7 +59,8 @@ func FlagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM): serve HTTPS with HTTP/2")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM), with --tls-cert")
 	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "comma-separated origins whose pages may call with credentials (cookie included); * lets any page call with a bearer token only, never the cookie; default same origin only")
-	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "config file of 'flag-name: value' lines")
+	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "YAML config `file` whose keys are these flags' names (heartbeat: 15s); the older 'flag-name: value' lines are still read")
+	fs.Bool(flagPrintConfig, false, "print the effective configuration (defaults, file, environment and flags merged; secrets masked) as a config file, and exit")
 
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite store and generated secrets (owner-only files); one server at a time (it holds <data-dir>/tocsin.lock)")
 	fs.StringVar(&c.Store, "store", c.Store, "store: sqlite:<path> (default sqlite:<data-dir>/tocsin.db) or postgres://...")
@@ -108,7 +106,12 @@ func FlagSet(c *Config) *flag.FlagSet {
 
 // Usage writes the serve help: every flag, its default and its environment variable.
 func Usage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprint(w, "Usage: tocsin serve [flags]\n\nEvery flag may also be set by its environment variable, or in the --config file\n(precedence: flag, environment, file, default).\n")
+	fmt.Fprint(w, `Usage: tocsin serve [flags]
+
+Every setting may be a flag, its environment variable, or a key of the YAML --config
+file (heartbeat: 15s; api-key: [a, b]). Precedence, highest first: flag, environment,
+file, default. tocsin serve --print-config shows the merged result.
+`)
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
 		for _, name := range g.names {
@@ -126,97 +129,11 @@ func Usage(w io.Writer, fs *flag.FlagSet) {
 			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
 				fmt.Fprintf(w, " (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(w, " [$%s]\n", EnvName(name))
-		}
-	}
-}
-
-// Load builds the configuration from args, the environment (getenv) and the config
-// file named by --config or TOCSIN_CONFIG, then validates it. For -h/--help it
-// prints the usage to stderr and returns flag.ErrHelp.
-func Load(args []string, getenv func(string) string) (Config, error) {
-	return LoadTo(args, getenv, os.Stderr)
-}
-
-// LoadTo is Load writing help and flag errors to w.
-func LoadTo(args []string, getenv func(string) string, w io.Writer) (Config, error) {
-	c := Default()
-	fs := FlagSet(&c)
-	fs.SetOutput(w)
-	fs.Usage = func() { Usage(w, fs) }
-
-	// A first pass over the flags only finds --config (and help and syntax errors).
-	probe := Default()
-	pfs := FlagSet(&probe)
-	pfs.SetOutput(io.Discard)
-	pfs.Usage = func() {}
-	if err := pfs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			Usage(w, fs)
-			return c, flag.ErrHelp
-		}
-		return c, err
-	}
-	if pfs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", pfs.Arg(0))
-	}
-	file := probe.ConfigFile
-	if file == "" {
-		file = getenv(EnvName("config"))
-	}
-	if file != "" {
-		if err := applyFile(fs, file); err != nil {
-			return c, err
-		}
-	}
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s: %v", EnvName(f.Name), err)
+			if name == flagPrintConfig {
+				fmt.Fprint(w, " [flag only]\n")
+			} else {
+				fmt.Fprintf(w, " [$%s]\n", EnvName(name))
 			}
 		}
-	})
-	if envErr != nil {
-		return c, envErr
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
-}
-
-// applyFile sets flags from a file of "flag-name: value" lines ('#' comments, blank
-// lines, optionally quoted values). An unknown name is an error naming its line.
-func applyFile(fs *flag.FlagSet, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("--config: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		key, value, ok := strings.Cut(text, ":")
-		if !ok {
-			key, value, ok = strings.Cut(text, "=")
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if !ok || key == "" {
-			return fmt.Errorf("%s:%d: want 'name: value'", path, line)
-		}
-		if n := len(value); n >= 2 && (value[0] == '"' && value[n-1] == '"' || value[0] == '\'' && value[n-1] == '\'') {
-			value = value[1 : n-1]
-		}
-		if key == "config" || fs.Lookup(key) == nil {
-			return fmt.Errorf("%s:%d: unknown setting %q", path, line, key)
-		}
-		if err := fs.Set(key, value); err != nil {
-			return fmt.Errorf("%s:%d: %s: %v", path, line, key, err)
-		}
-	}
-	return sc.Err()
 }

@@ -18,18 +18,27 @@ import (
 // check which ids were pushed): a read-all of thousands dismisses the newest.
 const maxDismissIDs = 100
 
+// dismissState is what dismissCandidates reads of an item in an event's data.
+type dismissState struct {
+	ID         string           `json:"id"`
+	ReadAt     *json.RawMessage `json:"readAt"`
+	ArchivedAt *json.RawMessage `json:"archivedAt"`
+}
+
+// gone reports whether the item is off the user's devices: read or archived.
+func (d *dismissState) gone() bool { return d.ID != "" && (d.ReadAt != nil || d.ArchivedAt != nil) }
+
 // dismissCandidates are the ids a committed event takes off the user's devices,
 // and for a read-all past ReadAllMaxIDs the newest id it read ("before").
 func dismissCandidates(ev *tocsin.Event) (ids []string, before string) {
 	var d struct {
-		ID         string           `json:"id"`
-		ReadAt     *json.RawMessage `json:"readAt"`
-		ArchivedAt *json.RawMessage `json:"archivedAt"`
-		IDs        []string         `json:"ids"`
-		Before     string           `json:"before"`
+		dismissState
+		IDs           []string       `json:"ids"`
+		Before        string         `json:"before"`
+		Notifications []dismissState `json:"notifications"`
 	}
 	switch ev.Name {
-	case tocsin.EventUpdated, tocsin.EventDeleted, tocsin.EventRead:
+	case tocsin.EventUpdated, tocsin.EventDeleted, tocsin.EventRead, tocsin.EventUpdatedMany:
 	default:
 		return nil, ""
 	}
@@ -38,9 +47,16 @@ func dismissCandidates(ev *tocsin.Event) (ids []string, before string) {
 	}
 	switch ev.Name {
 	case tocsin.EventUpdated:
-		if d.ID != "" && (d.ReadAt != nil || d.ArchivedAt != nil) {
+		if d.gone() {
 			return []string{d.ID}, ""
 		}
+	case tocsin.EventUpdatedMany:
+		for i := range d.Notifications {
+			if d.Notifications[i].gone() {
+				ids = append(ids, d.Notifications[i].ID)
+			}
+		}
+		return ids, ""
 	case tocsin.EventDeleted:
 		if d.ID != "" {
 			return []string{d.ID}, ""

@@ -38,6 +38,8 @@ type EmailSender interface {
 type Publisher interface {
 	PublishAs(ctx context.Context, in *tocsin.PublishInput, idem hub.Idempotency, ids []string) (tocsin.PublishResult, error)
 	Publish(ctx context.Context, in *tocsin.PublishInput, idem hub.Idempotency) (tocsin.PublishResult, error)
+	// Update changes one of a user's notifications (a snooze's wake).
+	Update(ctx context.Context, userID, id string, p tocsin.Patch) (tocsin.Notification, error)
 }
 
 // Store is what the engine keeps and reads: its jobs, log, profiles and endpoints,
@@ -359,6 +361,8 @@ func (e *Engine) runClaimed(ctx context.Context, c claimedJob) {
 		err = e.runWebhook(ctx, j)
 	case tocsin.JobPush:
 		err = e.runPush(ctx, j)
+	case tocsin.JobWake:
+		err = e.runWake(ctx, j)
 	default:
 		err = e.finish(ctx, j, tocsin.JobFailed, "unknown job kind "+string(j.Kind), 0)
 	}
@@ -410,7 +414,7 @@ func (e *Engine) retry(ctx context.Context, j tocsin.Job, cause error, status in
 // attempts as the backoff fits in RetryFor.
 func (e *Engine) retriedTooLong(j tocsin.Job, next time.Time) bool {
 	switch j.Kind {
-	case tocsin.JobChannel, tocsin.JobScheduled:
+	case tocsin.JobChannel, tocsin.JobScheduled, tocsin.JobWake:
 		return j.Attempts >= attemptsWithin(e.cfg.RetryFor)
 	}
 	return next.After(j.CreatedAt.Add(e.cfg.RetryFor))

@@ -51,7 +51,7 @@ func webhookBody(event string, ts time.Time, data json.RawMessage) []byte {
 		Type      string          `json:"type"`
 		Timestamp string          `json:"timestamp"`
 		Data      json.RawMessage `json:"data"`
-	}{event, ts.UTC().Format("2006-01-02T15:04:05.000Z07:00"), data})
+	}{event, tocsin.FormatTimestamp(ts), data})
 	return b
 }
 
@@ -75,7 +75,7 @@ func webhookEvent(name string) string {
 	switch name {
 	case tocsin.EventNotification:
 		return tocsin.WebhookCreated
-	case tocsin.EventUpdated, tocsin.EventRead:
+	case tocsin.EventUpdated, tocsin.EventRead, tocsin.EventUpdatedMany:
 		return tocsin.WebhookUpdated
 	case tocsin.EventDeleted:
 		return tocsin.WebhookDeleted
@@ -100,7 +100,9 @@ func webhookData(ev *tocsin.Event) (json.RawMessage, error) {
 			return nil, err
 		}
 		return json.Marshal(map[string]string{"id": d.ID, "userId": userID})
-	case tocsin.EventRead:
+	case tocsin.EventRead, tocsin.EventUpdatedMany:
+		// The event's data plus the user: {"ids"|"before", "readAt", "userId"} or
+		// {"notifications": [...], "userId"}.
 		var d map[string]json.RawMessage
 		if err := json.Unmarshal(ev.Data, &d); err != nil {
 			return nil, err

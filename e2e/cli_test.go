@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +191,10 @@ func TestCLIAnswersLocally(t *testing.T) {
 	t.Parallel()
 	nobody := "http://" + freeAddr(t) // nothing listens there
 	empty := t.TempDir()              // a data dir without a generated key
+	typo := filepath.Join(t.TempDir(), "typo.yaml")
+	if err := os.WriteFile(typo, []byte("heartbeat: 20s\nhaertbeat: 30s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name   string
 		args   []string
@@ -197,6 +203,12 @@ func TestCLIAnswersLocally(t *testing.T) {
 		stdout string // substring of stdout
 		stderr string // substring of stderr
 	}{
+		{"serve help", []string{"serve", "--help"}, nil, 0, "[$TOCSIN_HEARTBEAT]", ""},
+		{"serve help lists print-config", []string{"serve", "-h"}, nil, 0, "--print-config", ""},
+		{"serve print-config", []string{"serve", "--print-config", "--heartbeat", "21s"}, []string{"TOCSIN_RETRY=4s"}, 0, "retry: 4s  # from env TOCSIN_RETRY", ""},
+		{"serve print-config of a bad config", []string{"serve", "--print-config", "--heartbeat", "0s"}, nil, 2, "heartbeat: 0s  # from flag", "--heartbeat: must be a positive duration"},
+		{"serve unknown key", []string{"serve", "--config", typo}, nil, 2, "", typo + `:2: unknown setting "haertbeat"`},
+		{"serve unknown flag", []string{"serve", "--nope"}, nil, 2, "", "not defined: -nope"},
 		{"token help", []string{"token", "--help"}, nil, 0, "--iss", ""},
 		{"publish help", []string{"publish", "-h"}, nil, 0, "TOCSIN_API_KEY", ""},
 		{"publish help names data dir env", []string{"publish", "--help"}, nil, 0, "TOCSIN_DATA_DIR", ""},

@@ -53,8 +53,8 @@ func TestFullDiskRefusesAndRecovers(t *testing.T) {
 	dir := t.TempDir()
 	mount := `mount -t tmpfs -o size=` + diskFullTmpfs + ` tmpfs "$1"`
 	if out, err := exec.Command("unshare", "-m", "sh", "-c", mount, "sh", dir).CombinedOutput(); err != nil {
-		testenv.Missing(t, fmt.Sprintf("no private tmpfs mount here: %v %s", err, bytes.TrimSpace(out)),
-			"run as root (or with CAP_SYS_ADMIN and unshare) to run the full-disk test")
+		testenv.Need(t, "root", "a private tmpfs mount", fmt.Sprintf("run as root (or with CAP_SYS_ADMIN and unshare) to run the full-disk test; here: %v %s",
+			err, bytes.TrimSpace(out)))
 	}
 	addr := freeAddr(t)
 	p := serveCmd(t, addr, exec.Command("unshare", "-m", "sh", "-c", mount+` && shift && exec "$@"`, "sh", dir,

@@ -51,6 +51,7 @@ func TestSecurityHeaders(t *testing.T) {
 				{"POST", "/api/notifications", apiKey},          // 400
 				{"GET", "/", ""},
 				{"GET", "/client.js", ""},
+				{"GET", "/client-rest.js", ""},
 				{"GET", "/api/openapi.json", ""},
 			} {
 				r := tc.n.do(rq.method, rq.path, rq.bearer, nil)

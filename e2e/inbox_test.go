@@ -57,7 +57,7 @@ func TestPublishFields(t *testing.T) {
 		"userId": "u1", "type": "mention", "title": "Hi", "body": "via alias", "priority": float64(5),
 		"actorId": "u2", "entityType": "post", "entityId": "p9", "actionUrl": "https://e.test/p9",
 		"imageUrl": "https://e.test/i.png", "groupKey": "g", "count": float64(1),
-		"expiresAt": "2099-01-01T00:00:00Z", "readAt": nil, "seenAt": nil, "archivedAt": nil,
+		"expiresAt": "2099-01-01T00:00:00.000Z", "readAt": nil, "seenAt": nil, "archivedAt": nil, // one form of time: UTC, ms
 	}
 	for k, v := range want {
 		if fmt.Sprint(got[k]) != fmt.Sprint(v) {

@@ -70,15 +70,7 @@ type collected struct {
 
 func readStream(ctx context.Context, t *testing.T, url, tok, lastID string, out chan<- collected) (ended chan error) {
 	ended = make(chan error, 1)
-	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/notifications/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", err, resp)
-	}
+	resp := openUserStream(ctx, t, url, tok, lastID)
 	go func() {
 		defer resp.Body.Close()
 		dec := sse.NewDecoder(bufio.NewReader(resp.Body))
@@ -94,6 +86,22 @@ func readStream(ctx context.Context, t *testing.T, url, tok, lastID string, out 
 		}
 	}()
 	return ended
+}
+
+// openUserStream opens the user's SSE stream with tok, resuming after lastID
+// unless it is "", and fails the test unless it is 200.
+func openUserStream(ctx context.Context, t *testing.T, url, tok, lastID string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/notifications/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", err, resp)
+	}
+	return resp
 }
 
 // TestKill9LosesNothing publishes a burst, kills the server with SIGKILL right after

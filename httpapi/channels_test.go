@@ -43,6 +43,13 @@ func newChannelsServer(t *testing.T) *channelsServer {
 // (store: the server's store, for what adjust wires to it).
 func newChannelsServerWith(t *testing.T, adjust func(c *httpapi.Config, store *sqlite.Store)) *channelsServer {
 	t.Helper()
+	return newChannelsServerHub(t, nil, adjust)
+}
+
+// newChannelsServerHub is newChannelsServerWith with adjustHub applied to the hub's
+// config first (its clock, its Committed hook).
+func newChannelsServerHub(t *testing.T, adjustHub func(c *hub.Config), adjust func(c *httpapi.Config, store *sqlite.Store)) *channelsServer {
+	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), sqlite.Options{Sync: "normal"})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +59,11 @@ func newChannelsServerWith(t *testing.T, adjust func(c *httpapi.Config, store *s
 		t.Fatal(err)
 	}
 	bus := membus.New()
-	h := hub.New(hub.Config{Store: store, Bus: bus})
+	hcfg := hub.Config{Store: store, Bus: bus}
+	if adjustHub != nil {
+		adjustHub(&hcfg)
+	}
+	h := hub.New(hcfg)
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

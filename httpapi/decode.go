@@ -74,6 +74,10 @@ func decodeError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return tocsin.Errorf(tocsin.EInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
+		var own *tocsin.Error // a field's own check (tocsin.OptionalTime)
+		if errors.As(err, &own) {
+			return own
+		}
 		var te *time.ParseError
 		if errors.As(err, &te) {
 			return tocsin.Errorf(tocsin.EInvalid, "a time is not RFC 3339 (e.g. 2026-01-02T15:04:05Z)")

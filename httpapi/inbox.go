@@ -10,12 +10,6 @@ import (
 	"github.com/tocsin/tocsin/auth"
 )
 
-type listResponse struct {
-	Notifications []tocsin.Notification `json:"notifications"`
-	NextCursor    *string               `json:"nextCursor"`
-	UnreadCount   int                   `json:"unreadCount"`
-}
-
 // parseListQuery reads status, type, tag, q, limit and cursor.
 func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
 	q := r.URL.Query()
@@ -103,19 +97,24 @@ func (s *Server) listFor(w http.ResponseWriter, r *http.Request, userID string) 
 	if err != nil {
 		return err
 	}
-	resp := listResponse{Notifications: page.Notifications, UnreadCount: page.UnreadCount}
-	if resp.Notifications == nil {
-		resp.Notifications = []tocsin.Notification{}
+	// {"notifications":[...],"nextCursor":"..."|null,"unreadCount":N}, the
+	// notifications appended directly (json.Marshal would re-read each one's bytes).
+	b, err := tocsin.AppendNotificationsJSON(append(make([]byte, 0, 96+512*len(page.Notifications)),
+		`{"notifications":`...), page.Notifications)
+	if err != nil {
+		return err
 	}
+	b = append(b, `,"nextCursor":`...)
 	switch {
-	case lq.Q != "" && page.NextOffset > 0:
-		c := searchCursor(lq, page)
-		resp.NextCursor = &c
+	case lq.Q != "" && page.NextOffset > 0: // base64url: nothing to escape
+		b = append(append(append(b, '"'), searchCursor(lq, page)...), '"')
 	case lq.Q == "" && page.NextBefore != "":
-		c := base64.RawURLEncoding.EncodeToString([]byte(page.NextBefore))
-		resp.NextCursor = &c
+		b = append(base64.RawURLEncoding.AppendEncode(append(b, '"'), []byte(page.NextBefore)), '"')
+	default:
+		b = append(b, "null"...)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	b = strconv.AppendInt(append(b, `,"unreadCount":`...), int64(page.UnreadCount), 10)
+	writeJSONBytes(w, http.StatusOK, append(b, "}\n"...))
 	return nil
 }
 
@@ -158,7 +157,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, p tocsin.Principal)
 	return nil
 }
 
-// patch: PATCH /api/notifications/{id} with {"read", "seen", "archived"}.
+// patch: PATCH /api/notifications/{id} with {"read", "seen", "archived",
+// "snoozedUntil"}.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
 	id, err := notificationID(r)
 	if err != nil {
@@ -172,14 +172,62 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, p tocsin.Principa
 	if err := decodeJSON(body, &patch); err != nil {
 		return err
 	}
-	if patch.Read == nil && patch.Seen == nil && patch.Archived == nil {
-		return tocsin.Errorf(tocsin.EInvalid, "nothing to change: send read, seen or archived")
+	if patch.Empty() {
+		return tocsin.Errorf(tocsin.EInvalid, "nothing to change: send read, seen, archived or snoozedUntil")
 	}
 	n, err := s.hub.Update(r.Context(), p.UserID, id, patch)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+// bulkPatch is the body of PATCH /api/notifications.
+type bulkPatch struct {
+	IDs      []string `json:"ids"`
+	Read     *bool    `json:"read"`
+	Seen     *bool    `json:"seen"`
+	Archived *bool    `json:"archived"`
+}
+
+// patchMany: PATCH /api/notifications with {"ids": [...], "read", "seen",
+// "archived"}: the selected items in one change and ONE notifications:updated
+// event. Ids that are missing or another user's are passed over exactly as absent
+// ones; the answer lists only the items that changed.
+func (s *Server) patchMany(w http.ResponseWriter, r *http.Request, p tocsin.Principal) error {
+	body, err := readBody(w, r, maxBody)
+	if err != nil {
+		return err
+	}
+	var in bulkPatch
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if len(in.IDs) == 0 || len(in.IDs) > tocsin.MaxBulkIDs {
+		return tocsin.Errorf(tocsin.EInvalid, "ids must list 1 to %d notification ids", tocsin.MaxBulkIDs)
+	}
+	for _, id := range in.IDs {
+		if !tocsin.ValidNotificationID(id) {
+			return tocsin.Errorf(tocsin.EInvalid, "ids: %q is not a notification id", clip(id))
+		}
+	}
+	patch := tocsin.Patch{Read: in.Read, Seen: in.Seen, Archived: in.Archived}
+	if patch.Empty() {
+		return tocsin.Errorf(tocsin.EInvalid, "nothing to change: send read, seen or archived")
+	}
+	ns, err := s.hub.UpdateMany(r.Context(), p.UserID, in.IDs, patch)
+	if err != nil {
+		return err
+	}
+	count, err := s.store.UnreadCount(r.Context(), p.UserID)
+	if err != nil {
+		return err
+	}
+	if ns == nil {
+		ns = []tocsin.Notification{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": ns, "unreadCount": count})
 	return nil
 }
 
@@ -228,7 +276,7 @@ func (s *Server) streamTicket(w http.ResponseWriter, r *http.Request, p tocsin.P
 	}
 	// userId: the client scopes what it shares between tabs by the user the server
 	// says the credential is, also when the credential is a cookie it cannot read.
-	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": exp, "userId": p.UserID})
+	writeJSON(w, http.StatusCreated, map[string]any{"ticket": ticket, "expiresAt": tocsin.Timestamp(exp), "userId": p.UserID})
 	return nil
 }
 

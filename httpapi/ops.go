@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -80,9 +81,27 @@ func withVersion(doc []byte, version string) []byte {
 
 // clientJS: GET /client.js, the JavaScript client (an ES module).
 func (s *Server) clientJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	return writeClientModule(w, web.ClientJS)
+}
+
+// clientModule: GET /client-inbox.js, /client-rest.js, /client-push.js, the modules
+// /client.js imports (named by the request's last path segment, so the route table
+// lists each).
+func (s *Server) clientModule(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	body, ok := web.ClientModule(path.Base(r.URL.Path))
+	if !ok {
+		return tocsin.Errorf(tocsin.ENotFound, "no such file")
+	}
+	return writeClientModule(w, body)
+}
+
+// writeClientModule serves one module of the JavaScript client. Every one carries
+// the same headers: a page on any origin imports client.js, and with it the modules
+// it imports, as CORS requests (module scripts always are).
+func writeClientModule(w http.ResponseWriter, body []byte) error {
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*") // a public file: any page may import it
-	_, err := w.Write(web.ClientJS)
+	_, err := w.Write(body)
 	return err
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/webpush"
@@ -111,10 +110,10 @@ func (s *Server) subscribePush(w http.ResponseWriter, r *http.Request, p tocsin.
 
 // pushSubscriptionView is one subscription as listed (never its keys).
 type pushSubscriptionView struct {
-	ID        string    `json:"id"`
-	DeviceID  string    `json:"deviceId"`
-	Endpoint  string    `json:"endpoint"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        string           `json:"id"`
+	DeviceID  string           `json:"deviceId"`
+	Endpoint  string           `json:"endpoint"`
+	CreatedAt tocsin.Timestamp `json:"createdAt"`
 }
 
 // listPushSubscriptions: GET /api/push/subscriptions — the user's, oldest first.
@@ -129,7 +128,7 @@ func (s *Server) listPushSubscriptions(w http.ResponseWriter, r *http.Request, p
 	}
 	out := make([]pushSubscriptionView, len(subs))
 	for i, ps := range subs {
-		out[i] = pushSubscriptionView{ps.ID, ps.DeviceID, ps.Endpoint, ps.CreatedAt}
+		out[i] = pushSubscriptionView{ps.ID, ps.DeviceID, ps.Endpoint, tocsin.Timestamp(ps.CreatedAt)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"subscriptions": out})
 	return nil

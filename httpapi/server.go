@@ -154,6 +154,9 @@ func (s *Server) routes() []route {
 		{"GET", "/metrics", authNone, s.metrics, limitNone},
 		{"GET", "/api/openapi.json", authNone, s.openapi, limitNone},
 		{"GET", "/client.js", authNone, s.clientJS, limitNone},
+		{"GET", "/client-inbox.js", authNone, s.clientModule, limitNone},
+		{"GET", "/client-rest.js", authNone, s.clientModule, limitNone},
+		{"GET", "/client-push.js", authNone, s.clientModule, limitNone},
 		{"GET", "/{$}", authNone, s.dashboard, limitNone},
 		{"GET", "/app.js", authNone, s.dashboardJS, limitNone},
 		{"GET", "/sw.js", authNone, s.serviceWorkerJS, limitNone},
@@ -183,6 +186,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/notifications", authUser, s.list, limitUser},
 		{"GET", "/api/notifications/unread-count", authUser, s.unreadCount, limitUser},
 		{"POST", "/api/notifications/read-all", authUser, s.readAll, limitUser},
+		{"PATCH", "/api/notifications", authUser, s.patchMany, limitUser},
 		{"POST", "/api/notifications/stream-ticket", authUser, s.streamTicket, limitUser},
 		{"GET", "/api/notifications/stream", authStream, s.stream, limitConnect},
 		// ws authenticates and limits itself: refusals come after the upgrade.

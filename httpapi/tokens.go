@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/auth"
@@ -47,17 +46,17 @@ func newToken(scope string) (token, id string, err error) {
 
 // tokenView is a token as the API shows it; Token is set only when it is minted.
 type tokenView struct {
-	ID        string     `json:"id"`
-	Token     string     `json:"token,omitempty"`
-	URL       string     `json:"url,omitempty"`
-	Stream    string     `json:"stream"`
-	Scope     string     `json:"scope"`
-	CreatedAt time.Time  `json:"createdAt"`
-	RevokedAt *time.Time `json:"revokedAt"`
+	ID        string            `json:"id"`
+	Token     string            `json:"token,omitempty"`
+	URL       string            `json:"url,omitempty"`
+	Stream    string            `json:"stream"`
+	Scope     string            `json:"scope"`
+	CreatedAt tocsin.Timestamp  `json:"createdAt"`
+	RevokedAt *tocsin.Timestamp `json:"revokedAt"`
 }
 
 func viewOf(t tocsin.StreamToken) tokenView {
-	return tokenView{ID: t.ID, Stream: string(t.Stream), Scope: t.Scope, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
+	return tokenView{ID: t.ID, Stream: string(t.Stream), Scope: t.Scope, CreatedAt: tocsin.Timestamp(t.CreatedAt), RevokedAt: (*tocsin.Timestamp)(t.RevokedAt)}
 }
 
 // validStream checks "user:<id>" or "topic:<name>".

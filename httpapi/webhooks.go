@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/internal/jsonarray"
@@ -121,7 +120,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, _ tocsin.
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{
-		"id": ep.ID, "url": ep.URL, "events": ep.Events, "secret": ep.Secret, "createdAt": ep.CreatedAt,
+		"id": ep.ID, "url": ep.URL, "events": ep.Events, "secret": ep.Secret, "createdAt": tocsin.Timestamp(ep.CreatedAt),
 	})
 	return nil
 }
@@ -158,16 +157,16 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ tocsin.
 
 // webhookDelivery is one message of an endpoint's history.
 type webhookDelivery struct {
-	ID         string     `json:"id"` // the webhook-id header
-	Event      string     `json:"event"`
-	UserID     string     `json:"userId"`
-	Status     string     `json:"status"` // pending, done, failed
-	Attempts   int        `json:"attempts"`
-	LastStatus int        `json:"lastStatus"`
-	LastError  string     `json:"lastError"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	NextAt     *time.Time `json:"nextAttemptAt"`
-	FinishedAt *time.Time `json:"finishedAt"`
+	ID         string            `json:"id"` // the webhook-id header
+	Event      string            `json:"event"`
+	UserID     string            `json:"userId"`
+	Status     string            `json:"status"` // pending, done, failed
+	Attempts   int               `json:"attempts"`
+	LastStatus int               `json:"lastStatus"`
+	LastError  string            `json:"lastError"`
+	CreatedAt  tocsin.Timestamp  `json:"createdAt"`
+	NextAt     *tocsin.Timestamp `json:"nextAttemptAt"`
+	FinishedAt *tocsin.Timestamp `json:"finishedAt"`
 }
 
 // webhookDeliveries: GET /api/webhooks/{id}/deliveries — the endpoint's history,
@@ -189,10 +188,10 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ toc
 	for i, j := range jobs {
 		d := webhookDelivery{
 			ID: j.Ref, Event: webhookEvent(j.Payload), UserID: j.UserID, Status: j.State, Attempts: j.Attempts,
-			LastStatus: j.LastStatus, LastError: j.LastError, CreatedAt: j.CreatedAt, FinishedAt: j.FinishedAt,
+			LastStatus: j.LastStatus, LastError: j.LastError, CreatedAt: tocsin.Timestamp(j.CreatedAt), FinishedAt: (*tocsin.Timestamp)(j.FinishedAt),
 		}
 		if j.State == tocsin.JobPending {
-			t := j.DueAt
+			t := tocsin.Timestamp(j.DueAt)
 			d.NextAt = &t
 		}
 		out[i] = d

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -107,19 +108,40 @@ func customData(body json.RawMessage, now time.Time) ([]byte, error) {
 			return nil, tocsin.Errorf(tocsin.EInvalid, "body must be a JSON object")
 		}
 	}
-	ts, _ := json.Marshal(now.Format("2006-01-02T15:04:05.000Z07:00"))
+	ts, _ := json.Marshal(tocsin.FormatTimestamp(now))
 	obj["timestamp"] = ts
 	return json.Marshal(obj)
 }
 
-// Update applies a user's change of read state.
+// Update applies a user's change of read state or snooze (checked here, so that
+// every way in refuses the same snoozes), or a snooze's wake (tocsin.Patch.Wake).
 func (h *Hub) Update(ctx context.Context, userID, id string, p tocsin.Patch) (tocsin.Notification, error) {
-	n, evs, err := h.store.Update(ctx, userID, id, p, h.now())
+	now := h.now()
+	if err := p.ValidateSnooze(now); err != nil {
+		return tocsin.Notification{}, err
+	}
+	n, evs, err := h.store.Update(ctx, userID, id, p, now)
 	if err != nil {
 		return n, err
 	}
 	h.announce(evs)
 	return n, nil
+}
+
+// UpdateMany applies p (read, seen, archived) to the user's notifications ids,
+// duplicates collapsed, and returns those it changed: one "notifications:updated"
+// event on the user's stream for all of them (none when nothing changed).
+func (h *Hub) UpdateMany(ctx context.Context, userID string, ids []string, p tocsin.Patch) ([]tocsin.Notification, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	slices.Reverse(ids) // newest first, as lists are
+	ns, evs, err := h.store.UpdateMany(ctx, userID, ids, p, h.now())
+	if err != nil {
+		return nil, err
+	}
+	h.announce(evs)
+	return ns, nil
 }
 
 // Delete removes a user's notification.

@@ -183,10 +183,10 @@ func (h *Hub) syncInterest(sh *shard, stream tocsin.StreamID) {
 
 // Connection describes one open stream, for the admin view.
 type Connection struct {
-	UserID    string    `json:"userId"`
-	DeviceID  string    `json:"deviceId"`
-	Transport string    `json:"transport"`
-	Since     time.Time `json:"since"`
+	UserID    string           `json:"userId"`
+	DeviceID  string           `json:"deviceId"`
+	Transport string           `json:"transport"`
+	Since     tocsin.Timestamp `json:"since"`
 }
 
 // Connections lists the open streams of a user on this node, oldest first.
@@ -201,7 +201,7 @@ func (h *Hub) Connections(userID string) []Connection {
 	sh.mu.RUnlock()
 	out := make([]Connection, 0, len(subs))
 	for _, s := range subs {
-		out = append(out, Connection{UserID: s.userID, DeviceID: s.deviceID, Transport: s.transport, Since: s.since})
+		out = append(out, Connection{UserID: s.userID, DeviceID: s.deviceID, Transport: s.transport, Since: tocsin.Timestamp(s.since)})
 	}
 	return out
 }

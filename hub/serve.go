@@ -220,19 +220,21 @@ func (s *Stream) init(ctx context.Context) error {
 		return err
 	}
 	s.last = snap.Head
-	if snap.Notifications == nil {
-		snap.Notifications = []tocsin.Notification{}
-	}
+	// {"notifications":[...],"unreadCount":N,"userId":"..."}, the notifications
+	// appended as their events are (json.Marshal would re-read each one's bytes).
 	// userId tells the client whose stream this is, so a browser client that shares
 	// one stream between tabs can check it follows the user it was signed in as.
-	data, err := json.Marshal(struct {
-		Notifications []tocsin.Notification `json:"notifications"`
-		UnreadCount   int                   `json:"unreadCount"`
-		UserID        string                `json:"userId"`
-	}{snap.Notifications, snap.UnreadCount, s.userID})
+	data, err := tocsin.AppendNotificationsJSON(append(make([]byte, 0, 64+512*len(snap.Notifications)),
+		`{"notifications":`...), snap.Notifications)
 	if err != nil {
 		return err
 	}
+	user, err := json.Marshal(s.userID)
+	if err != nil {
+		return err
+	}
+	data = strconv.AppendInt(append(data, `,"unreadCount":`...), int64(snap.UnreadCount), 10)
+	data = append(append(append(data, `,"userId":`...), user...), '}')
 	return s.sink.Control(tocsin.EventInit, s.h.EventID(snap.Head), data)
 }
 

@@ -121,14 +121,16 @@ func (s *Stream) err() error {
 
 // accepts reports whether the stream delivers ev: its name is wanted (when names are
 // given) and its type is wanted (when types are given). A read-all
-// ("notifications:read") is about every type, so a ?types= stream takes it too: its
-// ids of other types are unknown to such a client, and its "before" covers the
-// client's own items.
+// ("notifications:read") and a bulk update ("notifications:updated") are about
+// every type, so a ?types= stream takes them too: the ids of other types in them are
+// unknown to such a client (which ignores them), and a read-all's "before" covers
+// the client's own items.
 func (s *Stream) accepts(ev *tocsin.Event) bool {
 	if len(s.names) > 0 && !slices.Contains(s.names, ev.Name) {
 		return false
 	}
-	return len(s.types) == 0 || slices.Contains(s.types, ev.Type) || ev.Name == tocsin.EventRead
+	return len(s.types) == 0 || slices.Contains(s.types, ev.Type) ||
+		ev.Name == tocsin.EventRead || ev.Name == tocsin.EventUpdatedMany
 }
 
 // wantsUnread reports whether the stream takes unread counts.

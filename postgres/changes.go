@@ -70,9 +70,13 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 		if !p.Apply(&n, now) {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE notifications SET seen_at = $1, read_at = $2, archived_at = $3 WHERE id = $4`,
-			millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), n.ID); err != nil {
-			return fmt.Errorf("update notification: %w", err)
+		if err := updateState(ctx, tx, &n); err != nil {
+			return err
+		}
+		if p.SnoozedUntil.Set {
+			if err := s.replaceWake(ctx, tx, &n, now); err != nil {
+				return err
+			}
 		}
 		ev, err := n.Event(tocsin.EventUpdated, now)
 		if err != nil {
@@ -136,7 +140,7 @@ func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) (int,
 			return err
 		}
 		rows, err := tx.Query(ctx, `UPDATE notifications SET read_at = $2, seen_at = coalesce(seen_at, $2)
-			WHERE user_id = $1 AND read_at IS NULL AND archived_at IS NULL
+			WHERE user_id = $1 AND `+unreadCond+`
 			AND (expires_at IS NULL OR expires_at > $2) RETURNING id`, userID, now.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("mark read: %w", err)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,54 @@ func forget(ctx context.Context, tx pgx.Tx, gs []gone) error {
 	}
 	if _, err := tx.Exec(ctx, sqlForget, streams, ids, seqs, datas); err != nil {
 		return fmt.Errorf("forget events: %w", err)
+	}
+	return forgetInBulk(ctx, tx, streams, ids)
+}
+
+// forgetInBulk takes the removed notifications (ids[i] of streams[i]) out of the
+// bulk updates that carried them (event_refs), and drops their rows there.
+func forgetInBulk(ctx context.Context, tx pgx.Tx, streams, ids []string) error {
+	rows, err := tx.Query(ctx, `DELETE FROM event_refs r USING unnest($1::text[], $2::text[]) AS g(stream, id)
+		WHERE r.ref = g.id AND r.stream = g.stream RETURNING r.stream, r.seq, r.ref`, streams, ids)
+	if err != nil {
+		return fmt.Errorf("forget in bulk events: %w", err)
+	}
+	type pos struct {
+		stream string
+		seq    int64
+	}
+	gone := map[pos]map[string]bool{}
+	var p pos
+	var ref string
+	if _, err := pgx.ForEachRow(rows, []any{&p.stream, &p.seq, &ref}, func() error {
+		if gone[p] == nil {
+			gone[p] = map[string]bool{}
+		}
+		gone[p][ref] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("forget in bulk events: %w", err)
+	}
+	for at, refs := range gone {
+		var data []byte
+		err := tx.QueryRow(ctx, `SELECT data FROM events WHERE stream = $1 AND seq = $2 AND name = $3`,
+			at.stream, at.seq, tocsin.EventUpdatedMany).Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // pruned already
+		}
+		if err != nil {
+			return fmt.Errorf("forget in bulk events: %w", err)
+		}
+		rest, removed, err := tocsin.ForgetInUpdatedMany(data, func(id string) bool { return refs[id] })
+		if err != nil {
+			return err
+		}
+		if !removed {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE events SET data = $1 WHERE stream = $2 AND seq = $3`, rest, at.stream, at.seq); err != nil {
+			return fmt.Errorf("forget in bulk events: %w", err)
+		}
 	}
 	return nil
 }

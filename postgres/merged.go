@@ -252,7 +252,7 @@ const sqlInsertEvents = `WITH r AS (
 		$8::int[]) AS r(stream, back, name, type, data, created_at, g, later)
 ), c AS (
 	SELECT array_agg((SELECT count(*) FROM notifications n WHERE n.user_id = d.uid
-		AND n.read_at IS NULL AND n.archived_at IS NULL
+		AND n.read_at IS NULL AND n.archived_at IS NULL AND n.snoozed_until IS NULL
 		AND (n.expires_at IS NULL OR n.expires_at > d.t)) ORDER BY d.g) AS unread
 	FROM unnest($9::text[], $10::bigint[]) WITH ORDINALITY AS d(uid, t, g)
 )
@@ -271,7 +271,7 @@ const sqlInsertEventsExpiring = `WITH r AS (
 		$8::int[], $11::text[], $12::bigint[]) AS r(stream, back, name, type, data, created_at, g, later, ref, expires_at)
 ), c AS (
 	SELECT array_agg((SELECT count(*) FROM notifications n WHERE n.user_id = d.uid
-		AND n.read_at IS NULL AND n.archived_at IS NULL
+		AND n.read_at IS NULL AND n.archived_at IS NULL AND n.snoozed_until IS NULL
 		AND (n.expires_at IS NULL OR n.expires_at > d.t)) ORDER BY d.g) AS unread
 	FROM unnest($9::text[], $10::bigint[]) WITH ORDINALITY AS d(uid, t, g)
 )

@@ -242,8 +242,9 @@ func insertNotifications(ctx context.Context, tx pgx.Tx, ns []tocsin.Notificatio
 
 // groupTargets finds, per user, the newest unread item with the group key.
 func groupTargets(ctx context.Context, tx pgx.Tx, users []string, key string, now time.Time) (map[string]tocsin.Notification, error) {
-	rows, err := tx.Query(ctx, `SELECT DISTINCT ON (user_id) `+notificationCols+` FROM notifications
-		WHERE user_id = ANY($1) AND group_key = $2 AND read_at IS NULL AND archived_at IS NULL
+	// A snoozed item is not folded into (see sqlite's foldIntoGroup).
+	rows, err := tx.Query(ctx, `SELECT DISTINCT ON (user_id) `+selectCols+` FROM notifications
+		WHERE user_id = ANY($1) AND group_key = $2 AND `+unreadCond+`
 		AND (expires_at IS NULL OR expires_at > $3) ORDER BY user_id, id DESC`, users, key, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("find groups: %w", err)
@@ -282,7 +283,7 @@ func fold(ctx context.Context, tx pgx.Tx, g, n *tocsin.Notification) error {
 // unreadCounts returns the unread count of each user (0 for users with none).
 func unreadCounts(ctx context.Context, tx pgx.Tx, users []string, now time.Time) (map[string]int, error) {
 	rows, err := tx.Query(ctx, `SELECT user_id, count(*) FROM notifications
-		WHERE user_id = ANY($1) AND read_at IS NULL AND archived_at IS NULL
+		WHERE user_id = ANY($1) AND `+unreadCond+`
 		AND (expires_at IS NULL OR expires_at > $2) GROUP BY user_id`, users, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("unread counts: %w", err)

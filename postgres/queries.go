@@ -14,7 +14,7 @@ import (
 
 // Get implements tocsin.Store.
 func (s *Store) Get(ctx context.Context, userID, id string) (tocsin.Notification, error) {
-	n, err := scanNotification(s.pool.QueryRow(ctx, `SELECT `+notificationCols+` FROM notifications
+	n, err := scanNotification(s.pool.QueryRow(ctx, `SELECT `+selectCols+` FROM notifications
 		WHERE id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at > $3)`, id, userID, s.now().UnixMilli()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return n, tocsin.Errorf(tocsin.ENotFound, "notification not found")
@@ -54,7 +54,7 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 	if q.Before != "" {
 		where = append(where, "id < "+arg(q.Before))
 	}
-	rows, err := db.Query(ctx, `SELECT `+notificationCols+` FROM notifications WHERE `+
+	rows, err := db.Query(ctx, `SELECT `+selectCols+` FROM notifications WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT `+arg(q.Limit+1), args...)
 	if err != nil {
 		return tocsin.Page{}, fmt.Errorf("list notifications: %w", err)
@@ -78,7 +78,7 @@ func listFilters(q tocsin.ListQuery, arg func(any) string) []string {
 	where := []string{"user_id = $1", "(expires_at IS NULL OR expires_at > $2)"}
 	switch q.Status {
 	case tocsin.StatusUnread:
-		where = append(where, "read_at IS NULL AND archived_at IS NULL")
+		where = append(where, unreadCond)
 	case tocsin.StatusRead:
 		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
 	case tocsin.StatusArchived:

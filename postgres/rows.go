@@ -22,20 +22,29 @@ type querier interface {
 const notificationCols = `id, user_id, type, title, body, priority, tags, data, actor_id, entity_type,
 	entity_id, action_url, image_url, group_key, count, created_at, seen_at, read_at, archived_at, expires_at`
 
+// selectCols are the columns a read scans: notificationCols, which inserts write
+// (a new item is never snoozed), and the snooze.
+const selectCols = notificationCols + `, snoozed_until`
+
+// unreadCond is the condition of an item that is unread: not read, not archived,
+// not snoozed (tocsin.Notification.Unread).
+const unreadCond = `read_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL`
+
 func scanNotification(row pgx.Row) (tocsin.Notification, error) {
 	var n tocsin.Notification
 	var data string
 	var created int64
-	var seen, read, archived, expires *int64
+	var seen, read, archived, expires, snoozed *int64
 	err := row.Scan(&n.ID, &n.UserID, &n.Type, &n.Title, &n.Body, &n.Priority, &n.Tags, &data,
 		&n.ActorID, &n.EntityType, &n.EntityID, &n.ActionURL, &n.ImageURL, &n.GroupKey, &n.Count,
-		&created, &seen, &read, &archived, &expires)
+		&created, &seen, &read, &archived, &expires, &snoozed)
 	if err != nil {
 		return n, err
 	}
 	n.Data = json.RawMessage(data)
 	n.CreatedAt = fromMillis(created)
 	n.SeenAt, n.ReadAt, n.ArchivedAt, n.ExpiresAt = nullTime(seen), nullTime(read), nullTime(archived), nullTime(expires)
+	n.SnoozedUntil = nullTime(snoozed)
 	n.Normalize()
 	return n, nil
 }
@@ -65,7 +74,7 @@ func millis(t *time.Time) *int64 {
 // getNotification reads one of a user's notifications that has not expired; with
 // lock it also locks the row for the transaction.
 func getNotification(ctx context.Context, q pgx.Tx, userID, id string, now time.Time, lock bool) (tocsin.Notification, error) {
-	sql := `SELECT ` + notificationCols + ` FROM notifications
+	sql := `SELECT ` + selectCols + ` FROM notifications
 		WHERE id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at > $3)`
 	if lock {
 		sql += ` FOR UPDATE`
@@ -82,7 +91,7 @@ func getNotification(ctx context.Context, q pgx.Tx, userID, id string, now time.
 func unreadCount(ctx context.Context, q querier, userID string, now time.Time) (int, error) {
 	var n int
 	err := q.QueryRow(ctx, `SELECT count(*) FROM notifications
-		WHERE user_id = $1 AND read_at IS NULL AND archived_at IS NULL
+		WHERE user_id = $1 AND `+unreadCond+`
 		AND (expires_at IS NULL OR expires_at > $2)`, userID, now.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("unread count: %w", err)

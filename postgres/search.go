@@ -79,7 +79,7 @@ func searchRows(ctx context.Context, db querier, userID string, terms []string, 
 	where := listFilters(q, arg)
 	// One more than a page tells whether there is a next one, but never past the
 	// last result a search reaches.
-	sql := fmt.Sprintf(sqlSearch, ceilingArg, notificationCols, strings.Join(where, " AND "),
+	sql := fmt.Sprintf(sqlSearch, ceilingArg, selectCols, strings.Join(where, " AND "),
 		arg(tsQuery(terms, "", "&")),
 		arg(tsQuery(terms, "A", "|")), arg(tsQuery(terms, "C", "|")), arg(tsQuery(terms, "B", "|")),
 		arg(min(q.Limit+1, tocsin.MaxSearchResults-q.Offset)), arg(q.Offset))

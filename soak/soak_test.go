@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin/auth"
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 const (
@@ -44,10 +45,8 @@ const (
 // TestSoak runs the cluster under random faults for TOCSIN_SOAK and checks the
 // history. See docs/reliability.md.
 func TestSoak(t *testing.T) {
-	env := os.Getenv("TOCSIN_SOAK")
-	if env == "" {
-		t.Skip("the fault soak runs only when asked: TOCSIN_SOAK=2m [TOCSIN_SOAK_SEED=1] [TOCSIN_SOAK_BUS=redis|nats] go test -v -count=1 -timeout 30m ./soak/")
-	}
+	env := testenv.OptIn(t, "TOCSIN_SOAK", "the fault soak",
+		"it runs only when asked: TOCSIN_SOAK=2m [TOCSIN_SOAK_SEED=1] [TOCSIN_SOAK_BUS=redis|nats] go test -v -count=1 -timeout 30m ./soak/")
 	duration, err := time.ParseDuration(env)
 	if err != nil || duration <= 0 {
 		t.Fatalf("TOCSIN_SOAK=%q: want a duration such as 2m", env)

@@ -167,8 +167,10 @@ func publishTopic(ctx context.Context, tx *wtx, req *tocsin.PublishRequest, now 
 // it is unseen again. It runs in the writer's transaction, so concurrent publishes of
 // one group fold one after another and no repeat is lost.
 func foldIntoGroup(ctx context.Context, tx *wtx, n *tocsin.Notification, now time.Time) (tocsin.Notification, tocsin.Event, bool, error) {
-	row := tx.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications
-		WHERE user_id = ? AND group_key = ? AND read_at IS NULL AND archived_at IS NULL
+	// A snoozed item is not folded into: the repeat is news, not something to hide
+	// until the snooze ends.
+	row := tx.QueryRowContext(ctx, `SELECT `+selectCols+` FROM notifications
+		WHERE user_id = ? AND group_key = ? AND `+unreadCond+`
 		AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1`, n.UserID, n.GroupKey, now.UnixMilli())
 	g, err := scanNotification(row)
 	if err == sql.ErrNoRows {
@@ -227,8 +229,13 @@ func (s *Store) Update(ctx context.Context, userID, id string, p tocsin.Patch, n
 		if !p.Apply(&n, now) {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, sqlUpdateReadState, millis(n.SeenAt), millis(n.ReadAt), millis(n.ArchivedAt), n.ID); err != nil {
-			return fmt.Errorf("update notification: %w", err)
+		if err := updateState(ctx, tx, &n); err != nil {
+			return err
+		}
+		if p.SnoozedUntil.Set {
+			if err := s.replaceWake(ctx, tx, &n, now); err != nil {
+				return err
+			}
 		}
 		ev, err := n.Event(tocsin.EventUpdated, now)
 		if err != nil {
@@ -285,7 +292,7 @@ func (s *Store) ReadAll(ctx context.Context, userID string, now time.Time) (int,
 	err := s.write(ctx, func(tx *wtx) error {
 		evs, read = nil, 0
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET read_at = ?1, seen_at = coalesce(seen_at, ?1)
-			WHERE user_id = ?2 AND read_at IS NULL AND archived_at IS NULL
+			WHERE user_id = ?2 AND `+unreadCond+`
 			AND (expires_at IS NULL OR expires_at > ?1) RETURNING id`, now.UnixMilli(), userID)
 		if err != nil {
 			return fmt.Errorf("mark read: %w", err)

@@ -25,6 +25,50 @@ func forget(tx *wtx, stream tocsin.StreamID, id string, seq sql.NullInt64) error
 	if _, err := tx.ExecContext(bg, sqlForgetRef, data, id, string(stream)); err != nil {
 		return fmt.Errorf("forget events: %w", err)
 	}
+	return forgetInBulk(tx, stream, id)
+}
+
+// forgetInBulk takes notification id out of the bulk updates of stream that
+// carried it (event_refs), and drops its rows there.
+func forgetInBulk(tx *wtx, stream tocsin.StreamID, id string) error {
+	rows, err := tx.QueryContext(bg, `DELETE FROM event_refs WHERE ref = ? AND stream = ? RETURNING seq`, id, string(stream))
+	if err != nil {
+		return fmt.Errorf("forget in bulk events: %w", err)
+	}
+	var seqs []int64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			rows.Close()
+			return err
+		}
+		seqs = append(seqs, seq)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("forget in bulk events: %w", err)
+	}
+	for _, seq := range seqs {
+		var data []byte
+		err := tx.QueryRowContext(bg, `SELECT data FROM events WHERE stream = ? AND seq = ? AND name = ?`,
+			string(stream), seq, tocsin.EventUpdatedMany).Scan(&data)
+		if err == sql.ErrNoRows {
+			continue // pruned already
+		}
+		if err != nil {
+			return fmt.Errorf("forget in bulk events: %w", err)
+		}
+		rest, removed, err := tocsin.ForgetInUpdatedMany(data, func(ref string) bool { return ref == id })
+		if err != nil {
+			return err
+		}
+		if !removed {
+			continue
+		}
+		if _, err := tx.ExecContext(bg, `UPDATE events SET data = ? WHERE stream = ? AND seq = ?`, rest, string(stream), seq); err != nil {
+			return fmt.Errorf("forget in bulk events: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -42,7 +42,7 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 		args = append(args, q.Before)
 	}
 	args = append(args, q.Limit+1)
-	rows, err := db.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE `+
+	rows, err := db.QueryContext(ctx, `SELECT `+selectCols+` FROM notifications WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return tocsin.Page{}, fmt.Errorf("list notifications: %w", err)
@@ -75,7 +75,7 @@ func listFilters(userID string, q tocsin.ListQuery) ([]string, []any) {
 	args := []any{userID, q.Now.UnixMilli()}
 	switch q.Status {
 	case tocsin.StatusUnread:
-		where = append(where, "read_at IS NULL AND archived_at IS NULL")
+		where = append(where, unreadCond)
 	case tocsin.StatusRead:
 		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
 	case tocsin.StatusArchived:

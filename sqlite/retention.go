@@ -33,7 +33,7 @@ func (s *Store) Expire(ctx context.Context, now time.Time, limit int) ([]tocsin.
 		evs = nil
 		rows, err := tx.QueryContext(ctx, `DELETE FROM notifications WHERE id IN (
 			SELECT id FROM notifications WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?)
-			RETURNING id, user_id, type, read_at IS NULL AND archived_at IS NULL, seq`, now.UnixMilli(), limit)
+			RETURNING id, user_id, type, `+unreadCond+`, seq`, now.UnixMilli(), limit)
 		if err != nil {
 			return fmt.Errorf("delete expired: %w", err)
 		}
@@ -129,7 +129,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time, depth int) (int, in
 	notifications, err := s.pruneLoop(ctx, func(tx *wtx) (int, error) {
 		rows, err := tx.QueryContext(ctx, `DELETE FROM notifications WHERE id IN (
 			SELECT id FROM notifications WHERE created_at < ? LIMIT ?)
-			RETURNING id, user_id, read_at IS NULL AND archived_at IS NULL, seq`, cutoff, pruneBatch)
+			RETURNING id, user_id, `+unreadCond+`, seq`, cutoff, pruneBatch)
 		if err != nil {
 			return 0, fmt.Errorf("prune notifications: %w", err)
 		}

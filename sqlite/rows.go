@@ -20,6 +20,14 @@ type querier interface {
 const notificationCols = `id, user_id, type, title, body, priority, tags, data, actor_id, entity_type,
 	entity_id, action_url, image_url, group_key, count, created_at, seen_at, read_at, archived_at, expires_at`
 
+// selectCols are the columns a read scans: notificationCols, which inserts write
+// (a new item is never snoozed), and the snooze.
+const selectCols = notificationCols + `, snoozed_until`
+
+// unreadCond is the condition of an item that is unread: not read, not archived,
+// not snoozed (tocsin.Notification.Unread).
+const unreadCond = `read_at IS NULL AND archived_at IS NULL AND snoozed_until IS NULL`
+
 type scanner interface{ Scan(dest ...any) error }
 
 // The statements every change runs; stmts.go prepares them once.
@@ -29,9 +37,9 @@ const (
 	sqlRollbackRelease    = `ROLLBACK TO change`
 	sqlInsertNotification = `INSERT INTO notifications (` + notificationCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlGetNotification = `SELECT ` + notificationCols + ` FROM notifications
+	sqlGetNotification = `SELECT ` + selectCols + ` FROM notifications
 		WHERE id = ? AND user_id = ? AND (expires_at IS NULL OR expires_at > ?)`
-	sqlUpdateReadState = `UPDATE notifications SET seen_at = ?, read_at = ?, archived_at = ? WHERE id = ?`
+	sqlUpdateReadState = `UPDATE notifications SET seen_at = ?, read_at = ?, archived_at = ?, snoozed_until = ? WHERE id = ?`
 	sqlAdvanceHead     = `INSERT INTO streams (stream, head) VALUES (?, 1)
 		ON CONFLICT (stream) DO UPDATE SET head = head + 1 RETURNING head`
 	sqlInsertEvent = `INSERT INTO events (stream, seq, name, type, data, unread, created_at, ref, expires_at)
@@ -47,7 +55,7 @@ const (
 	sqlUnreadCount = `SELECT coalesce((SELECT unread FROM streams WHERE stream = 'user:' || ?), 0) -
 		(SELECT count(*) FROM notifications INDEXED BY notifications_expires
 		 WHERE expires_at IS NOT NULL AND expires_at <= ?
-		 AND user_id = ? AND read_at IS NULL AND archived_at IS NULL)`
+		 AND user_id = ? AND ` + unreadCond + `)`
 	// The counter lives in the user's stream row (a new row has no events: head 0).
 	sqlAdjustUnread = `INSERT INTO streams (stream, head, unread) VALUES ('user:' || ?, 0, ?)
 		ON CONFLICT (stream) DO UPDATE SET unread = unread + excluded.unread`
@@ -57,19 +65,19 @@ const (
 	// Whether any unread item has expired and not been swept yet (rare: the sweep
 	// runs every second by default), and how many of one user's.
 	sqlAnyExpiredUnread = `SELECT EXISTS (SELECT 1 FROM notifications INDEXED BY notifications_expires
-		WHERE expires_at IS NOT NULL AND expires_at <= ? AND read_at IS NULL AND archived_at IS NULL)`
+		WHERE expires_at IS NOT NULL AND expires_at <= ? AND ` + unreadCond + `)`
 	sqlExpiredUnread = `SELECT count(*) FROM notifications INDEXED BY notifications_expires
-		WHERE expires_at IS NOT NULL AND expires_at <= ? AND user_id = ? AND read_at IS NULL AND archived_at IS NULL`
+		WHERE expires_at IS NOT NULL AND expires_at <= ? AND user_id = ? AND ` + unreadCond
 )
 
 func scanNotification(sc scanner) (tocsin.Notification, error) {
 	var n tocsin.Notification
 	var tags, data string
 	var created int64
-	var seen, read, archived, expires sql.NullInt64
+	var seen, read, archived, expires, snoozed sql.NullInt64
 	err := sc.Scan(&n.ID, &n.UserID, &n.Type, &n.Title, &n.Body, &n.Priority, &tags, &data,
 		&n.ActorID, &n.EntityType, &n.EntityID, &n.ActionURL, &n.ImageURL, &n.GroupKey, &n.Count,
-		&created, &seen, &read, &archived, &expires)
+		&created, &seen, &read, &archived, &expires, &snoozed)
 	if err != nil {
 		return n, err
 	}
@@ -79,6 +87,7 @@ func scanNotification(sc scanner) (tocsin.Notification, error) {
 	n.Data = json.RawMessage(data)
 	n.CreatedAt = fromMillis(created)
 	n.SeenAt, n.ReadAt, n.ArchivedAt, n.ExpiresAt = nullTime(seen), nullTime(read), nullTime(archived), nullTime(expires)
+	n.SnoozedUntil = nullTime(snoozed)
 	n.Normalize()
 	return n, nil
 }

@@ -50,10 +50,10 @@ func ftsMatch(terms []string) string {
 	return b.String()
 }
 
-// searchCols is notificationCols of the notifications table: the index has columns
+// searchCols is selectCols of the notifications table: the index has columns
 // of the same names.
 var searchCols = func() string {
-	cols := strings.Split(notificationCols, ",")
+	cols := strings.Split(selectCols, ",")
 	for i, c := range cols {
 		cols[i] = "notifications." + strings.TrimSpace(c)
 	}

@@ -270,6 +270,22 @@ func testJobsList(t *testing.T, st tocsin.Store) {
 	if len(seen) != 25 || seen[0] != "j24" || seen[24] != "j00" {
 		t.Fatalf("pages %v: want j24 … j00", seen)
 	}
+	// 25 in pages of 5: the fifth page is full and the last; no cursor to an empty one.
+	pages, before := 0, ""
+	for {
+		got, next, err := s.ListJobs(ctx, tocsin.JobQuery{Kind: tocsin.JobChannel, Before: before, Limit: 5})
+		if err != nil || len(got) != 5 || pages > 4 {
+			t.Fatalf("ListJobs by 5, page %d: %d jobs, %v", pages, len(got), err)
+		}
+		pages++
+		if next == "" {
+			break
+		}
+		before = next
+	}
+	if pages != 5 {
+		t.Fatalf("25 jobs in pages of 5 took %d pages, want 5", pages)
+	}
 	list := func(q tocsin.JobQuery) []string {
 		t.Helper()
 		q.Kind = tocsin.JobChannel

@@ -32,6 +32,9 @@ func Run(t *testing.T, open Open) {
 		{"UpdateAndUnread", testUpdate},
 		{"Delete", testDelete},
 		{"ReadAll", testReadAll},
+		{"Snooze", testSnooze},
+		{"UpdateMany", testUpdateMany},
+		{"ForgetInBulk", testForgetInBulk},
 		{"ListFiltersAndPages", testList},
 		{"SearchWords", testSearchWords},
 		{"SearchSyntaxIsText", testSearchSyntaxIsText},
@@ -368,6 +371,16 @@ func testList(t *testing.T, s tocsin.Store) {
 	p, _ = s.List(ctx, "l1", tocsin.ListQuery{Limit: 10, Now: base})
 	if p.NextBefore != "" {
 		t.Fatalf("NextBefore %q on the last page", p.NextBefore)
+	}
+	// A last page exactly limit long has no cursor: it would lead to an empty page.
+	for _, q := range []tocsin.ListQuery{
+		{Status: tocsin.StatusAll, Limit: 4, Now: base},
+		{Status: tocsin.StatusAll, Limit: 2, Before: all[3].ID, Now: base},
+		{Status: tocsin.StatusUnread, Limit: 3, Now: base},
+	} {
+		if p, err := s.List(ctx, "l1", q); err != nil || p.NextBefore != "" || len(p.Notifications) != q.Limit {
+			t.Fatalf("List(%+v): %d items, NextBefore %q, %v; want %d and no cursor", q, len(p.Notifications), p.NextBefore, err, q.Limit)
+		}
 	}
 }
 

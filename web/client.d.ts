@@ -1,4 +1,5 @@
-// Types of the tocsin JavaScript client (web/client.js, served at /client.js).
+// Types of the tocsin JavaScript client (web/client.js, served at /client.js, with the
+// modules it imports: /client-rest.js, /client-inbox.js, /client-push.js).
 
 export interface Notification {
   id: string;
@@ -22,6 +23,8 @@ export interface Notification {
   readAt: string | null;
   archivedAt: string | null;
   expiresAt: string | null;
+  /** Hidden from unread and the count until this time; then back as unread (notification:updated). */
+  snoozedUntil?: string | null;
 }
 
 export interface State {
@@ -45,6 +48,92 @@ export interface StreamEvent {
 export type NotificationsRead =
   | { ids: string[]; readAt: string; before?: undefined }
   | { before: string; readAt: string; ids?: undefined };
+
+/** The data of a `notifications:updated` event: one bulk change (updateMany), each item as notification:updated. */
+export interface NotificationsUpdated {
+  notifications: Notification[];
+}
+
+/**
+ * Why something failed. The `error` event (once per outage) and every rejected REST
+ * call carry one:
+ * - "network": the server could not be reached at the URL (down, wrong url, offline);
+ * - "cors": the server answered but refuses this page's origin: start it with
+ *   `--cors-origins <origin>` (the message names the origin);
+ * - "auth": credentials refused (401/403: final for the stream, which closes), or
+ *   getToken gave no token (retried);
+ * - "http": the server refused the request (4xx: bad input, not found, 429);
+ * - "server": the server failed (5xx), or the stream did not open though a ticket was
+ *   given (too many streams for the user, a proxy that buffers SSE).
+ */
+export type ErrorCode = "network" | "cors" | "auth" | "http" | "server";
+
+export class TocsinError extends Error {
+  constructor(code: ErrorCode, message: string, extra?: { status?: number; serverCode?: string; url?: string; origin?: string; cause?: unknown });
+  readonly name: "TocsinError";
+  readonly code: ErrorCode;
+  /** The HTTP status (0 when no answer came). */
+  readonly status: number;
+  /** The server's error code ("not_found", "invalid", ...), "" when it gave none. */
+  readonly serverCode: string;
+  /** The URL that failed. */
+  readonly url: string;
+  /** For "cors": this page's origin, the one to list in --cors-origins. */
+  readonly origin?: string;
+  /** Only on the stream's errors: final (the client closed) rather than retried. */
+  readonly final?: boolean;
+}
+
+/** The fields of one notification update(). */
+export interface NotificationPatch {
+  read?: boolean;
+  seen?: boolean;
+  archived?: boolean;
+  /** RFC 3339; null ends a snooze. */
+  snoozedUntil?: string | null;
+}
+
+/** The fields of one updateMany(). */
+export interface BulkPatch {
+  read?: boolean;
+  seen?: boolean;
+  archived?: boolean;
+}
+
+export interface ListOptions {
+  /** "all" (default: everything but archived), "unread", "read", "archived". */
+  status?: "all" | "unread" | "read" | "archived";
+  type?: string;
+  tag?: string;
+  /** Full-text search over title, body and tags (ranked by the server). */
+  q?: string;
+  limit?: number;
+  /** The previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface ListPage {
+  notifications: Notification[];
+  /** The cursor of the next page; null (or "") on the last page. */
+  nextCursor: string | null;
+  unreadCount: number;
+}
+
+/** A channel switch per channel (PRODUCT.md section 8). */
+export interface ChannelSwitches {
+  push?: boolean;
+  email?: boolean;
+  webhook?: boolean;
+}
+
+/** The user's preferences (PRODUCT.md section 8). */
+export interface Preferences {
+  channels?: ChannelSwitches;
+  types?: Record<string, ChannelSwitches>;
+  topics?: Record<string, ChannelSwitches>;
+  mutedUntil?: string | null;
+  quietHours?: { start: string; end: string; timezone: string } | null;
+}
 
 export interface Options {
   /** Server base URL; "" (the default) for the page's origin. */
@@ -89,7 +178,64 @@ export interface PushOptions {
 
 export type Status = "idle" | "connecting" | "open" | "following" | "closed";
 
-export class Tocsin {
+/** The credentials and REST calls (Tocsin adds the stream, the store and the tabs). */
+export class TocsinClient {
+  constructor(opts?: Pick<Options, "url" | "token" | "getToken" | "deviceId">);
+  readonly url: string;
+  readonly token: string;
+  /**
+   * The outage being reported (the last `error` event's error), null when none: set
+   * on the first failure, cleared when the stream is back (the `online` event) or on
+   * close(). An offline banner shows while it is set.
+   */
+  readonly error: TocsinError | null;
+  /** A REST call could not reach the server ("network", "cors"), once per outage (Tocsin: see there). */
+  on(type: "error", fn: (e: TocsinError) => void): () => void;
+  /** The server answers again after an `error`. */
+  on(type: "online", fn: () => void): () => void;
+  setToken(token: string): void;
+  /** Lists notifications, newest first (GET /api/notifications). */
+  list(opts?: ListOptions): Promise<ListPage>;
+  /** One notification (GET /api/notifications/{id}). */
+  get(id: string): Promise<Notification>;
+  /** PATCH /api/notifications/{id}: the notification after the change; the stream sends notification:updated. */
+  update(id: string, patch: NotificationPatch): Promise<Notification>;
+  markRead(id: string): Promise<Notification>;
+  markUnread(id: string): Promise<Notification>;
+  markSeen(id: string): Promise<Notification>;
+  archive(id: string): Promise<Notification>;
+  unarchive(id: string): Promise<Notification>;
+  /**
+   * Snoozes until a time (Date, RFC 3339 string, or ms since the epoch): the item
+   * leaves unread and the count until then. An unreadable time rejects with a
+   * RangeError (nothing sent); the server refuses a past time or one more than a year
+   * ahead (code "http", status 400).
+   */
+  snooze(id: string, until: Date | string | number): Promise<Notification>;
+  /** Ends a snooze now (snoozedUntil: null). */
+  unsnooze(id: string): Promise<Notification>;
+  /**
+   * PATCH /api/notifications {ids, ...patch}: many at once, one notifications:updated
+   * event. More than 100 ids go in requests of 100, in order. Rejects with a TypeError
+   * for an empty or non-string id list.
+   */
+  updateMany(ids: string[], patch: BulkPatch): Promise<{ notifications: Notification[]; unreadCount: number }>;
+  markAllRead(): Promise<{ updated: number; unreadCount: number }>;
+  remove(id: string): Promise<null>;
+  /** GET /api/preferences. */
+  preferences(): Promise<Preferences>;
+  /** PUT /api/preferences: replaces them. */
+  setPreferences(p: Preferences): Promise<Preferences>;
+  /** PATCH /api/preferences: changes the fields p has. */
+  patchPreferences(p: Partial<Preferences>): Promise<Preferences>;
+  /** Registers the worker, asks permission (call from a user gesture), subscribes, stores it on the server. Errors have code "unsupported" or "denied". */
+  enablePush(opts?: PushOptions): Promise<{ id: string; endpoint: string }>;
+  /** Removes this browser's subscription from the server and unsubscribes it. */
+  disablePush(opts?: PushOptions): Promise<void>;
+  pushState(opts?: PushOptions): Promise<PushState>;
+}
+
+export class Tocsin extends TocsinClient {
   constructor(opts?: Options);
   /** The user whose stream this is ("" until known: the token's sub, or the server's word). */
   readonly userId: string;
@@ -101,7 +247,19 @@ export class Tocsin {
   on(type: "notification", fn: (n: Notification) => void): () => void;
   on(type: "event", fn: (e: StreamEvent) => void): () => void;
   on(type: "status", fn: (s: Status) => void): () => void;
-  on(type: "error", fn: (e: Error) => void): () => void;
+  /**
+   * A failure, once per outage: the client keeps retrying with backoff (status stays
+   * "connecting") unless e.final (refused credentials: status "closed"). A REST call
+   * that cannot reach the server ("network", "cors") is reported here too, besides
+   * rejecting; its HTTP errors only reject.
+   */
+  on(type: "error", fn: (e: TocsinError) => void): () => void;
+  /**
+   * The stream is back after an `error` (status "open", or "following" in a tab that
+   * follows another's stream: such a tab gets the leader's `error`, goes "connecting",
+   * and gets `online` with it): hide the offline banner.
+   */
+  on(type: "online", fn: () => void): () => void;
   /** The client follows another user: everything of the previous one was dropped. */
   on(type: "user", fn: (userId: string) => void): () => void;
   connect(): void;
@@ -112,16 +270,6 @@ export class Tocsin {
    * user), and a connected client starts over as the new user.
    */
   setToken(token: string): void;
-  list(opts?: { status?: "all" | "unread" | "read" | "archived"; type?: string; tag?: string; limit?: number; cursor?: string }):
-    Promise<{ notifications: Notification[]; nextCursor: string; unreadCount: number }>;
-  markRead(id: string): Promise<Notification>;
-  markAllRead(): Promise<{ updated: number; unreadCount: number }>;
-  remove(id: string): Promise<null>;
-  /** Registers the worker, asks permission (call from a user gesture), subscribes, stores it on the server. Errors have code "unsupported" or "denied". */
-  enablePush(opts?: PushOptions): Promise<{ id: string; endpoint: string }>;
-  /** Removes this browser's subscription from the server and unsubscribes it. */
-  disablePush(opts?: PushOptions): Promise<void>;
-  pushState(opts?: PushOptions): Promise<PushState>;
 }
 
 /** The VAPID public key (base64url) as applicationServerKey bytes; throws unless an uncompressed P-256 point. */
@@ -135,3 +283,10 @@ export function jwtClaims(token: string): Record<string, unknown> | null;
 export function isNotificationsRead(d: unknown): d is NotificationsRead;
 /** Whether the notifications:read event d marked n read. */
 export function readCovers(d: NotificationsRead, n: Notification): boolean;
+/** Whether n's snoozedUntil is ahead of now (ms; default Date.now()) by this page's clock: for display. */
+export function isSnoozed(n: Notification, now?: number): boolean;
+/**
+ * Whether n belongs in the live store (client.notifications): unread, not archived,
+ * no snoozedUntil (the server clears it when the snooze ends; no clock is compared).
+ */
+export function inInbox(n: Notification): boolean;

@@ -14,112 +14,39 @@
 // BroadcastChannel; when it closes, another tab takes over from the last event id it
 // saw. Everything shared between tabs is named by the key AND the user, so two tabs
 // signed in as two users never see each other's notifications.
+//
+// A connection that fails is reported once per outage as an `error` event (a
+// TocsinError whose code says why: "network", "cors", "auth", "http", "server") while
+// the client keeps retrying; `online` follows when the stream is back.
+//
+// It imports its sibling modules relatively (the server serves them next to it):
+// client-inbox.js (the store's rules), client-rest.js (credentials, errors, the REST
+// calls: the base class TocsinClient), client-push.js (Web Push).
+
+import { isNotificationsRead, readCovers, isNotificationsUpdated, applyUpdated, inInbox, withNewest } from "./client-inbox.js";
+import { TocsinClient, TocsinError, streamFailed, unreachable, httpError, jwtClaims, REFRESH_BEFORE_MS } from "./client-rest.js";
+
+export { isNotificationsRead, readCovers, isSnoozed, inInbox } from "./client-inbox.js";
+export { TocsinClient, TocsinError, jwtClaims } from "./client-rest.js";
+export { decodeVapidKey, pushStateOf } from "./client-push.js";
 
 const EPOCH_SEQ = /^([a-z0-9]{1,32})-(\d+)$/;
-
-// A token whose exp is closer than this is refreshed (with getToken) before it is used.
-const REFRESH_BEFORE_MS = 30000;
 
 // A ticket minted to learn the user is kept this long for the first connection (the
 // server honours it for 60 s).
 const SPARE_TICKET_MS = 30000;
+
+// After an open stream ends, failures within this long are not reported: a server
+// restart or a deploy is over by then, and an offline banner that flashes for it
+// would only worry the user. A first connection's failure is reported at once.
+const DROP_GRACE_MS = 2000;
 
 function parseId(id) {
   const m = EPOCH_SEQ.exec(id || "");
   return m ? { epoch: m[1], seq: BigInt(m[2]) } : null;
 }
 
-/**
- * jwtClaims decodes a JWT's payload WITHOUT verifying it, or returns null. The client
- * needs only `sub` (whose stream it is, to name what tabs share) and `exp` (to refresh
- * in time); the server verifies every token and decides what it may see.
- */
-export function jwtClaims(token) {
-  const part = String(token || "").split(".")[1];
-  if (!part) return null;
-  try {
-    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
-    const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
-    return claims && typeof claims === "object" && !Array.isArray(claims) ? claims : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * isNotificationsRead reports whether d has the shape of a `notifications:read`
- * event's data: {"ids": [...], "readAt"} or {"before": "<id>", "readAt"}.
- */
-export function isNotificationsRead(d) {
-  if (!d || typeof d !== "object" || typeof d.readAt !== "string") return false;
-  if (Array.isArray(d.ids)) return d.ids.every((id) => typeof id === "string");
-  return typeof d.before === "string" && d.before !== "";
-}
-
-/**
- * readCovers reports whether the `notifications:read` event d marked notification n
- * read: n is listed in d.ids, or (d.before) n's id sorts at or before d.before and n
- * was unread and not archived. Notification ids are fixed-length, time-sortable ASCII
- * strings, so JavaScript's string order is the server's byte order.
- */
-export function readCovers(d, n) {
-  if (!isNotificationsRead(d) || !n || typeof n.id !== "string") return false;
-  if (Array.isArray(d.ids)) return d.ids.includes(n.id);
-  return n.id <= d.before && !n.readAt && !n.archivedAt;
-}
-
-/**
- * decodeVapidKey turns the server's VAPID public key (base64url, with or without
- * padding) into the bytes pushManager.subscribe wants as applicationServerKey. It
- * throws unless they are an uncompressed P-256 point (65 bytes, 0x04 first): a wrong
- * key would subscribe the browser to pushes the server can never sign.
- */
-export function decodeVapidKey(key) {
-  const s = String(key || "");
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(s)) throw new Error("tocsin: the VAPID public key is not base64url");
-  const b64 = s.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
-  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  if (bytes.length !== 65 || bytes[0] !== 4) throw new Error("tocsin: the VAPID public key is not an uncompressed P-256 point");
-  return bytes;
-}
-
-/**
- * pushStateOf is pushState()'s answer from what the browser says: "unsupported"
- * (no service workers, Push API or notifications, or not a secure context), "denied"
- * (the user blocked notifications: only the browser's settings can undo it), "on"
- * (permission granted and a push subscription exists), else "off".
- */
-export function pushStateOf({ supported, permission, subscribed }) {
-  if (!supported) return "unsupported";
-  if (permission === "denied") return "denied";
-  return subscribed && permission === "granted" ? "on" : "off";
-}
-
-// sameKey reports whether a subscription's applicationServerKey is key (else the
-// server's VAPID key changed and the subscription must be renewed).
-function sameKey(sub, key) {
-  const have = sub.options && sub.options.applicationServerKey;
-  if (!have) return true; // the browser does not say: keep it
-  const a = new Uint8Array(have);
-  return a.length === key.length && a.every((b, i) => b === key[i]);
-}
-
-// activated resolves once the registration has an active worker (subscribe needs one).
-function activated(reg) {
-  if (reg.active) return Promise.resolve(reg);
-  const w = reg.installing || reg.waiting;
-  if (!w) return Promise.reject(new Error("tocsin: the service worker did not install"));
-  return new Promise((resolve, reject) => {
-    w.addEventListener("statechange", () => {
-      if (w.state === "activated") resolve(reg);
-      if (w.state === "redundant") reject(new Error("tocsin: the service worker failed to install"));
-    });
-  });
-}
-
-export class Tocsin {
+export class Tocsin extends TocsinClient {
   /**
    * @param {object} opts
    * @param {string} [opts.url]        server base URL ("" for the page's origin)
@@ -134,39 +61,24 @@ export class Tocsin {
    * @param {string} [opts.deviceId]   names this device's Web Push subscription (enablePush)
    */
   constructor(opts = {}) {
-    this.url = (opts.url || "").replace(/\/$/, "");
-    this.token = opts.token || "";
-    this.getToken = typeof opts.getToken === "function" ? opts.getToken : null;
+    super(opts);
     this.minBackoff = opts.minBackoff ?? 250;
     this.maxBackoff = opts.maxBackoff ?? 30000;
     this.ES = opts.EventSource || globalThis.EventSource;
     this.share = (opts.share ?? true) && typeof BroadcastChannel !== "undefined" &&
       typeof navigator !== "undefined" && !!navigator.locks;
     this.key = opts.key || "default";
-    this.deviceId = opts.deviceId || "";
     this.userId = ""; // whose stream this is, once known ("" before)
     this.notifications = []; // newest first: the unread ones, as init and the events say
     this.unreadCount = 0;
     this.lastEventId = "";
     this.status = "idle"; // idle | connecting | open | following | closed
-    this._listeners = new Map();
     this._attempt = 0;
+    this._preOpenFails = 0; // streams in a row that failed before opening
+    this._droppedAt = 0; // when the last open stream ended (0: it did not, or it is back)
     this._closed = false;
     this._active = false; // connect() was called and close() was not
     this._run = 0; // each start bumps it; callbacks of an older run do nothing
-  }
-
-  /** on("change" | "event" | "notification" | "status" | "user" | "error", fn) → a function that unsubscribes. */
-  on(type, fn) {
-    if (!this._listeners.has(type)) this._listeners.set(type, new Set());
-    this._listeners.get(type).add(fn);
-    return () => this._listeners.get(type).delete(fn);
-  }
-
-  _emit(type, value) {
-    for (const fn of this._listeners.get(type) || []) {
-      try { fn(value); } catch (e) { setTimeout(() => { throw e; }); }
-    }
   }
 
   _setStatus(s) {
@@ -196,6 +108,7 @@ export class Tocsin {
     this._active = false;
     this._run++;
     this._teardown();
+    this.error = null;
     this._setStatus("closed");
   }
 
@@ -299,9 +212,19 @@ export class Tocsin {
         this._post({ type: "state", notifications: this.notifications,
           unreadCount: this.unreadCount, lastEventId: this.lastEventId });
       }
+      if (msg.type === "hello") this._postOutage(); // a tab that opens mid-outage learns of it
       return;
     }
-    if (msg.type === "event" || msg.type === "state") this._setStatus("following");
+    if (msg.type === "outage" && msg.error) {
+      // The leader has lost the stream: nothing is live here either until it is back.
+      this._setStatus("connecting");
+      this._report(new TocsinError(msg.error.code, msg.error.message, { status: msg.error.status, url: msg.error.url, origin: msg.error.origin }));
+      return;
+    }
+    if (msg.type === "event" || msg.type === "state" || msg.type === "online") {
+      this._setStatus("following");
+      this._recover();
+    }
     if (msg.type === "event" && msg.event && this._foreignUser(msg.event) === null) this._apply(msg.event);
     if (msg.type === "state" && !this._haveState && Array.isArray(msg.notifications)) {
       this._haveState = true;
@@ -328,51 +251,6 @@ export class Tocsin {
     return typeof t.userId === "string" ? t.userId : "";
   }
 
-  // _expiresWithin reports whether token's exp is less than ms away (or past).
-  _expiresWithin(token, ms) {
-    const exp = jwtClaims(token)?.exp;
-    return typeof exp === "number" && exp * 1000 - Date.now() < ms;
-  }
-
-  // _stale token: missing, expired, or expiring within 30 s unless getToken just gave
-  // it (a short-lived token is as fresh as it gets; asking again would not help).
-  _staleToken() {
-    const t = this.token;
-    return !t || this._expiresWithin(t, 0) || (t !== this._gotToken && this._expiresWithin(t, REFRESH_BEFORE_MS));
-  }
-
-  // _ensureToken refreshes the token first when there is a getToken and the token is
-  // stale.
-  async _ensureToken() {
-    if (this.getToken && this._staleToken()) await this._refresh();
-  }
-
-  // _refresh asks getToken for a fresh token; concurrent callers share one call.
-  _refresh() {
-    if (!this._refreshing) {
-      this._refreshing = (async () => {
-        try {
-          let tok;
-          try {
-            tok = await this.getToken();
-          } catch (e) {
-            tok = e;
-          }
-          if (typeof tok !== "string" || !tok) {
-            const err = new Error("tocsin: getToken gave no token" + (tok instanceof Error ? ": " + tok.message : ""));
-            err.refresh = true; // reported, then retried with backoff
-            throw err;
-          }
-          this._gotToken = tok;
-          this.setToken(tok);
-        } finally {
-          this._refreshing = null;
-        }
-      })();
-    }
-    return this._refreshing;
-  }
-
   // _ticket returns {ticket, expiresAt, userId} for one connection: the spare one
   // minted to learn the user, or a new one.
   async _ticket() {
@@ -388,33 +266,44 @@ export class Tocsin {
   async _mintTicket() {
     for (let refreshed = false; ; refreshed = true) {
       await this._ensureToken();
-      const r = await fetch(this.url + "/api/notifications/stream-ticket", {
-        method: "POST", headers: this.token ? { Authorization: "Bearer " + this.token } : {},
-        credentials: this.token ? "omit" : "include",
-      });
+      const path = "/api/notifications/stream-ticket";
+      let r;
+      try {
+        r = await fetch(this.url + path, {
+          method: "POST", headers: this.token ? { Authorization: "Bearer " + this.token } : {},
+          credentials: this.token ? "omit" : "include",
+        });
+      } catch (e) {
+        throw await unreachable(this.url, path, e);
+      }
       if (r.status === 401 && this.getToken && !refreshed) {
         await this._refresh();
         continue;
       }
-      if (r.status === 401 || r.status === 403) {
-        const err = new Error("tocsin: credentials refused (" + r.status + ")");
-        err.final = true;
+      if (!r.ok) {
+        const err = httpError(r.status, await r.json().catch(() => null), this.url + path);
+        if (err.code === "auth") err.final = true;
         throw err;
       }
-      if (!r.ok) throw new Error("tocsin: stream ticket: " + r.status);
       return await r.json();
     }
   }
 
-  _failed(e, run) {
+  // _failed reports e (once per outage) and calls again after a backoff; refused
+  // credentials are final. A failure before the tab leads starts over (_start); one
+  // of the leader's keeps the lead and retries the stream (a new _start would wait
+  // for the lock this tab holds, for ever).
+  _failed(e, run, again = () => this._start(run)) {
     if (this._stale(run)) return;
     if (e && e.final) {
       this._emit("error", e);
       this.close();
       return;
     }
-    if (e && e.refresh) this._emit("error", e);
-    this._retry(run, () => this._start(run));
+    if (!this._droppedAt || Date.now() - this._droppedAt >= DROP_GRACE_MS) {
+      this._report(e instanceof TocsinError ? e : new TocsinError("server", "tocsin: " + (e && e.message ? e.message : String(e)), { cause: e }));
+    }
+    this._retry(run, again);
   }
 
   async _open(run) {
@@ -424,7 +313,7 @@ export class Tocsin {
     try {
       t = await this._ticket();
     } catch (e) {
-      this._failed(e, run);
+      this._failed(e, run, () => this._open(run)); // the lead (or no sharing) stays: only the stream is retried
       return;
     }
     if (this._stale(run)) return;
@@ -439,7 +328,7 @@ export class Tocsin {
     const es = new this.ES(this.url + "/api/notifications/stream?" + q.toString());
     this._es = es;
     const names = ["init", "reset", "notification", "notification:updated", "notification:deleted",
-      "notifications:read", "unread", "notifications:batch"];
+      "notifications:read", "notifications:updated", "unread", "notifications:batch"];
     let opened = false;
     const handle = (name) => (e) => {
       if (this._stale(run) || this._es !== es) return;
@@ -451,7 +340,10 @@ export class Tocsin {
     es.onopen = () => {
       if (this._es !== es) return;
       opened = true;
+      this._preOpenFails = 0;
+      this._droppedAt = 0;
       this._setStatus("open");
+      this._recover();
     };
     es.onerror = () => {
       // The ticket was single-use: reconnect ourselves, with a new one and the
@@ -460,6 +352,10 @@ export class Tocsin {
       es.close();
       if (this._es !== es) return;
       this._es = null;
+      // A ticket was given but the stream did not open: the browser does not say
+      // why. Once may be a restart in between; twice in a row is worth reporting.
+      if (!opened && ++this._preOpenFails >= 2) this._report(streamFailed(this.url + "/api/notifications/stream"));
+      if (opened) this._droppedAt = Date.now();
       if (opened && this.getToken && this._expiresWithin(this.token, REFRESH_BEFORE_MS)) {
         this._gotToken = null; // the server ended it for its token, most likely: ask for a new one
         this._open(run);
@@ -499,6 +395,8 @@ export class Tocsin {
     if (ev.name === "init" && typeof d.userId === "string" && this.userId && d.userId !== this.userId) return d.userId;
     if ((ev.name === "notification" || ev.name === "notification:updated") &&
         typeof d.userId === "string" && d.userId && this.userId && d.userId !== this.userId) return "";
+    if (ev.name === "notifications:updated" && Array.isArray(d.notifications) &&
+        d.notifications.some((n) => n && typeof n.userId === "string" && n.userId && this.userId && n.userId !== this.userId)) return "";
     if (ev.name === "notifications:batch" && Array.isArray(d)) {
       for (const item of d) {
         const f = item && this._foreignUser({ name: item.event, data: item.data });
@@ -518,6 +416,10 @@ export class Tocsin {
       return;
     }
     this._attempt = 0; // this connection delivers: the next reconnect starts with a short wait
+    this._preOpenFails = 0;
+    this._droppedAt = 0;
+    if (this.status !== "open") this._setStatus("open"); // an EventSource that never called onopen
+    this._recover();
     if (ev.name === "init" && !this.userId && typeof ev.data?.userId === "string") {
       this.userId = ev.data.userId; // a server that did not say so before the stream
       this._emit("user", this.userId);
@@ -540,23 +442,23 @@ export class Tocsin {
     switch (ev.name) {
       case "init":
         this._haveState = true;
-        this.notifications = d.notifications.slice();
+        this.notifications = d.notifications.filter((n) => inInbox(n));
         this.unreadCount = d.unreadCount;
         break;
       case "notification":
         if (!this.notifications.some((n) => n.id === d.id)) {
-          this.notifications.unshift(d);
+          if (inInbox(d)) this.notifications = withNewest(this.notifications, d);
           this._emit("notification", d);
         }
         break;
-      case "notification:updated": {
-        const i = this.notifications.findIndex((n) => n.id === d.id);
-        const unread = !d.readAt && !d.archivedAt;
-        if (i >= 0 && unread) this.notifications[i] = d;
-        else if (i >= 0) this.notifications.splice(i, 1);
-        else if (unread) this.notifications.unshift(d);
+      case "notification:updated":
+        // Snoozed, read or archived: it leaves; back (unsnoozed, unread): at its place.
+        this.notifications = applyUpdated(this.notifications, d);
         break;
-      }
+      case "notifications:updated":
+        // One event for a bulk change (updateMany): each item as a notification:updated.
+        if (isNotificationsUpdated(d)) for (const n of d.notifications) this.notifications = applyUpdated(this.notifications, n);
+        break;
       case "notification:deleted":
         this.notifications = this.notifications.filter((n) => n.id !== d.id);
         break;
@@ -576,136 +478,4 @@ export class Tocsin {
     this._changed();
   }
 
-  async _fetch(method, path, body) {
-    const headers = {};
-    if (this.token) headers.Authorization = "Bearer " + this.token;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(this.url + path, {
-      method, headers, credentials: this.token ? "omit" : "include",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  }
-
-  async _call(method, path, body) {
-    await this._ensureToken();
-    let r = await this._fetch(method, path, body);
-    if (r.status === 401 && this.getToken) {
-      // Once, with a fresh token; a second 401 is the answer.
-      await r.text();
-      await this._refresh();
-      r = await this._fetch(method, path, body);
-    }
-    const text = await r.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!r.ok) {
-      const err = new Error("tocsin: " + (data && data.error ? data.error.message : r.status));
-      err.status = r.status;
-      err.code = data && data.error ? data.error.code : "";
-      throw err;
-    }
-    return data;
-  }
-
-  /** Lists the inbox: {notifications, nextCursor, unreadCount}. */
-  list(opts = {}) {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(opts)) if (v !== undefined && v !== "") q.set(k, String(v));
-    return this._call("GET", "/api/notifications?" + q.toString());
-  }
-
-  /** Marks one notification read (every tab and device updates through the stream). */
-  markRead(id) { return this._call("PATCH", "/api/notifications/" + encodeURIComponent(id), { read: true }); }
-
-  /** Marks every notification read (the stream then carries one notifications:read event). */
-  markAllRead() { return this._call("POST", "/api/notifications/read-all"); }
-
-  /** Deletes one notification. */
-  remove(id) { return this._call("DELETE", "/api/notifications/" + encodeURIComponent(id)); }
-
-  // Web Push (PRODUCT.md section 8). The service worker must be same-origin with the
-  // page: by default the server's /sw.js, which is right when the page is served by
-  // the server (the dashboard) or by a proxy in front of it.
-
-  _swUrl(opts) {
-    const base = typeof location !== "undefined" ? location.href : undefined;
-    return new URL(opts.serviceWorkerUrl || this.url + "/sw.js", base).href;
-  }
-
-  _pushSupported() {
-    return typeof navigator !== "undefined" && !!navigator.serviceWorker &&
-      typeof PushManager !== "undefined" && typeof Notification !== "undefined" &&
-      globalThis.isSecureContext !== false;
-  }
-
-  // _pushSubscription returns this browser's registration of the worker and its push
-  // subscription (either may be null).
-  async _pushSubscription(opts) {
-    const reg = await navigator.serviceWorker.getRegistration(this._swUrl(opts));
-    const sub = reg && reg.pushManager ? await reg.pushManager.getSubscription() : null;
-    return { reg, sub };
-  }
-
-  /**
-   * pushState() → "unsupported" | "denied" | "off" | "on": whether this browser gets
-   * Web Push for this app (see pushStateOf).
-   */
-  async pushState(opts = {}) {
-    if (!this._pushSupported()) return "unsupported";
-    const { sub } = await this._pushSubscription(opts);
-    return pushStateOf({ supported: true, permission: Notification.permission, subscribed: !!sub });
-  }
-
-  /**
-   * enablePush registers the service worker, asks for the notifications permission
-   * (call it from a user gesture: browsers ignore the prompt otherwise), subscribes
-   * with the server's VAPID key and stores the subscription on the server under this
-   * client's credentials. Returns {id, endpoint}. Errors carry code "unsupported" or
-   * "denied"; server errors carry status and code as the REST helpers' do.
-   * @param {{serviceWorkerUrl?: string, deviceId?: string}} [opts]
-   */
-  async enablePush(opts = {}) {
-    if (!this._pushSupported()) throw Object.assign(new Error("tocsin: this browser cannot receive Web Push here"), { code: "unsupported" });
-    const permission = Notification.permission === "granted" ? "granted" : await Notification.requestPermission();
-    if (permission !== "granted") throw Object.assign(new Error("tocsin: notifications are not allowed"), { code: "denied" });
-    const reg = await activated(await navigator.serviceWorker.register(this._swUrl(opts), { type: "module" }));
-    const key = decodeVapidKey((await this._call("GET", "/api/push/vapid-public-key")).publicKey);
-    let sub = await reg.pushManager.getSubscription();
-    if (sub && !sameKey(sub, key)) {
-      await sub.unsubscribe(); // the server's key changed: its pushes would be refused
-      sub = null;
-    }
-    if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
-    const body = sub.toJSON();
-    const deviceId = opts.deviceId || this.deviceId;
-    if (deviceId) body.deviceId = deviceId;
-    const out = await this._call("POST", "/api/push/subscriptions", body);
-    return { id: out && out.id, endpoint: sub.endpoint };
-  }
-
-  /**
-   * disablePush removes this browser's subscription from the server and unsubscribes
-   * it. The browser side goes even when the server cannot be reached (the push
-   * service then answers the server's next push with 410, which removes it there).
-   */
-  async disablePush(opts = {}) {
-    if (!this._pushSupported()) return;
-    const { sub } = await this._pushSubscription(opts);
-    if (!sub) return;
-    let err = null;
-    try {
-      const d = await this._call("GET", "/api/push/subscriptions");
-      const list = Array.isArray(d) ? d : (d && (d.subscriptions || d.items)) || [];
-      for (const s of list) {
-        if (s && s.endpoint === sub.endpoint) {
-          await this._call("DELETE", "/api/push/subscriptions/" + encodeURIComponent(s.id)).catch((e) => {
-            if (e.status !== 404) throw e; // gone already
-          });
-        }
-      }
-    } catch (e) {
-      err = e;
-    }
-    await sub.unsubscribe();
-    if (err) throw err;
-  }
 }

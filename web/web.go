@@ -9,6 +9,29 @@ import _ "embed"
 //go:embed client.js
 var ClientJS []byte
 
+// ClientModule returns the module client.js imports under name (relatively, so it is
+// served next to it, at /<name>): the inbox store's rules, the REST calls, Web Push.
+func ClientModule(name string) ([]byte, bool) {
+	switch name {
+	case "client-inbox.js":
+		return clientInboxJS, true
+	case "client-rest.js":
+		return clientRestJS, true
+	case "client-push.js":
+		return clientPushJS, true
+	}
+	return nil, false
+}
+
+//go:embed client-inbox.js
+var clientInboxJS []byte
+
+//go:embed client-rest.js
+var clientRestJS []byte
+
+//go:embed client-push.js
+var clientPushJS []byte
+
 // IndexHTML and AppJS are the dashboard (index.html and app.js here).
 //
 //go:embed index.html

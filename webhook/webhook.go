@@ -91,9 +91,9 @@ func sign(k []byte, msgID string, ts time.Time, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// timestampLayout is RFC 3339 in UTC with exactly three fractional digits, so
+// timestampLayout (tocsin.TimestampLayout) is RFC 3339 in UTC with exactly three fractional digits, so
 // every body's timestamp has one width and sorts as text.
-const timestampLayout = "2006-01-02T15:04:05.000Z"
+const timestampLayout = tocsin.TimestampLayout
 
 // Body returns a webhook's JSON body, exactly
 // {"type":"<event>","timestamp":"<RFC 3339 UTC, milliseconds>","data":<data>}.
@@ -107,7 +107,7 @@ func Body(event string, ts time.Time, data json.RawMessage) []byte {
 	b = append(b, `{"type":`...)
 	b = append(b, typ...)
 	b = append(b, `,"timestamp":"`...)
-	b = ts.UTC().AppendFormat(b, timestampLayout)
+	b = tocsin.AppendTimestamp(b, ts)
 	b = append(b, `","data":`...)
 	b = append(b, data...)
 	return append(b, '}')

@@ -238,7 +238,7 @@ func TestEncryptHTTPECE(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "http_ece")); err != nil {
-		testenv.Missing(t, "npm package http_ece not installed", "run npm install --prefix webpush/testdata/node")
+		testenv.Need(t, "webpush/testdata/node/node_modules", "npm http_ece", "run: npm install --prefix webpush/testdata/node")
 	}
 	ua := newTestUA(t)
 	sub := ua.sub("https://push.example/x")

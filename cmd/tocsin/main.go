@@ -25,7 +25,8 @@ Usage:
   tocsin bench SCENARIO    load a running server on this machine (publish, bulk, idle, broadcast, per-user, reconnect-storm)
   tocsin version           print the version
 
-Every serve flag --foo-bar may also be set as TOCSIN_FOO_BAR.
+Every serve flag --foo-bar may also be set as TOCSIN_FOO_BAR, or as foo-bar: in the
+YAML file of tocsin serve --config; tocsin serve --print-config shows the result.
 `
 
 func main() {
@@ -39,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(args[1:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
 	case "publish":

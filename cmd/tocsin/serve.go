@@ -21,16 +21,34 @@ import (
 )
 
 // serve runs the server until SIGINT or SIGTERM, then shuts down gracefully.
-func serve(args []string, stderr io.Writer) int {
-	cfg, err := config.Load(args, os.Getenv)
+// --help prints the usage on stdout and exits 0, like every other command;
+// --print-config prints the merged configuration on stdout and exits without
+// serving (2 if it is invalid, with the reasons on stderr).
+func serve(args []string, stdout, stderr io.Writer) int {
+	r, err := config.Resolve(args, os.Getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if r != nil && r.PrintConfig { // merged in full: printed even if invalid
+		if werr := r.WriteYAML(stdout); werr != nil {
+			fmt.Fprintf(stderr, "tocsin serve: %v\n", werr)
+			return 1
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "tocsin serve: this configuration would not start:\n%v\n", err)
+			return 2
+		}
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tocsin serve: %v\n", err)
 		return 2
 	}
+	cfg := r.Config
 	log := newLogger(cfg, stderr)
+	for _, w := range r.Warnings() {
+		log.Warn(w)
+	}
 	// go-redis logs through one process-wide logger: set here, once, for the process.
 	redisbus.LogLibraryTo(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

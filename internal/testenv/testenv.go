@@ -2,6 +2,10 @@
 // environment variables. Without one a test skips on a developer's machine and fails
 // in CI (CI set, as .ci/run does): there every service is provided, so a skip would
 // only hide a test that never ran.
+//
+// Every skip for something missing reads "needs KEY (LABEL): how to provide it"
+// (KEY usually the variable that provides it): the test command's summary
+// (internal/testsummary) counts skips by that prefix.
 package testenv
 
 import (
@@ -11,40 +15,49 @@ import (
 	"testing"
 )
 
+// service is what the service URL variable env names, and an example URL.
+func service(env string) (label, example string) {
+	switch env {
+	case "TOCSIN_TEST_POSTGRES_URL":
+		return "PostgreSQL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	case "TOCSIN_TEST_REDIS_URL":
+		return "Redis", "redis://127.0.0.1:6379/0"
+	case "TOCSIN_TEST_NATS_URL":
+		return "NATS", "nats://127.0.0.1:4222"
+	}
+	return env, ""
+}
+
 // Postgres is the PostgreSQL test database: TOCSIN_TEST_POSTGRES_URL.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	return url(t, "TOCSIN_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	return URL(t, "TOCSIN_TEST_POSTGRES_URL")
 }
 
 // Redis is the Redis server: TOCSIN_TEST_REDIS_URL.
 func Redis(t testing.TB) string {
 	t.Helper()
-	return url(t, "TOCSIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+	return URL(t, "TOCSIN_TEST_REDIS_URL")
 }
 
 // NATS is the NATS server: TOCSIN_TEST_NATS_URL.
 func NATS(t testing.TB) string {
 	t.Helper()
-	return url(t, "TOCSIN_TEST_NATS_URL", "nats://127.0.0.1:4222")
+	return URL(t, "TOCSIN_TEST_NATS_URL")
 }
 
 // URL is the service URL in the environment variable env, for tests that range over
 // services by variable name.
 func URL(t testing.TB, env string) string {
 	t.Helper()
-	return url(t, env, "")
-}
-
-func url(t testing.TB, env, example string) string {
-	t.Helper()
 	u := os.Getenv(env)
 	if u == "" {
+		label, example := service(env)
 		how := "set " + env
 		if example != "" {
-			how += " (e.g. " + example + ")"
+			how += "=" + example
 		}
-		Missing(t, env+" is unset", how+" to run this test against the real service")
+		Need(t, env, label, how+" to run this test against the real service")
 	}
 	return u
 }
@@ -79,8 +92,29 @@ func Program(t testing.TB, env, name string) string {
 			return p
 		}
 	}
-	Missing(t, name+" not found and "+env+" unset", "install "+name+" or set "+env+" to run this test")
+	Need(t, env, name, name+" is not on PATH: install it or set "+env+" to its path")
 	return ""
+}
+
+// Need ends a test that lacks what key (an environment variable, or a path when no
+// variable provides it) names: label says what it is (PostgreSQL, chromium), how how
+// to provide it. Like Missing, it fails in CI and skips elsewhere, with the message
+// "needs KEY (LABEL): how" that the test summary groups by.
+func Need(t testing.TB, key, label, how string) {
+	t.Helper()
+	Missing(t, "needs "+key+" ("+label+")", how)
+}
+
+// OptIn is the value of env for a test that runs only when it is set (a long
+// soak). Unset, it skips, also in CI, which runs such tests as their own step:
+// "needs ENV (LABEL): how", as Need says it.
+func OptIn(t testing.TB, env, label, how string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		t.Skipf("needs %s (%s): %s", env, label, how)
+	}
+	return v
 }
 
 // Missing ends a test that lacks what it runs against: it fails in CI, which must
@@ -89,7 +123,7 @@ func Program(t testing.TB, env, name string) string {
 func Missing(t testing.TB, what, how string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
-		t.Fatalf("%s: CI must provide it", what)
+		t.Fatalf("%s: CI must provide it (%s)", what, how)
 	}
 	t.Skipf("%s: %s", what, how)
 }
