@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -283,32 +284,66 @@ func rev(ns []tocsin.Notification) []tocsin.Notification {
 	return out
 }
 
-// FuzzSearch fuzzes s's search (each store's FuzzSearchQuery runs it): whatever q
-// is, a search answers (an error would be a 500: the query builder made a query
-// the database refused) and finds only the user's own items.
-func FuzzSearch(f *testing.F, s tocsin.Store) {
-	for _, q := range []string{`"`, `*`, `NEAR(`, `OR`, `-`, `:`, `pay OR x`, `"a" "b"*`, `{title}:x`, `^x`, `a AND NOT b`,
-		`'a':* & !b`, `a <-> b`, `a:*AB`, `\`, `''`, "\u0301", "é", "\x01", "ﬁ", "İ", "ß", "ǅ", "٣", "x\u200dy", "🙂",
-		"1.5e10", "a-b_c", "bob@example.com", strings.Repeat("a ", 100)} {
-		f.Add(q)
-	}
+// searchSeeds are searches that hold every syntax of FTS5 and tsquery, quotes,
+// escapes and Unicode that tokenizers treat apart.
+var searchSeeds = []string{`"`, `*`, `NEAR(`, `OR`, `-`, `:`, `pay OR x`, `"a" "b"*`, `{title}:x`, `^x`, `a AND NOT b`,
+	`'a':* & !b`, `a <-> b`, `a:*AB`, `\`, `''`, "\u0301", "é", "\x01", "ﬁ", "İ", "ß", "ǅ", "٣", "x\u200dy", "🙂",
+	"1.5e10", "a-b_c", "bob@example.com", strings.Repeat("a ", 100)}
+
+func searchFixtureForFuzz(t testing.TB, s tocsin.Store) {
+	t.Helper()
 	for _, u := range []string{"u", "other"} {
 		n := notification(u, func(n *tocsin.Notification) {
 			n.Title, n.Body = "Payment failed near OR not", "é ß ﬁ 🙂 x y a-b_c bob@example.com 1.5e10"
 		})
 		if _, err := s.Publish(ctx, &tocsin.PublishRequest{Notifications: []tocsin.Notification{n}}); err != nil {
-			f.Fatal(err)
+			t.Fatal(err)
 		}
 	}
-	f.Fuzz(func(t *testing.T, q string) {
-		p, err := s.List(ctx, "u", tocsin.ListQuery{Q: q, Limit: 10})
-		if err != nil {
-			t.Fatalf("q=%q: %v", q, err)
+}
+
+// searchAnswers checks that s answers the search q (an error would be a 500: the
+// query builder made a query the database refused) with only the user's items.
+func searchAnswers(t testing.TB, s tocsin.Store, q string) {
+	t.Helper()
+	p, err := s.List(ctx, "u", tocsin.ListQuery{Q: q, Limit: 10})
+	if err != nil {
+		t.Fatalf("q=%q: %v", q, err)
+	}
+	for _, n := range p.Notifications {
+		if n.UserID != "u" {
+			t.Fatalf("q=%q found another user's item", q)
 		}
-		for _, n := range p.Notifications {
-			if n.UserID != "u" {
-				t.Fatalf("q=%q found another user's item", q)
-			}
+	}
+}
+
+// testSearchRandomQueries runs the seeds and 2,000 searches made of their pieces
+// (a fixed sequence, so a failure repeats): FuzzSearch's property on every store
+// in every test run, where fuzzing runs only on demand.
+func testSearchRandomQueries(t *testing.T, s tocsin.Store) {
+	searchFixtureForFuzz(t, s)
+	var pieces []rune
+	for _, q := range searchSeeds[:len(searchSeeds)-1] {
+		searchAnswers(t, s, q)
+		pieces = append(pieces, []rune(q)...)
+	}
+	pieces = append(pieces, []rune(" PAYpay")...)
+	r := rand.New(rand.NewPCG(17, 17))
+	for range 2000 {
+		q := make([]rune, r.IntN(40))
+		for i := range q {
+			q[i] = pieces[r.IntN(len(pieces))]
 		}
-	})
+		searchAnswers(t, s, string(q))
+	}
+}
+
+// FuzzSearch fuzzes s's search (each store's FuzzSearchQuery runs it): whatever q
+// is, a search answers and finds only the user's own items.
+func FuzzSearch(f *testing.F, s tocsin.Store) {
+	for _, q := range searchSeeds {
+		f.Add(q)
+	}
+	searchFixtureForFuzz(f, s)
+	f.Fuzz(func(t *testing.T, q string) { searchAnswers(t, s, q) })
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"SearchIsolationAndRemoval", testSearchIsolationAndRemoval},
 		{"SearchGrouped", testSearchGrouped},
 		{"SearchPaging", testSearchPaging},
+		{"SearchRandomQueries", testSearchRandomQueries},
 		{"Snapshot", testSnapshot},
 		{"EventsBounds", testEventsBounds},
 		{"Heads", testHeads},
