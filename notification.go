@@ -190,6 +190,14 @@ func (p Patch) Apply(n *Notification, now time.Time) bool {
 		n.SeenAt = &t
 		changed = true
 	}
+	// So does snoozing: the user looked at the item and put it off, so no channel
+	// escalates it meanwhile (channels fire unless seen). The wake clears seenAt:
+	// it comes back unread and unseen.
+	if p.SnoozedUntil.Set && n.SnoozedUntil != nil && n.SeenAt == nil {
+		t := now
+		n.SeenAt = &t
+		changed = true
+	}
 	return changed
 }
 
@@ -243,16 +251,28 @@ const (
 	StatusArchived Status = "archived" // archived only
 )
 
-// ListQuery selects a page of one user's notifications, newest first.
+// ListQuery selects a page of one user's notifications, newest first, or, with Q,
+// the user's notifications that match a full-text search, best first (search.go).
 type ListQuery struct {
 	Status Status
 	Types  []string // empty: any type
 	Tag    string   // empty: any tag
 	Limit  int      // 1..MaxListLimit
 	// Before is the id of the last item of the previous page (exclusive); "" for the
-	// first page. The HTTP layer wraps it into an opaque cursor.
+	// first page. The HTTP layer wraps it into an opaque cursor. A search ignores it.
 	Before string
 	Now    time.Time // items that expired before Now are not listed
+	// Q is a full-text search as the user typed it; "" lists without searching. Its
+	// words (SearchTerms) are matched as prefixes of words of the title, body and
+	// tags; a Q without any word matches nothing.
+	Q string
+	// Ceiling and Offset page a search: ranked results cannot be paged by id, so a
+	// later page names the ranked position it starts at (Offset, below
+	// MaxSearchResults) and the newest id the first page could see (Ceiling, from that
+	// page's Page.Ceiling), so that items that arrive meanwhile do not shift the
+	// pages. Both are zero for a first page.
+	Ceiling string
+	Offset  int
 }
 
 // Page is one page of a list. NextBefore is "" on the last page.
@@ -260,6 +280,10 @@ type Page struct {
 	Notifications []Notification
 	NextBefore    string
 	UnreadCount   int
+	// A search's next page starts at NextOffset (0: this is the last page) with
+	// Ceiling as its ListQuery.Ceiling.
+	NextOffset int
+	Ceiling    string
 }
 
 // Snapshot is what a fresh stream connection starts from: the newest unread items,

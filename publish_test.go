@@ -98,6 +98,7 @@ func TestValidName(t *testing.T) {
 func TestPatchApply(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	t1 := t0.Add(time.Hour)
+	t2 := t1.Add(time.Hour)
 	yes, no := true, false
 	tests := []struct {
 		name            string
@@ -113,6 +114,11 @@ func TestPatchApply(t *testing.T) {
 		{"unarchive", Notification{ArchivedAt: &t0}, Patch{Archived: &no}, true, nil, nil, nil},
 		{"empty patch", Notification{}, Patch{}, false, nil, nil, nil},
 		{"seen only", Notification{}, Patch{Seen: &yes}, true, nil, &t1, nil},
+		{"snooze sets seen", Notification{}, Patch{SnoozedUntil: OptionalTime{Set: true, Time: &t2}}, true, nil, &t1, nil},
+		{"snooze keeps an earlier seen", Notification{SeenAt: &t0}, Patch{SnoozedUntil: OptionalTime{Set: true, Time: &t2}}, true, nil, &t0, nil},
+		{"unsnooze leaves seen", Notification{SeenAt: &t0, SnoozedUntil: &t2}, Patch{SnoozedUntil: OptionalTime{Set: true}}, true, nil, &t0, nil},
+		{"wake clears read and seen", Notification{ReadAt: &t0, SeenAt: &t0, SnoozedUntil: &t0}, Patch{Wake: true}, true, nil, nil, nil},
+		{"early wake does nothing", Notification{SeenAt: &t0, SnoozedUntil: &t2}, Patch{Wake: true}, false, nil, &t0, nil},
 	}
 	eq := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 	for _, tt := range tests {

@@ -162,7 +162,9 @@ type InboxWriter interface {
 type InboxReader interface {
 	// Get returns the user's notification id.
 	Get(ctx context.Context, userID, id string) (Notification, error)
-	// List returns a page of the user's notifications, newest first, with the unread count.
+	// List returns a page of the user's notifications, newest first, with the unread
+	// count; with q.Q, the page of the user's notifications that match the search,
+	// best first (search.go), under the same filters.
 	List(ctx context.Context, userID string, q ListQuery) (Page, error)
 	// UnreadCount returns the user's unread count.
 	UnreadCount(ctx context.Context, userID string) (int, error)

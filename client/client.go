@@ -162,9 +162,14 @@ type ListOptions struct {
 	Tag    string
 	Limit  int
 	Cursor string // Page.NextCursor of the previous page
+	// Q searches title, body and tags: every word must match as the prefix of a
+	// word (case-insensitive); the best matches come first (title, then tags, then
+	// body; newest first within). At most 200 bytes and 16 words. A page after the
+	// first must be asked with the same Q (and filters) as its Cursor's page.
+	Q string
 }
 
-// Page is one page of the inbox, newest first.
+// Page is one page of the inbox, newest first (best first for a search).
 type Page struct {
 	Notifications []tocsin.Notification `json:"notifications"`
 	// NextCursor is the cursor of the next page, "" on the last page (the server's
@@ -190,6 +195,9 @@ func (c *Client) List(ctx context.Context, o ListOptions) (Page, error) {
 	}
 	if o.Cursor != "" {
 		q.Set("cursor", o.Cursor)
+	}
+	if o.Q != "" {
+		q.Set("q", o.Q)
 	}
 	var p Page
 	err := c.doUser(ctx, "GET", "/api/notifications?"+q.Encode(), nil, &p)

@@ -245,3 +245,28 @@ func TestBackoffBounds(t *testing.T) {
 		t.Fatalf("a huge retry hint exceeded the cap: %v", w)
 	}
 }
+
+// TestListSearch: ListOptions.Q searches, and a search's cursor pages it.
+func TestListSearch(t *testing.T) {
+	s := start(t, freeAddr(t), t.TempDir())
+	ctx := context.Background()
+	app := client.New(s.URL, client.WithAPIKey(apiKey))
+	user := client.New(s.URL, client.WithToken(token(t, "ada")))
+	for _, title := range []string{"Payment failed", "Payment received", "Weekly digest"} {
+		if _, err := app.Publish(ctx, tocsin.PublishInput{UserID: "ada", Title: title, Type: "billing"}, client.PublishOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := user.List(ctx, client.ListOptions{Q: "pay", Limit: 1})
+	if err != nil || len(first.Notifications) != 1 || first.Notifications[0].Title != "Payment received" || first.NextCursor == "" {
+		t.Fatalf("first page: %+v %v", first, err)
+	}
+	second, err := user.List(ctx, client.ListOptions{Q: "pay", Limit: 1, Cursor: first.NextCursor})
+	if err != nil || len(second.Notifications) != 1 || second.Notifications[0].Title != "Payment failed" || second.NextCursor != "" {
+		t.Fatalf("second page: %+v %v", second, err)
+	}
+	var apiErr *client.Error
+	if _, err := user.List(ctx, client.ListOptions{Cursor: first.NextCursor}); !errors.As(err, &apiErr) || apiErr.Status != 400 {
+		t.Fatalf("a search cursor without its q: %v", err)
+	}
+}

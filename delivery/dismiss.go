@@ -23,10 +23,15 @@ type dismissState struct {
 	ID         string           `json:"id"`
 	ReadAt     *json.RawMessage `json:"readAt"`
 	ArchivedAt *json.RawMessage `json:"archivedAt"`
+	Snoozed    *json.RawMessage `json:"snoozedUntil"`
 }
 
-// gone reports whether the item is off the user's devices: read or archived.
-func (d *dismissState) gone() bool { return d.ID != "" && (d.ReadAt != nil || d.ArchivedAt != nil) }
+// gone reports whether the item is off the user's devices: read, archived or
+// snoozed (a snoozed item left the unread list; it comes back by a new push only if
+// a channel still fires, so its old one must not linger on the lock screen).
+func (d *dismissState) gone() bool {
+	return d.ID != "" && (d.ReadAt != nil || d.ArchivedAt != nil || d.Snoozed != nil)
+}
 
 // dismissCandidates are the ids a committed event takes off the user's devices,
 // and for a read-all past ReadAllMaxIDs the newest id it read ("before").

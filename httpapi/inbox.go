@@ -10,7 +10,7 @@ import (
 	"github.com/tocsin/tocsin/auth"
 )
 
-// parseListQuery reads status, type, tag, limit and cursor.
+// parseListQuery reads status, type, tag, q, limit and cursor.
 func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
 	q := r.URL.Query()
 	lq := tocsin.ListQuery{Status: tocsin.StatusAll, Limit: tocsin.DefaultListLimit, Now: s.now()}
@@ -39,12 +39,18 @@ func (s *Server) parseListQuery(r *http.Request) (tocsin.ListQuery, error) {
 		}
 		lq.Limit = n
 	}
-	if c := q.Get("cursor"); c != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || !tocsin.ValidNotificationID(string(raw)) {
-			return lq, tocsin.Errorf(tocsin.EInvalid, "cursor is not one this server made")
+	if search := q.Get("q"); search != "" {
+		if err := tocsin.ValidSearch(search); err != nil {
+			return lq, err
 		}
-		lq.Before = string(raw)
+		if strings.TrimSpace(search) != "" { // blank: no search
+			lq.Q = search
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		if err := parseCursor(c, &lq); err != nil {
+			return lq, err
+		}
 	}
 	return lq, nil
 }
@@ -99,10 +105,13 @@ func (s *Server) listFor(w http.ResponseWriter, r *http.Request, userID string) 
 		return err
 	}
 	b = append(b, `,"nextCursor":`...)
-	if page.NextBefore == "" {
-		b = append(b, "null"...)
-	} else { // base64url: nothing to escape
+	switch {
+	case lq.Q != "" && page.NextOffset > 0: // base64url: nothing to escape
+		b = append(append(append(b, '"'), searchCursor(lq, page)...), '"')
+	case lq.Q == "" && page.NextBefore != "":
 		b = append(base64.RawURLEncoding.AppendEncode(append(b, '"'), []byte(page.NextBefore)), '"')
+	default:
+		b = append(b, "null"...)
 	}
 	b = strconv.AppendInt(append(b, `,"unreadCount":`...), int64(page.UnreadCount), 10)
 	writeJSONBytes(w, http.StatusOK, append(b, "}\n"...))

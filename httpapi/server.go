@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -93,6 +94,8 @@ type Config struct {
 	Unsubscribe Unsubscriber
 	// Push serves the Web Push routes (push.go); zero: they answer 503.
 	Push PushConfig
+	// Keys serves /api/keys (keys.go); zero: those routes answer 503.
+	Keys KeyAdmin
 
 	// Now is the server's clock (time.Now), the hub's: the time of what it stores
 	// (tokens, tickets, publishes) and of a credential's end. Deadlines, rate
@@ -116,6 +119,8 @@ type Server struct {
 	openapiDoc []byte
 	pushIDs    tocsin.IDGen // subscription ids
 	limits     limiters
+	// keysMu makes POST /api/keys's count and insert one step on this node.
+	keysMu sync.Mutex
 
 	// streams counts the streams the server runs beyond its handlers: taken-over SSE
 	// connections and WebSocket ones (net/http's Shutdown waits for neither), each
@@ -161,6 +166,8 @@ func (s *Server) routes() []route {
 		{"GET", "/client-push.js", authNone, s.clientModule, limitNone},
 		{"GET", "/{$}", authNone, s.dashboard, limitNone},
 		{"GET", "/app.js", authNone, s.dashboardJS, limitNone},
+		{"GET", "/admin", authNone, s.admin, limitNone},
+		{"GET", "/admin.js", authNone, s.adminJS, limitNone},
 		{"GET", "/sw.js", authNone, s.serviceWorkerJS, limitNone},
 		{"POST", "/api/dev/token", authNone, s.devToken, limitConnect},
 		{"GET", "/api/stats", authApp, s.stats, limitNone},
@@ -215,6 +222,9 @@ func (s *Server) routes() []route {
 		{"POST", "/api/tokens", authApp, s.createToken, limitNone},
 		{"GET", "/api/tokens", authApp, s.listTokens, limitNone},
 		{"DELETE", "/api/tokens/{token}", authApp, s.revokeToken, limitNone},
+		{"GET", "/api/keys", authApp, s.listKeys, limitNone},
+		{"POST", "/api/keys", authApp, s.createKey, limitNone},
+		{"DELETE", "/api/keys/{id}", authApp, s.revokeKey, limitNone},
 		{"GET", "/api/stream/{token}", authNone, s.capabilityStream, limitNone}, // the token is the credential
 		{"POST", "/api/hooks/{token}", authNone, s.hook, limitNone},             // the token is the credential; limited per token
 		{"GET", "/api/topics/{name}/stream", authStream, s.topicStream, limitConnect},

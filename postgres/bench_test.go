@@ -37,6 +37,11 @@ func benchNote(ids *tocsin.IDGen, user string) tocsin.Notification {
 // load, as scripts/bench-cluster.sh offers), so the latencies are those of that
 // load, not of a saturated store.
 func benchPublish(b *testing.B, publishers, users, rate int) {
+	benchPublishOf(b, publishers, users, rate, benchNote)
+}
+
+// benchPublishOf is benchPublish of the notifications mk makes.
+func benchPublishOf(b *testing.B, publishers, users, rate int, mk func(*tocsin.IDGen, string) tocsin.Notification) {
 	s := openBench(b)
 	ctx := context.Background()
 	names := make([]string, users)
@@ -70,7 +75,7 @@ func benchPublish(b *testing.B, publishers, users, rate int) {
 						start = due
 					}
 				}
-				_, err := s.Publish(ctx, &tocsin.PublishRequest{Notifications: []tocsin.Notification{benchNote(&ids, names[int(i)%users])}})
+				_, err := s.Publish(ctx, &tocsin.PublishRequest{Notifications: []tocsin.Notification{mk(&ids, names[int(i)%users])}})
 				if err != nil {
 					b.Error(err)
 					return
@@ -130,4 +135,16 @@ func BenchmarkPublishBulk(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkPublishParallelUsersText: BenchmarkPublishParallelUsers with the text of
+// a real notification (a title, a two-sentence body, two tags) for the search index
+// to take in.
+func BenchmarkPublishParallelUsersText(b *testing.B) {
+	benchPublishOf(b, 50, 2000, 0, func(ids *tocsin.IDGen, user string) tocsin.Notification {
+		n := benchNote(ids, user)
+		n.Title, n.Tags = "Payment failed for invoice INV-2041", []string{"billing", "urgent"}
+		n.Body = "Your card ending in 4242 was declined by the bank. Update your payment method within 7 days to keep your subscription active."
+		return n
+	})
 }

@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tocsin/tocsin"
-	"github.com/tocsin/tocsin/migrations"
 	"github.com/tocsin/tocsin/postgres"
 )
 
@@ -17,30 +14,8 @@ import (
 // forgotten holds the content of items deleted back then; the upgrade rewrites those
 // events to tombstones and leaves the rest (a kept item, a topic) alone.
 func TestUpgradeForgetsWhatWasDeleted(t *testing.T) {
-	u := freshSchemaURL(t)
+	u, conn := oldSchema(t, 7)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps, err := migrations.Steps(migrations.Postgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range steps {
-		if s.Version >= 7 {
-			break
-		}
-		if _, err := conn.Exec(ctx, s.SQL); err != nil {
-			t.Fatalf("%s: %v", s.Name, err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, 0)`, s.Version); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for _, q := range []string{
 		`INSERT INTO meta VALUES ('epoch', 'oldepoch')`,
 		`INSERT INTO notifications (id, user_id, type, title, created_at) VALUES ('KEPT', 'u', 't', 'kept', 1)`,

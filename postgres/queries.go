@@ -41,29 +41,16 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 	if q.Limit <= 0 || q.Limit > tocsin.MaxListLimit {
 		q.Limit = tocsin.DefaultListLimit
 	}
+	if q.Q != "" {
+		return search(ctx, db, userID, q)
+	}
 	now := q.Now // set by the caller
 	args := []any{userID, now.UnixMilli()}
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	where := []string{"user_id = $1", "(expires_at IS NULL OR expires_at > $2)"}
-	switch q.Status {
-	case tocsin.StatusUnread:
-		where = append(where, unreadCond)
-	case tocsin.StatusRead:
-		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
-	case tocsin.StatusArchived:
-		where = append(where, "archived_at IS NOT NULL")
-	default:
-		where = append(where, "archived_at IS NULL")
-	}
-	if len(q.Types) > 0 {
-		where = append(where, "type = ANY("+arg(q.Types)+")")
-	}
-	if q.Tag != "" {
-		where = append(where, arg(q.Tag)+" = ANY(tags)")
-	}
+	where := listFilters(q, arg)
 	if q.Before != "" {
 		where = append(where, "id < "+arg(q.Before))
 	}
@@ -83,6 +70,29 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 	}
 	page.UnreadCount, err = unreadCount(ctx, db, userID, now)
 	return page, err
+}
+
+// listFilters is the WHERE of a list or a search: the user's ($1), unexpired ($2:
+// now) items of q's status, types and tag; arg adds a parameter and names it.
+func listFilters(q tocsin.ListQuery, arg func(any) string) []string {
+	where := []string{"user_id = $1", "(expires_at IS NULL OR expires_at > $2)"}
+	switch q.Status {
+	case tocsin.StatusUnread:
+		where = append(where, unreadCond)
+	case tocsin.StatusRead:
+		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
+	case tocsin.StatusArchived:
+		where = append(where, "archived_at IS NOT NULL")
+	default:
+		where = append(where, "archived_at IS NULL")
+	}
+	if len(q.Types) > 0 {
+		where = append(where, "type = ANY("+arg(q.Types)+")")
+	}
+	if q.Tag != "" {
+		where = append(where, arg(q.Tag)+" = ANY(tags)")
+	}
+	return where
 }
 
 // Snapshot implements tocsin.Store: one repeatable-read transaction, so the list, the

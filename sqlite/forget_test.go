@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tocsin/tocsin"
-	"github.com/tocsin/tocsin/migrations"
 )
 
 // TestUpgradeForgetsWhatWasDeleted: a database of the version before events were
@@ -21,24 +20,7 @@ func TestUpgradeForgetsWhatWasDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := migrations.Steps(migrations.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range steps {
-		if s.Version >= 7 {
-			break
-		}
-		if _, err := db.Exec(s.SQL); err != nil {
-			t.Fatalf("%s: %v", s.Name, err)
-		}
-		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, s.Version); err != nil {
-			t.Fatal(err)
-		}
-	}
+	oldSchema(t, db, 7)
 	for _, q := range []string{
 		`INSERT INTO meta VALUES ('epoch', 'oldepoch')`,
 		`INSERT INTO notifications (id, user_id, type, title, created_at) VALUES ('KEPT', 'u', 't', 'kept', 1)`,

@@ -32,29 +32,11 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 	if q.Limit <= 0 || q.Limit > tocsin.MaxListLimit {
 		q.Limit = tocsin.DefaultListLimit
 	}
+	if q.Q != "" {
+		return search(ctx, db, userID, q)
+	}
 	now := q.Now // set by the caller
-	where := []string{"user_id = ?", "(expires_at IS NULL OR expires_at > ?)"}
-	args := []any{userID, now.UnixMilli()}
-	switch q.Status {
-	case tocsin.StatusUnread:
-		where = append(where, unreadCond)
-	case tocsin.StatusRead:
-		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
-	case tocsin.StatusArchived:
-		where = append(where, "archived_at IS NOT NULL")
-	default:
-		where = append(where, "archived_at IS NULL")
-	}
-	if len(q.Types) > 0 {
-		where = append(where, "type IN (?"+strings.Repeat(", ?", len(q.Types)-1)+")")
-		for _, t := range q.Types {
-			args = append(args, t)
-		}
-	}
-	if q.Tag != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM json_each(notifications.tags) WHERE json_each.value = ?)")
-		args = append(args, q.Tag)
-	}
+	where, args := listFilters(userID, q)
 	if q.Before != "" {
 		where = append(where, "id < ?")
 		args = append(args, q.Before)
@@ -83,6 +65,35 @@ func list(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (t
 	}
 	page.UnreadCount, err = unreadCount(ctx, db, userID, now)
 	return page, err
+}
+
+// listFilters is the WHERE of a list or a search: the user's, unexpired items of
+// q's status, types and tag. The columns it names are the notifications table's
+// (qualified where a search's join could read them as the index's).
+func listFilters(userID string, q tocsin.ListQuery) ([]string, []any) {
+	where := []string{"user_id = ?", "(expires_at IS NULL OR expires_at > ?)"}
+	args := []any{userID, q.Now.UnixMilli()}
+	switch q.Status {
+	case tocsin.StatusUnread:
+		where = append(where, unreadCond)
+	case tocsin.StatusRead:
+		where = append(where, "read_at IS NOT NULL AND archived_at IS NULL")
+	case tocsin.StatusArchived:
+		where = append(where, "archived_at IS NOT NULL")
+	default:
+		where = append(where, "archived_at IS NULL")
+	}
+	if len(q.Types) > 0 {
+		where = append(where, "type IN (?"+strings.Repeat(", ?", len(q.Types)-1)+")")
+		for _, t := range q.Types {
+			args = append(args, t)
+		}
+	}
+	if q.Tag != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM json_each(notifications.tags) WHERE json_each.value = ?)")
+		args = append(args, q.Tag)
+	}
+	return where, args
 }
 
 // Snapshot implements tocsin.Store: one read transaction, so the list, the count and

@@ -100,7 +100,10 @@ func TestClosedStoreRefuses(t *testing.T) {
 
 // benchPublish publishes to users distinct users in turn (their index entries and
 // counters land on different pages, as a real API's traffic does).
-func benchPublish(b *testing.B, parallel bool, users int) {
+func benchPublish(b *testing.B, parallel bool, users int) { benchPublishOf(b, parallel, users, note) }
+
+// benchPublishOf is benchPublish of the notifications mk makes.
+func benchPublishOf(b *testing.B, parallel bool, users int, mk func(string) tocsin.Notification) {
 	s := open(b, filepath.Join(b.TempDir(), "tocsin.db"))
 	defer s.Close()
 	ctx := context.Background()
@@ -113,7 +116,7 @@ func benchPublish(b *testing.B, parallel bool, users int) {
 	b.ResetTimer()
 	cpu0 := cputime.Process()
 	pub := func(user string) {
-		if _, err := s.Publish(ctx, &tocsin.PublishRequest{Notifications: []tocsin.Notification{note(user)}}); err != nil {
+		if _, err := s.Publish(ctx, &tocsin.PublishRequest{Notifications: []tocsin.Notification{mk(user)}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -192,4 +195,16 @@ func BenchmarkHeads(b *testing.B) {
 			b.Fatalf("Heads = %v…, %v", heads[:2], err)
 		}
 	}
+}
+
+// BenchmarkPublishParallelUsersText: BenchmarkPublishParallelUsers with the text of
+// a real notification (a title, a two-sentence body, two tags) for the search index
+// to take in.
+func BenchmarkPublishParallelUsersText(b *testing.B) {
+	benchPublishOf(b, true, 5000, func(user string) tocsin.Notification {
+		n := note(user)
+		n.Title, n.Tags = "Payment failed for invoice INV-2041", []string{"billing", "urgent"}
+		n.Body = "Your card ending in 4242 was declined by the bank. Update your payment method within 7 days to keep your subscription active."
+		return n
+	})
 }

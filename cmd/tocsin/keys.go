@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/auth"
 	"github.com/tocsin/tocsin/config"
 	"github.com/tocsin/tocsin/internal/app"
@@ -56,13 +52,11 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 	defer store.Close()
 	switch verb {
 	case "create":
-		var b [24]byte
-		var id [6]byte
-		_, _ = rand.Read(b[:])
-		_, _ = rand.Read(id[:])
-		key := "tk_" + base64.RawURLEncoding.EncodeToString(b[:])
-		rec := tocsin.APIKeyRecord{ID: "key_" + hex.EncodeToString(id[:]), Hash: auth.HashTicket(key), Name: *name, CreatedAt: time.Now().UTC()}
-		if err := store.PutAPIKey(ctx, rec); err != nil {
+		key, rec, err := auth.NewAPIKey(*name, time.Now())
+		if err == nil {
+			err = store.PutAPIKey(ctx, rec)
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "tocsin keys:", err)
 			return 1
 		}

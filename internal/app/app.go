@@ -141,7 +141,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Delivery: engine, Channels: store, Unsubscribe: unsubscribe,
 		Push: httpapi.PushConfig{PublicKey: a.push.PublicKey(), Store: store, AllowInsecure: a.cfg.PushAllowInsecure,
 			Subscribed: engine.PushSubscribed, Read: a.pushRead},
-		Now: a.now,
+		Keys: httpapi.KeyAdmin{Store: store, ConfigIDs: authn.ConfigKeyIDs(), Forget: authn.ForgetKey},
+		Now:  a.now,
 	})
 	// The engine's loop runs until Close; its API works before.
 	engine.Start(context.Background())

@@ -1,0 +1,30 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/web"
+)
+
+// The admin console: its own page at /admin, under the dashboard's strict CSP (only
+// this server: the page, its script and the API). It holds no credential: the page
+// asks for an API key and keeps it in the tab's sessionStorage.
+
+func (s *Server) admin(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", dashboardCSP)
+	h.Set("Cache-Control", "no-cache")
+	// The page holds an API key: no Referer leaves it, and it is never framed.
+	h.Set("Referrer-Policy", "no-referrer")
+	_, err := w.Write(web.AdminHTML)
+	return err
+}
+
+func (s *Server) adminJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, err := w.Write(web.AdminJS)
+	return err
+}

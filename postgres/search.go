@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tocsin/tocsin"
+)
+
+// search is list with q.Q: the user's items that match every word of the query
+// (as a prefix of a word of the title, body or tags), ranked, through the
+// expression index of migration 0010.
+//
+// Rank is which fields matched, as in the SQLite store (see its search for why not
+// a statistical score): the title (4), the tags (2), the body (1), summed, then
+// newest first. A field matched when the document, whose lexemes carry their field
+// as weight (A title, B body, C tags), matches any term restricted to that weight.
+func search(ctx context.Context, db querier, userID string, q tocsin.ListQuery) (tocsin.Page, error) {
+	if err := tocsin.CheckSearchPage(q); err != nil {
+		return tocsin.Page{}, err
+	}
+	var page tocsin.Page
+	if terms := tocsin.SearchTerms(q.Q); len(terms) > 0 {
+		var err error
+		if page, err = searchRows(ctx, db, userID, terms, q); err != nil {
+			return page, err
+		}
+	}
+	var err error
+	page.UnreadCount, err = unreadCount(ctx, db, userID, q.Now)
+	return page, err
+}
+
+// tsQuery is the to_tsquery text of terms: each quoted as a lexeme (a term holds
+// only letters, numbers and marks; quotes and backslashes are escaped all the
+// same), a prefix (:*), restricted to weights (e.g. "A"; "" any), joined by op.
+func tsQuery(terms []string, weights, op string) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		t = strings.ReplaceAll(strings.ReplaceAll(t, `\`, `\\`), `'`, `''`)
+		parts[i] = "'" + t + "':*" + weights
+	}
+	return strings.Join(parts, " "+op+" ")
+}
+
+// The document expression in the WHERE must be the index's exactly. The inner
+// query computes the document once more per row it finds (OFFSET 0 keeps the
+// planner from folding it into the outer query, which would compute it again for
+// each of the three ranking tests): a document is computed from the text, not
+// stored (see migration 0010). The first page's ceiling is the newest id of the
+// user, read by the same statement (one snapshot).
+const sqlSearch = `WITH c AS (SELECT coalesce(%s::text, (SELECT max(id) FROM notifications WHERE user_id = $1)) AS ceiling)
+	SELECT %s, ceiling FROM (
+		SELECT notifications.*, c.ceiling, tocsin_search_doc(title, body, tags) AS doc FROM notifications, c
+		WHERE %s AND id <= c.ceiling
+		AND tocsin_search_doc(title, body, tags) @@ to_tsquery('simple', %s)
+		OFFSET 0) found
+	ORDER BY (doc @@ to_tsquery('simple', %s))::int * 4
+		+ (doc @@ to_tsquery('simple', %s))::int * 2
+		+ (doc @@ to_tsquery('simple', %s))::int DESC,
+		id DESC
+	LIMIT %s OFFSET %s`
+
+func searchRows(ctx context.Context, db querier, userID string, terms []string, q tocsin.ListQuery) (tocsin.Page, error) {
+	args := []any{userID, q.Now.UnixMilli()}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var ceiling *string // NULL: the first page, which reads it
+	if q.Ceiling != "" {
+		ceiling = &q.Ceiling
+	}
+	ceilingArg := arg(ceiling)
+	where := listFilters(q, arg)
+	// One more than a page tells whether there is a next one, but never past the
+	// last result a search reaches.
+	sql := fmt.Sprintf(sqlSearch, ceilingArg, selectCols, strings.Join(where, " AND "),
+		arg(tsQuery(terms, "", "&")),
+		arg(tsQuery(terms, "A", "|")), arg(tsQuery(terms, "C", "|")), arg(tsQuery(terms, "B", "|")),
+		arg(min(q.Limit+1, tocsin.MaxSearchResults-q.Offset)), arg(q.Offset))
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return tocsin.Page{}, fmt.Errorf("search notifications: %w", err)
+	}
+	var page tocsin.Page
+	ns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tocsin.Notification, error) {
+		return scanNotification(withCeiling{r, &page.Ceiling})
+	})
+	if err != nil {
+		return page, fmt.Errorf("search notifications: %w", err)
+	}
+	page.Notifications = ns
+	if len(ns) > q.Limit {
+		page.Notifications = ns[:q.Limit]
+		page.NextOffset = q.Offset + q.Limit
+	}
+	return page, nil
+}
+
+// withCeiling scans a notification row that ends with the search's ceiling.
+type withCeiling struct {
+	row     pgx.Row
+	ceiling *string
+}
+
+func (w withCeiling) Scan(dest ...any) error { return w.row.Scan(append(dest, w.ceiling)...) }
