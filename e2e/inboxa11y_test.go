@@ -11,7 +11,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
 	"github.com/chromedp/chromedp/kb"
+	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // axeSource is axe-core's browser bundle, installed by .ci/run into the test-only
@@ -20,10 +22,7 @@ func axeSource(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("clients", "node", "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("axe-core is not installed (npm install --prefix e2e/clients/node): %v", err)
-		}
-		t.Skipf("axe-core is not installed: run npm install --prefix e2e/clients/node (%v)", err)
+		testenv.Need(t, "node_modules/axe-core", "the accessibility checker", "run npm install --prefix e2e/clients/node")
 	}
 	return string(b)
 }
