@@ -55,11 +55,12 @@ func runNodeAgainstServer(t *testing.T, user string, files ...string) {
 // web/sw.unit.test.mjs, the service worker's handlers on a fake worker scope; and
 // web/client.push.test.mjs, enablePush/disablePush/pushState on a fake browser;
 // web/client.rest.unit.test.mjs, each REST call's request and the store's snooze and
-// notifications:updated; web/client.errors.unit.test.mjs, the error event's codes.
+// notifications:updated; web/client.errors.unit.test.mjs, the error event's codes;
+// web/client.ticket.unit.test.mjs, tickets the page gives and the names tabs share.
 func TestJSClientInNode(t *testing.T) {
 	runNodeAgainstServer(t, "js1",
 		"../web/client.test.mjs", "../web/client.unit.test.mjs", "../web/sw.unit.test.mjs", "../web/client.push.test.mjs",
-		"../web/client.rest.unit.test.mjs", "../web/client.errors.unit.test.mjs")
+		"../web/client.rest.unit.test.mjs", "../web/client.errors.unit.test.mjs", "../web/client.ticket.unit.test.mjs")
 }
 
 // TestJSClientReadAllOneEvent: a read-all of 3 and of 150 unread reaches the

@@ -22,9 +22,8 @@ func (s *Server) admin(w http.ResponseWriter, _ *http.Request, _ tocsin.Principa
 	return err
 }
 
-func (s *Server) adminJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+func (s *Server) adminJS(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	_, err := w.Write(web.AdminJS)
-	return err
+	return s.writeScript(w, r, "admin.js", web.AdminJS)
 }

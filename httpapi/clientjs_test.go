@@ -34,7 +34,7 @@ func TestClientModules(t *testing.T) {
 		resp.Body.Close()
 		h := resp.Header
 		if resp.StatusCode != 200 || !bytes.Equal(body, want) || h.Get("Content-Type") != "text/javascript; charset=utf-8" ||
-			h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Cache-Control") != "public, max-age=300" {
+			h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Cache-Control") != "no-cache" {
 			t.Errorf("/%s: %d, %d bytes, headers %v", name, resp.StatusCode, len(body), h)
 		}
 		for _, m := range imports.FindAllSubmatch(want, -1) {

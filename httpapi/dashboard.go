@@ -25,11 +25,10 @@ func (s *Server) dashboard(w http.ResponseWriter, _ *http.Request, _ tocsin.Prin
 	return err
 }
 
-func (s *Server) dashboardJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+func (s *Server) dashboardJS(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	_, err := w.Write(web.AppJS)
-	return err
+	return s.writeScript(w, r, "app.js", web.AppJS)
 }
 
 // serviceWorkerCSP: the worker fetches only this server (the read ticket's call).
@@ -39,14 +38,13 @@ const serviceWorkerCSP = "default-src 'none'; connect-src 'self'"
 // directory it is served from, which is the app's root (/ or the --base-path), so no
 // Service-Worker-Allowed header is needed. no-cache: the browser revalidates it on
 // every registration check, so a new version reaches workers at once.
-func (s *Server) serviceWorkerJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+func (s *Server) serviceWorkerJS(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/javascript; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Content-Security-Policy", serviceWorkerCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
-	_, err := w.Write(web.ServiceWorkerJS)
-	return err
+	return s.writeScript(w, r, "sw.js", web.ServiceWorkerJS)
 }
 
 // devToken: POST /api/dev/token {"userId": "..."} mints a one-hour user token, only

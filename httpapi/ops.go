@@ -80,8 +80,8 @@ func withVersion(doc []byte, version string) []byte {
 }
 
 // clientJS: GET /client.js, the JavaScript client (an ES module).
-func (s *Server) clientJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
-	return writeClientModule(w, web.ClientJS)
+func (s *Server) clientJS(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	return s.writeClientModule(w, r, "client.js", web.ClientJS)
 }
 
 // clientModule: GET /client-inbox.js, /client-rest.js, /client-push.js, the modules
@@ -92,23 +92,23 @@ func (s *Server) clientModule(w http.ResponseWriter, r *http.Request, _ tocsin.P
 	if !ok {
 		return tocsin.Errorf(tocsin.ENotFound, "no such file")
 	}
-	return writeClientModule(w, body)
+	return s.writeClientModule(w, r, path.Base(r.URL.Path), body)
 }
 
-// writeClientModule serves one module of the JavaScript client or of <tocsin-inbox>. Every one carries
-// the same headers: a page on any origin imports client.js, and with it the modules
-// it imports, as CORS requests (module scripts always are).
-func writeClientModule(w http.ResponseWriter, body []byte) error {
+// writeClientModule serves one module of the JavaScript client or of <tocsin-inbox>
+// (name is its path under the root). Every one carries the same headers: a page on
+// any origin imports client.js, and with it the modules it imports, as CORS requests
+// (module scripts always are). It is revalidated on every load (scripts.go says why).
+func (s *Server) writeClientModule(w http.ResponseWriter, r *http.Request, name string, body []byte) error {
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("Access-Control-Allow-Origin", "*") // a public file: any page may import it
-	_, err := w.Write(body)
-	return err
+	return s.writeScript(w, r, name, body)
 }
 
 // inboxJS: GET /inbox.js, the <tocsin-inbox> element (docs/inbox.md).
-func (s *Server) inboxJS(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
-	return writeClientModule(w, web.InboxJS)
+func (s *Server) inboxJS(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {
+	return s.writeClientModule(w, r, "inbox.js", web.InboxJS)
 }
 
 // inboxModule: GET /inbox/{module}, the modules /inbox.js imports.
@@ -117,5 +117,5 @@ func (s *Server) inboxModule(w http.ResponseWriter, r *http.Request, _ tocsin.Pr
 	if !ok {
 		return tocsin.Errorf(tocsin.ENotFound, "no such module")
 	}
-	return writeClientModule(w, b)
+	return s.writeClientModule(w, r, "inbox/"+r.PathValue("module"), b)
 }

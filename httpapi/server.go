@@ -129,6 +129,8 @@ type Server struct {
 	// watcher tells when the peers of taken-over connections hang up
 	// (closewatch_linux.go); Close stops it.
 	watcher *closeWatcher
+	// scripts holds the JavaScript files served, with their gzip forms and ETags.
+	scripts scripts
 }
 
 // authKind says which principal a route requires.

@@ -149,6 +149,24 @@ export interface Options {
    * start over as that user (see setToken).
    */
   getToken?: () => Promise<string>;
+  /**
+   * A stream ticket (POST /api/notifications/stream-ticket, minted by the page's
+   * backend with the user's JWT, single-use, valid 60 s) for the first stream
+   * connection, so no JWT has to be in the page. REST calls still need a credential:
+   * the token (or getToken) if given, else the tocsin_token cookie. Later stream
+   * connections use getTicket, else a ticket minted with the token or the cookie.
+   * Without a token the user is learned from the stream's init, and the stream is not
+   * shared between tabs (see ticketOnly, setTicket).
+   */
+  ticket?: string;
+  /**
+   * Returns a fresh stream ticket (or the stream-ticket response, which holds one)
+   * for every stream connection after the given ticket (or from the first, without
+   * one): a reconnect then resumes by Last-Event-ID with it, missing nothing, without
+   * a cookie or a token in the page. A failure (a throw, no ticket) is reported as an
+   * `error` (code "auth") and retried with backoff.
+   */
+  getTicket?: () => Promise<string | { ticket: string; userId?: string }>;
   /** First reconnect wait in ms (250). */
   minBackoff?: number;
   /** Reconnect wait cap in ms (30000). */
@@ -156,8 +174,10 @@ export interface Options {
   /** Share one stream between the tabs of a browser (true where the browser allows). */
   share?: boolean;
   /**
-   * Tabs share a stream per key ("default") and per user: the shared channel and
-   * lock are named by both, so tabs signed in as different users never share.
+   * Tabs share a stream per key ("default"), server and user: the shared channel and
+   * lock are named by the three (the server as its absolute base URL, `url` resolved
+   * against the page), so tabs signed in as different users, or to two servers with
+   * the same user ids, never share.
    */
   key?: string;
   /** An EventSource implementation (in Node: the npm eventsource package). */
@@ -243,6 +263,12 @@ export class Tocsin extends TocsinClient {
   readonly unreadCount: number;
   readonly lastEventId: string;
   readonly status: Status;
+  /**
+   * The page gives the stream tickets (ticket, setTicket, getTicket) and the client
+   * has no token nor getToken: its REST calls rely on the tocsin_token cookie, which a
+   * page on another site does not have (they then reject with code "auth").
+   */
+  readonly ticketOnly: boolean;
   on(type: "change", fn: (s: State) => void): () => void;
   on(type: "notification", fn: (n: Notification) => void): () => void;
   on(type: "event", fn: (e: StreamEvent) => void): () => void;
@@ -270,6 +296,16 @@ export class Tocsin extends TocsinClient {
    * user), and a connected client starts over as the new user.
    */
   setToken(token: string): void;
+  /**
+   * Gives the client a stream ticket of the same user for its next stream connection
+   * (replacing one not spent yet). An open stream is left as it is; a client waiting
+   * to reconnect connects at once; one that closed because its credential was refused
+   * (status "closed", e.final: a ticket-only page whose stream dropped, with no
+   * cookie) connects again. Each resumes by Last-Event-ID. A closed client (close())
+   * stays closed. For another user's ticket, make a new client: a bare ticket does not
+   * say whose it is, and resuming from this user's last event id would skip its init.
+   */
+  setTicket(ticket: string): void;
 }
 
 /** The VAPID public key (base64url) as applicationServerKey bytes; throws unless an uncompressed P-256 point. */

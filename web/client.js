@@ -12,8 +12,9 @@
 // between the tabs of a browser that follow the same user: one tab (the leader, by
 // Web Locks) holds the connection and hands events to the others over a
 // BroadcastChannel; when it closes, another tab takes over from the last event id it
-// saw. Everything shared between tabs is named by the key AND the user, so two tabs
-// signed in as two users never see each other's notifications.
+// saw. Everything shared between tabs is named by the key, the server AND the user, so
+// two tabs signed in as two users (or to two servers) never see each other's
+// notifications.
 //
 // A connection that fails is reported once per outage as an `error` event (a
 // TocsinError whose code says why: "network", "cors", "auth", "http", "server") while
@@ -46,6 +47,24 @@ function parseId(id) {
   return m ? { epoch: m[1], seq: BigInt(m[2]) } : null;
 }
 
+// serverKey names the server at url in what tabs share: its absolute base URL, url
+// resolved against the page ("" is the page's origin), so two servers with the same
+// user ids never share a stream. Outside a page (Node) url as given.
+function serverKey(url) {
+  try {
+    return new URL(url + "/", typeof location !== "undefined" ? location.href : undefined).href;
+  } catch {
+    return url;
+  }
+}
+
+// ticketString is what getTicket gave: a ticket, or the stream-ticket response that
+// holds one; "" for anything else.
+function ticketString(t) {
+  if (t && typeof t === "object") t = t.ticket;
+  return typeof t === "string" ? t : "";
+}
+
 export class Tocsin extends TocsinClient {
   /**
    * @param {object} opts
@@ -53,6 +72,10 @@ export class Tocsin extends TocsinClient {
    * @param {string} [opts.token]      the user's JWT (else getToken, else the tocsin_token cookie)
    * @param {() => Promise<string>} [opts.getToken] returns a fresh JWT: called before
    *   connecting when there is no token or it expires within 30 s, and once after a 401
+   * @param {string} [opts.ticket]     a stream ticket for the first stream connection
+   *   (minted by the page's backend), so no JWT has to be in the page
+   * @param {() => Promise<string|{ticket: string}>} [opts.getTicket] returns a fresh
+   *   stream ticket: called for every stream connection after the given one
    * @param {number} [opts.minBackoff] first reconnect wait in ms (250)
    * @param {number} [opts.maxBackoff] reconnect wait cap in ms (30000)
    * @param {boolean} [opts.share]     share one stream between tabs (true where the browser allows)
@@ -68,6 +91,9 @@ export class Tocsin extends TocsinClient {
     this.share = (opts.share ?? true) && typeof BroadcastChannel !== "undefined" &&
       typeof navigator !== "undefined" && !!navigator.locks;
     this.key = opts.key || "default";
+    this.getTicket = typeof opts.getTicket === "function" ? opts.getTicket : null;
+    this._given = typeof opts.ticket === "string" ? opts.ticket : ""; // spent by the next stream connection
+    this._ticketed = !!(this._given || this.getTicket); // the page gives stream tickets
     this.userId = ""; // whose stream this is, once known ("" before)
     this.notifications = []; // newest first: the unread ones, as init and the events say
     this.unreadCount = 0;
@@ -94,6 +120,7 @@ export class Tocsin extends TocsinClient {
 
   /** Starts following the stream (as the leader, or through the leader tab). */
   connect() {
+    this._refused = false;
     this._closed = false;
     this._active = true;
     this._teardown();
@@ -102,8 +129,38 @@ export class Tocsin extends TocsinClient {
     this._start(run);
   }
 
+  /**
+   * ticketOnly: the page gives the stream tickets (ticket, setTicket, getTicket) and
+   * the client has no token nor getToken, so its REST calls rely on the tocsin_token
+   * cookie, which a page on another site does not have.
+   */
+  get ticketOnly() { return this._ticketed && !this.token && !this.getToken; }
+
+  /**
+   * Gives the client a stream ticket (of the same user) for its next stream
+   * connection, which spends it. The open stream stays as it is; a client waiting to
+   * reconnect connects at once; one that stopped because its credential was refused
+   * (a ticket-only page whose stream dropped) connects again. Each resumes from
+   * lastEventId, missing nothing.
+   */
+  setTicket(ticket) {
+    this._given = typeof ticket === "string" ? ticket : "";
+    if (!this._given) return;
+    this._ticketed = true;
+    if (this._refused) {
+      this._refused = false;
+      this.connect();
+    } else if (this._waiting && !this._stale(this._waiting.run)) {
+      const { fn } = this._waiting;
+      this._waiting = null;
+      clearTimeout(this._timer);
+      fn();
+    }
+  }
+
   /** Stops following; releases the lead to another tab. */
   close() {
+    this._refused = false;
     this._closed = true;
     this._active = false;
     this._run++;
@@ -137,6 +194,7 @@ export class Tocsin extends TocsinClient {
   // the next tab of the same user), a pending lock request, the channel.
   _teardown() {
     clearTimeout(this._timer);
+    this._waiting = null;
     if (this._es) this._es.close();
     this._es = null;
     if (this._releaseLead) this._releaseLead();
@@ -172,14 +230,14 @@ export class Tocsin extends TocsinClient {
       return;
     }
     if (this._stale(run)) return;
-    if (user !== this.userId) this._dropState(user);
+    if (user !== null && user !== this.userId) this._dropState(user);
     if (!this.share || !user) {
       // Not shared: also when the server does not say who the credential is, since
       // then nothing could keep two users' tabs apart.
       this._open(run);
       return;
     }
-    const scope = encodeURIComponent(this.key) + ":" + encodeURIComponent(user);
+    const scope = encodeURIComponent(this.key) + ":" + encodeURIComponent(serverKey(this.url)) + ":" + encodeURIComponent(user);
     this._bc = new BroadcastChannel("tocsin:" + scope);
     this._bc.onmessage = (m) => this._onMessage(m.data, run);
     // "following" only once a leader answers: until then nothing is live yet.
@@ -238,8 +296,11 @@ export class Tocsin extends TocsinClient {
   // _whoAmI returns the user this client follows: the token's sub (or the user the
   // server named for this token), else what the server says of the credential it
   // holds (a cookie, a token it cannot read), keeping that ticket for the first
-  // connection. "" when the server does not say.
+  // connection. "" when the server does not say. null when the page gives the tickets
+  // and no token: the user stays the one followed so far, until the stream's init
+  // says (minting a ticket to ask would need a cookie the page may not have).
   async _whoAmI() {
+    if (this.ticketOnly) return null;
     await this._ensureToken();
     if (this.token) {
       if (this._pinned && this._pinned.token === this.token) return this._pinned.user;
@@ -251,13 +312,31 @@ export class Tocsin extends TocsinClient {
     return typeof t.userId === "string" ? t.userId : "";
   }
 
-  // _ticket returns {ticket, expiresAt, userId} for one connection: the spare one
-  // minted to learn the user, or a new one.
+  // _ticket returns {ticket, expiresAt?, userId?} for one connection: the one the
+  // page gave (once), the spare one minted to learn the user, one from getTicket, or
+  // one minted with the token or the cookie.
   async _ticket() {
+    if (this._given) {
+      const ticket = this._given;
+      this._given = "";
+      return { ticket };
+    }
     const s = this._spare;
     this._spare = null;
     if (s && s.token === this.token && Date.now() < s.until) return s;
-    return this._mintTicket();
+    if (!this.getTicket) return this._mintTicket();
+    let t;
+    try {
+      t = await this.getTicket();
+    } catch (e) {
+      t = e;
+    }
+    if (!ticketString(t)) {
+      // Reported, then retried with backoff (as a failing getToken is).
+      throw new TocsinError("auth", "tocsin: getTicket gave no ticket" + (t instanceof Error ? ": " + t.message : ""),
+        { cause: t instanceof Error ? t : undefined });
+    }
+    return typeof t === "object" ? t : { ticket: t };
   }
 
   // _mintTicket trades the credential for a single-use stream ticket (EventSource
@@ -298,6 +377,7 @@ export class Tocsin extends TocsinClient {
     if (e && e.final) {
       this._emit("error", e);
       this.close();
+      this._refused = true; // setTicket (or connect) starts again, resuming
       return;
     }
     if (!this._droppedAt || Date.now() - this._droppedAt >= DROP_GRACE_MS) {
@@ -318,9 +398,12 @@ export class Tocsin extends TocsinClient {
     }
     if (this._stale(run)) return;
     if (typeof t.userId === "string" && t.userId && t.userId !== this.userId) {
-      // The credential is someone else's now (another sign-in changed the cookie).
-      this._rescope(t.userId, t);
-      return;
+      if (this.userId) {
+        // The credential is someone else's now (another sign-in changed the cookie).
+        this._rescope(t.userId, t);
+        return;
+      }
+      this._dropState(t.userId); // a ticket from getTicket names the user not known yet
     }
     const q = new URLSearchParams();
     if (this.lastEventId) q.set("lastEventId", this.lastEventId);
@@ -370,7 +453,11 @@ export class Tocsin extends TocsinClient {
     const wait = this.minBackoff / 2 + Math.random() * (ceiling - this.minBackoff / 2);
     this._attempt++;
     clearTimeout(this._timer);
-    this._timer = setTimeout(() => { if (!this._stale(run)) fn(); }, wait);
+    this._waiting = { run, fn }; // setTicket cuts the wait short
+    this._timer = setTimeout(() => {
+      this._waiting = null;
+      if (!this._stale(run)) fn();
+    }, wait);
   }
 
   // _rescope starts over as user (the server's word): it drops everything of the
@@ -409,7 +496,13 @@ export class Tocsin extends TocsinClient {
   // _receive takes an event from this tab's connection: checks it is this user's,
   // de-duplicates, applies, and hands it to the other tabs of the same user.
   _receive(ev, run) {
-    const other = this._foreignUser(ev);
+    let other = this._foreignUser(ev);
+    if (other && ev.name === "init" && !this.token && !this._bc) {
+      // No token and nothing shared: the stream's credential (a ticket the page gave,
+      // the cookie) says whose stream this is, and its init starts that user's inbox.
+      this._dropState(other);
+      other = null;
+    }
     if (other !== null) {
       // Never shown, never shared: start over as whoever the server says this is.
       this._rescope(other);

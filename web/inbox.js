@@ -12,7 +12,6 @@
 // notification field is rendered as text; only http:/https: URLs become links or images.
 
 import { Tocsin, readCovers } from "./client.js";
-import { ticketClient } from "./inbox/ticket.js";
 import { adoptStyles } from "./inbox/style.js";
 import { prefsView } from "./inbox/prefs.js";
 import { STRINGS, fmt, icon, el, relTime, inTab } from "./inbox/util.js";
@@ -114,15 +113,11 @@ export class TocsinInbox extends HTMLElement {
   }
 
   _ownClient() {
-    // Tabs share a stream per key and user: the key names the server too, so tabs
-    // of the same user id on two servers never share one.
-    let server = this.url;
-    try {
-      server = new URL(this.url || ".", location.href).href;
-    } catch { /* kept as written: the client reports what fails */ }
-    const opts = { url: this.url, key: "tocsin-inbox " + server };
-    if (!this.ticket && this.token) opts.token = this.token;
-    this._attach(this.ticket ? ticketClient(opts, this.ticket) : new Tocsin(opts), true);
+    // A ticket: the client spends it on its first stream, then uses the cookie.
+    const opts = { url: this.url, key: "tocsin-inbox" };
+    if (this.ticket) opts.ticket = this.ticket;
+    else if (this.token) opts.token = this.token;
+    this._attach(new Tocsin(opts), true);
     this._client.connect();
   }
 
@@ -187,7 +182,7 @@ export class TocsinInbox extends HTMLElement {
     this._heading = el("h2", { id: "h", text: s.title });
     const header = el("header", { class: "top", part: "header" }, this._heading, this._markAll, this._prefsBtn, closeBtn);
 
-    this._tabs = TABS.map(([tab, key], i) => el("button", { type: "button", role: "tab", id: "tab-" + tab, class: "tab",
+    this._tabs = TABS.map(([tab, key]) => el("button", { type: "button", role: "tab", id: "tab-" + tab, class: "tab",
       "aria-controls": "feedpanel", onclick: () => this._selectTab(tab) }, s[key]));
     this._tabCount = el("span", { class: "count", hidden: true });
     this._tabs[0].append(this._tabCount);
