@@ -44,6 +44,7 @@ export class TocsinInbox extends HTMLElement {
     this._types = new Set();
     this._view = "feed";
     this._seq = 0; // each listing bumps it; answers of an older one are dropped
+    this._during = []; // stream events received while a listing was in flight
     this._unread = 0;
     this._offline = false;
     this._wasOpen = false;
@@ -330,12 +331,15 @@ export class TocsinInbox extends HTMLElement {
   }
 
   async _page(seq) {
+    this._during = [];
     try {
       const out = await this._client.list({ status: this._tab, q: this._q || undefined, limit: PAGE, cursor: this._cursor || undefined });
       if (seq !== this._seq) return;
       const have = new Set(this._items.map((n) => n.id));
       for (const n of out.notifications || []) if (!have.has(n.id)) this._items.push(n);
       this._cursor = out.nextCursor || "";
+      // Events that came while the page was on its way win over what it says.
+      for (const ev of this._during.splice(0)) this._apply(ev);
     } catch (e) {
       if (seq !== this._seq) return;
       if (e.code === "auth" && this._client.ticketOnly && this._tab === "unread" && !this._q) {
@@ -489,6 +493,13 @@ export class TocsinInbox extends HTMLElement {
   }
 
   _onEvent(ev) {
+    // A listing in flight may have been read before this change: its answer would
+    // bring the old state back. Remember the event and apply it again on the answer.
+    if (this._loading && ev.name !== "init") this._during.push(ev);
+    this._apply(ev);
+  }
+
+  _apply(ev) {
     const d = ev.data;
     switch (ev.name) {
       case "notification":
