@@ -9,28 +9,30 @@
 -- escapes into spaces; tags without a backslash (almost all) skip the replace() calls.
 -- (A table-valued json_each cannot be used: FTS5 reads its content with virtual tables
 -- disallowed.) The triggers index exactly what the view shows, so a 'rebuild' and
--- the triggers agree, which an external-content index requires (its 'delete' must be given the values that were indexed).
+-- the triggers agree, which an external-content index requires (its 'delete' must
+-- be given the values that were indexed).
 --
 -- Every row also indexes an owner token, U+E000 then the user id in hex, and a search
 -- is "<owner token>" AND (its words): FTS5 intersects the words with the user's own
 -- doclist, so a search reads and ranks only the user's matches, not every user's
--- (BenchmarkSearch: 69 → 13 ms where all 100,000 rows match and the user owns 100).
+-- (BenchmarkSearch: ~50 → ~15 ms where all 100,000 rows match and the user owns 100).
 -- No search word can match the token: the words are runs of letters, numbers and
 -- marks, and U+E000 (private use) is none of those but is a token character to
 -- unicode61. A text holding such a token only adds its row to another user's doclist,
 -- where the search's user_id condition drops it.
 --
--- Options, measured with the publish benchmarks (docs/benchmarks.md): detail=column
--- and detail=none cost a publish no less than the default (full) beyond the noise, and
--- support no phrases, which a word becomes when the tokenizer splits it where
--- SearchTerms does not (0, U+0351, 0: a mark to Go, a separator to unicode61; the
--- fuzz seeds hold it); detail=none also made searches 4x slower. columnsize=0 drops
--- the per-row sizes that only bm25 reads.
+-- Options, measured per row published (docs/benchmarks.md): detail=column and
+-- detail=none save 2 and 5 µs of the ~20 the index costs, but support no phrases,
+-- which a word becomes when the tokenizer splits it where SearchTerms does not (0,
+-- U+0351, 0: a mark to Go, a separator to unicode61; the fuzz seeds hold it);
+-- detail=none also made searches 4x slower. columnsize=0 drops the per-row sizes
+-- that only bm25 reads (2.5 µs).
 -- Most of what the index adds to a publish is FTS5 writing a segment (b-tree) per
 -- commit and merging segments: automerge 16 merges 16 segments of a level at a time
 -- where the default merges 4, so each entry is rewritten about half as often (a
 -- publish of 32 rows per commit: 33 → 28 µs of CPU a row, 13 without the index); a
--- search reads up to 15 segments per level instead of 3, which it does not notice.
+-- search reads up to 15 segments per level instead of 3 (one b-tree seek each per
+-- query word; not measured on a fragmented index).
 --
 -- The index is keyed by the notifications' rowid (implicit: their primary key is
 -- the text id). Nothing in tocsin runs VACUUM; an operator who does should run
