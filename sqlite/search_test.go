@@ -147,8 +147,9 @@ func FuzzSearchQuery(f *testing.F) {
 func ptr[T any](v T) *T { return &v }
 
 // BenchmarkSearch: one user's search (a prefix common to every row) in a store of
-// 100,000 notifications of 1,000 users: what a search costs when the words are
-// everywhere and the user's inbox is a small part of the index.
+// 100,000 notifications: what a search costs when the words are everywhere and the
+// user's inbox is a small part of the index (user-7: 100 of the 100,000 rows), and
+// when it is a large part ("heavy": 10,000 rows; the other 900 users have 100 each).
 func BenchmarkSearch(b *testing.B) {
 	s := open(b, filepath.Join(b.TempDir(), "tocsin.db"))
 	defer s.Close()
@@ -158,6 +159,9 @@ func BenchmarkSearch(b *testing.B) {
 		ns := make([]tocsin.Notification, 10000)
 		for j := range ns {
 			ns[j] = note(fmt.Sprint("user-", j%1000))
+			if j%10 == 9 {
+				ns[j].UserID = "heavy"
+			}
 			ns[j].ID = ids.New(ns[j].CreatedAt)
 			ns[j].Title, ns[j].Tags = fmt.Sprint("Payment failed for invoice INV-", j), []string{"billing"}
 			ns[j].Body = "Your card ending in 4242 was declined by the bank. Update your payment method."
@@ -166,14 +170,41 @@ func BenchmarkSearch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, q := range []string{"pay", "payment declined", "inv 10"} {
-		b.Run(q, func(b *testing.B) {
+	for _, q := range []string{"pay", "payment declined", "inv 10", "heavy:pay"} {
+		user := "user-7"
+		if w, ok := strings.CutPrefix(q, "heavy:"); ok {
+			user, q = "heavy", w
+		}
+		b.Run(user+"/"+q, func(b *testing.B) {
 			for b.Loop() {
-				p, err := s.List(ctx, "user-7", tocsin.ListQuery{Q: q, Limit: 20})
+				p, err := s.List(ctx, user, tocsin.ListQuery{Q: q, Limit: 20})
 				if err != nil || len(p.Notifications) == 0 {
 					b.Fatalf("%d found, %v", len(p.Notifications), err)
 				}
 			}
 		})
+	}
+}
+
+// The index scopes a search by each row's owner token (U+E000, the user id in hex):
+// no search word matches that token, and a text that holds another user's token
+// finds nothing of theirs.
+func TestSearchOwnerToken(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "tocsin.db"))
+	defer s.Close()
+	// "u" is 75 in hex, "v" 76: a search for 7 or 75 must not match the tokens.
+	a := publishTitled(t, s, "u", "plain")
+	publishTitled(t, s, "v", "plain \ue00075 \ue000"+"75 x")
+	for q, want := range map[string][]string{"7": nil, "75": nil, "e000": nil, "plain": {a.ID}, "\ue00075": nil} {
+		if got := searchIDs(t, s, "u", q); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("q=%q found %v, want %v", q, got, want)
+		}
+	}
+	// User ids that the tokenizer would split or fold stay one exact token.
+	for _, user := range []string{"user-7", "User-7", "a b", "ü/é", strings.Repeat("z", tocsin.MaxUserIDLen)} {
+		n := publishTitled(t, s, user, "owned")
+		if got := searchIDs(t, s, user, "owned"); len(got) != 1 || got[0] != n.ID {
+			t.Fatalf("user %q: found %v", user, got)
+		}
 	}
 }
