@@ -15,8 +15,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
-	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // adminUI drives the admin console (/admin) of one node in headless Chromium.
@@ -56,27 +54,6 @@ func newAdminUI(t *testing.T) *adminUI {
 	c := &adminUI{t: t, n: n, browser: browser}
 	c.tab = c.open(browser)
 	return c
-}
-
-// launchChromium starts a headless Chromium of its own profile with the machine's
-// flags (no background networking: this machine has no network) and returns its
-// first context, its tabs' parent.
-func launchChromium(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(testenv.Chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(width, height), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	if _, err := chromedp.Run(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	return browser
 }
 
 // open opens /admin in a new tab of ctx's browser context, in adminTZ.

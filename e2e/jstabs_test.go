@@ -22,7 +22,7 @@ func TestJSClientSharesOneStreamAcrossTabs(t *testing.T) {
 		t.Skip("runs a browser")
 	}
 	t.Parallel()
-	chromium := testenv.Chromium(t)
+	testenv.Chromium(t) // before any server starts: skips, or fails in CI, without a browser
 	var tocsinURL, tok string
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -40,19 +40,7 @@ window.tocsin = t;
 	n := startNode(t, "--cors-origins", page.URL)
 	tocsinURL, tok = n.URL, userToken(t, "tabs")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	if _, err := chromedp.Run(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
+	browser := launchChromium(t, 0, 0)
 	tab1, cancel1 := chromedp.NewContext(browser) // tabs of the same browser
 	t.Cleanup(cancel1)
 	if _, err := chromedp.Run(tab1, chromedp.Navigate(page.URL)); err != nil {

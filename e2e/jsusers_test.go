@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/tocsin/tocsin/internal/testenv"
 )
 
 // newBrowser starts headless Chromium with one fresh profile and returns a function
@@ -21,20 +19,7 @@ import (
 // Locks, which is what the tests below attack.
 func newBrowser(t *testing.T) func(url string) context.Context {
 	t.Helper()
-	chromium := testenv.Chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1100, 760), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	if _, err := chromedp.Run(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
+	browser := launchChromium(t, 1100, 760)
 	return func(url string) context.Context {
 		t.Helper()
 		tab, cancel := chromedp.NewContext(browser) // a tab of the same profile
