@@ -12,14 +12,7 @@ import (
 // asks for an API key and keeps it in the tab's sessionStorage.
 
 func (s *Server) admin(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", dashboardCSP)
-	h.Set("Cache-Control", "no-cache")
-	// The page holds an API key: no Referer leaves it, and it is never framed.
-	h.Set("Referrer-Policy", "no-referrer")
-	_, err := w.Write(web.AdminHTML)
-	return err
+	return writePage(w, web.AdminHTML)
 }
 
 func (s *Server) adminJS(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) error {

@@ -7,8 +7,8 @@ import (
 	"github.com/tocsin/tocsin/web"
 )
 
-// The web dashboard: a notification center for a user and an admin console, served
-// from the binary, making no request outside this server.
+// The web dashboard: a user's notification center on <tocsin-inbox>, served from the
+// binary, making no request outside this server (the admin console is admin.go).
 
 // dashboardCSP allows only this server: the page, its script and /client.js, its
 // API and streams.
@@ -16,12 +16,20 @@ const dashboardCSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 func (s *Server) dashboard(w http.ResponseWriter, _ *http.Request, _ tocsin.Principal) error {
+	return writePage(w, web.IndexHTML)
+}
+
+// writePage serves one of the browser pages (the dashboard, the admin console) under
+// dashboardCSP. Each holds a credential (a user token, an API key): no Referer leaves
+// it, and frame-ancestors 'none' keeps it out of frames.
+func writePage(w http.ResponseWriter, page []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", dashboardCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-cache")
-	_, err := w.Write(web.IndexHTML)
+	_, err := w.Write(page)
 	return err
 }
 
