@@ -57,8 +57,13 @@ func TestCloseWaitsForWhatTheHubStarted(t *testing.T) {
 	st.Go(func(err error) { drivenDone <- err })
 	driven.next(t)
 	waitStreams(t, f.h, 2)
-	if n := hubGoroutines(); n < 3 {
-		t.Fatalf("%d hub goroutines with a driven stream open, want housekeeping, the sweep and workers", n)
+	// A goroutine just started may not have entered its function yet (its stack
+	// shows only sync.(*WaitGroup).Go's wrapper): wait for all to be seen.
+	for deadline := time.Now().Add(5 * time.Second); hubGoroutines() < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d hub goroutines with a driven stream open, want housekeeping, the sweep and workers", hubGoroutines())
+		}
+		time.Sleep(time.Millisecond)
 	}
 
 	f.h.Close()
