@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/storetest"
 )
 
 // CheckClosedDir fails t unless dir, the directory of a store just closed, holds
@@ -51,23 +51,6 @@ func dirState(t testing.TB, dir string) []string {
 	return out
 }
 
-// storeGoroutines is the stacks of the goroutines this package started that are
-// still there.
-func storeGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		// One that has returned (the writer closes done as it returns) runs
-		// nothing of the store any more.
-		exiting := strings.Contains(g, "\nruntime.goexit1()")
-		if strings.Contains(g, "created by github.com/tocsin/tocsin/sqlite.") && !exiting {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
 // TestCloseLeavesFilesAlone: the pattern of the storetest tests that failed now
 // and then at cleanup ("TempDir RemoveAll cleanup: directory not empty"): writes,
 // then reads whose statements are new, so that their prepares (reads.go) run in the
@@ -97,7 +80,7 @@ func TestCloseLeavesFilesAlone(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if gs := storeGoroutines(); len(gs) > 0 {
+		if gs := storetest.Lingering(s, 50*time.Millisecond); len(gs) > 0 {
 			t.Fatalf("round %d: goroutines of the store outlived Close:\n%s", round, strings.Join(gs, "\n\n"))
 		}
 		CheckClosedDir(t, dir, 100*time.Millisecond)
@@ -158,7 +141,7 @@ func TestCloseWaitsForReadsUnderWay(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return once the read ended")
 	}
-	if gs := storeGoroutines(); len(gs) > 0 {
+	if gs := storetest.Lingering(s, 50*time.Millisecond); len(gs) > 0 {
 		t.Fatalf("goroutines of the store outlived Close:\n%s", strings.Join(gs, "\n\n"))
 	}
 	CheckClosedDir(t, dir, 100*time.Millisecond)
