@@ -2,9 +2,10 @@ package storetest
 
 import (
 	"reflect"
-	"runtime"
 	"strings"
 	"time"
+
+	"github.com/tocsin/tocsin/internal/stacks"
 )
 
 // Lingering returns the stacks of the goroutines started by code of store's
@@ -35,18 +36,8 @@ func Lingering(store any, grace time.Duration) []string {
 // goroutinesCreatedBy maps the id of each goroutine whose stack has the line
 // prefix created (and that has not returned) to its stack.
 func goroutinesCreatedBy(created string) map[string]string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	out := map[string]string{}
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		// "goroutine 42 [select]:" heads each stack; ids are never reused.
+	for _, g := range stacks.All() {
 		header, _, _ := strings.Cut(g, "\n")
 		id := strings.Fields(header)
 		returned := strings.Contains(g, "\nruntime.goexit1()")
