@@ -122,10 +122,23 @@ func TestCloseWaitsForReadsUnderWay(t *testing.T) {
 	s.rs.stmt(`SELECT count(*) FROM meta`)
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
+	// Once the read pool is closed, Close has nothing left to do but wait. (While
+	// it is open, a ping waits for the connection held: each try is bounded.)
+	poolClosed := func() bool {
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		err := s.r.PingContext(pctx)
+		return err != nil && strings.Contains(err.Error(), "database is closed")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !poolClosed(); {
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not close the read pool")
+		}
+	}
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) while a read held a connection", err)
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(200 * time.Millisecond):
 	}
 	if _, err := s.Head(ctx, "user:a"); err == nil {
 		t.Error("a read while closing succeeded: it had a connection opened for it")
