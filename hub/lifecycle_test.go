@@ -1,33 +1,24 @@
 package hub
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/tocsin/tocsin"
+	"github.com/tocsin/tocsin/internal/stacks"
 )
 
 // hubGoroutines counts the goroutines running one of the hub's own loops
 // (housekeeping, the sweep, a run queue worker), in any hub of the process.
 func hubGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	count := 0
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+	for _, g := range stacks.All() {
 		for _, fn := range []string{"hub.(*Hub).maintain(", "hub.(*Hub).sweep(", "hub.(*runQueue).work("} {
-			if bytes.Contains(g, []byte("tocsin/"+fn)) {
+			if strings.Contains(g, "tocsin/"+fn) {
 				count++
 				break
 			}
@@ -57,8 +48,13 @@ func TestCloseWaitsForWhatTheHubStarted(t *testing.T) {
 	st.Go(func(err error) { drivenDone <- err })
 	driven.next(t)
 	waitStreams(t, f.h, 2)
-	if n := hubGoroutines(); n < 3 {
-		t.Fatalf("%d hub goroutines with a driven stream open, want housekeeping, the sweep and workers", n)
+	// A goroutine just started may not have entered its function yet (its stack
+	// shows only sync.(*WaitGroup).Go's wrapper): wait for all to be seen.
+	for deadline := time.Now().Add(5 * time.Second); hubGoroutines() < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d hub goroutines with a driven stream open, want housekeeping, the sweep and workers", hubGoroutines())
+		}
+		time.Sleep(time.Millisecond)
 	}
 
 	f.h.Close()

@@ -25,11 +25,15 @@ func note(user string, now time.Time) tocsin.Notification {
 
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), Options{})
+	dir := t.TempDir()
+	s, err := Open(context.Background(), filepath.Join(dir, "tocsin.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		s.Close()
+		CheckClosedDir(t, dir, 20*time.Millisecond)
+	})
 	return s
 }
 

@@ -22,12 +22,18 @@ type reads struct {
 	mu        sync.Mutex
 	stmts     map[string]*sql.Stmt // nil once closed
 	preparing map[string]bool
+	// The prepares under way: close cancels them and waits for them, so none
+	// holds (or opens) a connection after the store's Close.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	running sync.WaitGroup
 }
 
 const maxReadStmts = 256
 
 func newReads(db *sql.DB) *reads {
-	return &reads{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &reads{db: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}, ctx: ctx, cancel: cancel}
 }
 
 // stmt returns the kept statement of query, or nil when there is none (yet): the
@@ -43,13 +49,17 @@ func (r *reads) stmt(query string) *sql.Stmt {
 	}
 	if r.stmts != nil && !r.preparing[query] && len(r.stmts)+len(r.preparing) < maxReadStmts {
 		r.preparing[query] = true
+		// Added under mu while open: close, which sets stmts to nil under mu
+		// before it waits, never sees an Add after its Wait began.
+		r.running.Add(1)
 		go r.prepare(query)
 	}
 	return nil
 }
 
 func (r *reads) prepare(query string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer r.running.Done()
+	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 	defer cancel()
 	st, err := r.db.PrepareContext(ctx, query)
 	r.mu.Lock()
@@ -65,13 +75,17 @@ func (r *reads) prepare(query string) {
 	r.stmts[query] = st
 }
 
+// close closes the kept statements and returns once no prepare runs: those under
+// way are cancelled (one waiting for a pool connection ends at once).
 func (r *reads) close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, st := range r.stmts {
 		_ = st.Close()
 	}
 	r.stmts = nil
+	r.mu.Unlock()
+	r.cancel()
+	r.running.Wait()
 }
 
 func (r *reads) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

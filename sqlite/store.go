@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
 	"github.com/tocsin/tocsin"
 	"github.com/tocsin/tocsin/migrations"
 )
@@ -41,6 +39,7 @@ type Options struct {
 type Store struct {
 	w, r  *sql.DB // w: the writer's single connection; r: read-only pool
 	c     *sql.DB // the checkpointer's connection (checkpoint.go)
+	conns *conns  // counts the connections of w, r and c (conns.go)
 	rs    *reads  // the read pool's kept statements (reads.go)
 	path  string
 	epoch string
@@ -109,51 +108,62 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		}
 		return err
 	}
-	w, err := sql.Open("sqlite", dsn(path, o.Sync, roleWriter))
+	// Every connection is counted, so that Close (and a failed Open) return only
+	// once all are closed: conns.go.
+	cs := newConns(o.Logger)
+	var dbs []*sql.DB
+	fail := func(err error) error {
+		for _, db := range dbs {
+			db.Close()
+		}
+		cs.closeWait()
+		return err
+	}
+	pool := func(role int) (*sql.DB, error) {
+		db, err := cs.db(dsn(path, o.Sync, role))
+		if err == nil {
+			dbs = append(dbs, db)
+		}
+		return db, err
+	}
+	w, err := pool(roleWriter)
 	if err != nil {
-		return nil, err
+		return nil, fail(err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, w); err != nil {
-		w.Close()
-		return nil, cantWrite(err)
+		return nil, fail(cantWrite(err))
 	}
 	epoch, err := loadEpoch(ctx, w)
 	if err != nil {
-		w.Close()
-		return nil, cantWrite(err)
+		return nil, fail(cantWrite(err))
 	}
 	if _, err := w.ExecContext(ctx, sqlWriteCheck, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		w.Close()
-		return nil, cantWrite(fmt.Errorf("sqlite: write check: %w", err))
+		return nil, fail(cantWrite(fmt.Errorf("sqlite: write check: %w", err)))
 	}
 	st, err := prepareStmts(ctx, w)
 	if err != nil {
-		w.Close()
-		return nil, err
+		return nil, fail(err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, o.Sync, roleReader))
+	r, err := pool(roleReader)
 	if err != nil {
-		w.Close()
-		return nil, err
+		return nil, fail(err)
 	}
 	r.SetMaxOpenConns(o.Readers)
 	r.SetMaxIdleConns(o.Readers)
-	c, err := sql.Open("sqlite", dsn(path, o.Sync, roleCheckpointer))
+	c, err := pool(roleCheckpointer)
 	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, err
+		return nil, fail(err)
 	}
 	c.SetMaxOpenConns(1)
 	c.SetMaxIdleConns(1)
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
 	s := &Store{
-		w: w, r: r, c: c, rs: newReads(r), path: path, epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st, clock: o.Now,
+		w: w, r: r, c: c, conns: cs, rs: newReads(r), path: path, epoch: epoch, log: o.Logger, max: o.MaxBatch, st: st, clock: o.Now,
 		queued: make(chan *change, 4*o.MaxBatch), done: make(chan struct{}),
 		ckptKick: make(chan struct{}, 1), ckptDone: make(chan struct{}),
 	}
@@ -286,7 +296,10 @@ func (s *Store) Stats() (commits, changes int64) { return s.commits.Load(), s.ch
 
 var errClosed = tocsin.Errorf(tocsin.EUnavailable, "store is closed")
 
-// Close lets the queued changes commit, then closes the database.
+// Close lets the queued changes commit, then closes the database. It returns once
+// nothing of the store runs or can touch its files: the writer, the checkpointer
+// and the statement prepares have stopped, and every connection is closed (a read
+// under way when Close began ends first; later ones are refused).
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -300,5 +313,7 @@ func (s *Store) Close() error {
 	close(s.ckptKick)
 	<-s.ckptDone
 	s.rs.close()
-	return errors.Join(s.c.Close(), s.r.Close(), s.w.Close())
+	err := errors.Join(s.c.Close(), s.r.Close(), s.w.Close())
+	s.conns.closeWait()
+	return err
 }

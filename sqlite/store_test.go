@@ -26,7 +26,16 @@ func open(t testing.TB, path string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) tocsin.Store {
-		return open(t, filepath.Join(t.TempDir(), "tocsin.db"))
+		dir := t.TempDir()
+		s := open(t, filepath.Join(dir, "tocsin.db"))
+		// Cleanups run last first: the suite's Close, this check, then the
+		// removal of dir (which failed now and then when the store wrote after
+		// Close: close_test.go).
+		t.Cleanup(func() {
+			s.Close()
+			sqlite.CheckClosedDir(t, dir, 20*time.Millisecond)
+		})
+		return s
 	})
 }
 

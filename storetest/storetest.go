@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,7 +81,12 @@ func Run(t *testing.T, open Open) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
-			t.Cleanup(func() { _ = s.Close() })
+			t.Cleanup(func() {
+				_ = s.Close()
+				if gs := Lingering(s, 50*time.Millisecond); len(gs) > 0 {
+					t.Errorf("goroutines of the store still run after Close returned:\n%s", strings.Join(gs, "\n\n"))
+				}
+			})
 			if !tocsin.ValidEpoch(s.Epoch()) {
 				t.Fatalf("epoch %q is not valid", s.Epoch())
 			}
