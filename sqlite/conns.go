@@ -70,7 +70,9 @@ func (cs *conns) done() {
 // closeWait waits for every connection to be closed (each pool's Close must have
 // been called), and lets none open from now on. A connection still in use is a
 // read under way: it ends with its query (bounded by its context and the busy
-// timeout), so the wait is logged if it lasts, not cut short.
+// timeout), so the wait is logged if it lasts. It is cut short after closeGiveUpAfter
+// with an error in the log: a connection leaked by a bug must not keep a stopping
+// server from ever exiting (the files are then left as that connection leaves them).
 func (cs *conns) closeWait() {
 	cs.mu.Lock()
 	if !cs.closed {
@@ -88,11 +90,24 @@ func (cs *conns) closeWait() {
 	case <-t.C:
 		cs.log.Warn("store closing: waiting for reads under way to end", "after", closeWarnAfter)
 	}
-	<-cs.none
+	t.Reset(closeGiveUpAfter - closeWarnAfter)
+	select {
+	case <-cs.none:
+	case <-t.C:
+		cs.mu.Lock()
+		open := cs.open
+		cs.mu.Unlock()
+		cs.log.Error("store closed with connections still open: a read never ended (a bug: please report it)",
+			"open", open, "after", closeGiveUpAfter)
+	}
 }
 
-// closeWarnAfter is how long Close waits for connections in use before saying so.
-const closeWarnAfter = 5 * time.Second
+// closeWarnAfter is how long Close waits for connections in use before saying so;
+// closeGiveUpAfter how long before it stops waiting.
+const (
+	closeWarnAfter   = 5 * time.Second
+	closeGiveUpAfter = 30 * time.Second
+)
 
 // countedConnector opens connections through modernc.org/sqlite, counted by cs.
 type countedConnector struct {
