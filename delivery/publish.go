@@ -179,7 +179,22 @@ func (e *Engine) CancelScheduled(ctx context.Context, id string) error {
 		return tocsin.Errorf(tocsin.ENotFound, "no scheduled notification %q", id)
 	}
 	_, err := e.store.CancelJob(ctx, tocsin.JobScheduled, id, e.now())
+	if tocsin.ErrorCodeOf(err) == tocsin.EConflict && e.delivered(ctx, id) {
+		// A claim still holds the job, but its publish is done (the job finishes just
+		// after): to the caller it is delivered, which is what a 404 says.
+		return tocsin.Errorf(tocsin.ENotFound, "scheduled notification %q was delivered", id)
+	}
 	return err
+}
+
+// delivered reports whether the scheduled notification id is in its user's inbox.
+func (e *Engine) delivered(ctx context.Context, id string) bool {
+	jobs, _, err := e.store.ListJobs(ctx, tocsin.JobQuery{Kind: tocsin.JobScheduled, Ref: id, Limit: 1})
+	if err != nil || len(jobs) == 0 {
+		return false
+	}
+	_, err = e.store.Get(ctx, jobs[0].UserID, id)
+	return err == nil
 }
 
 // record writes the delivery-log row of a notification on a channel.

@@ -303,8 +303,13 @@ func (c *adminUI) liveStreams() {
 	c.submit("conn-form")
 	c.wait("the watcher's stream", `(`+rowJS("conn-rows", "sse")+`) !== undefined`)
 	s.close()
-	c.submit("conn-form")
-	c.wait("no streams left", `document.getElementById("conn-state").textContent === "No open streams for watcher on this node."`)
+	// The server notices the closed stream a moment later: ask again until it has.
+	waitUntil(c.t, "no streams left", func() (bool, string) {
+		c.submit("conn-form")
+		time.Sleep(250 * time.Millisecond)
+		v := c.eval(`return document.getElementById("conn-state").textContent`)
+		return v == "No open streams for watcher on this node.", v
+	})
 	c.view("live")
 	c.wait("the stream count to fall back", `document.getElementById("live-streams").textContent === "`+strconv.Itoa(before)+`"`)
 
