@@ -62,6 +62,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"list bad cursor", "GET", "/api/notifications?cursor=!!", tok, nil, 400, "invalid_request"},
 		{"stream bad Last-Event-ID", "GET", "/api/notifications/stream?lastEventId=1%0D%0Aevent:%20x", tok, nil, 400, "invalid_request"},
 		{"no such endpoint", "GET", "/api/nope", tok, nil, 404, "not_found"},
+		{"wrong method", "PUT", "/api/notifications/" + keep.ID, tok, `{"read":true}`, 405, "method_not_allowed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,5 +90,28 @@ func TestBadInputChangesNothing(t *testing.T) {
 	s.quiet(200 * time.Millisecond)
 	if r := n.do("GET", "/api/users/v/notifications", apiKey, nil); r.Status != http.StatusOK {
 		t.Fatal(r.Status)
+	}
+}
+
+// TestWrongMethodSaysWhich: a method an endpoint does not take is a 405 naming the
+// ones it does (Allow), not a 404 that suggests the path is wrong; under
+// --base-path too.
+func TestWrongMethodSaysWhich(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "--base-path", "/notify")
+	tok := userToken(t, "m")
+	for _, tc := range []struct{ method, path, allow string }{
+		{"PUT", "/notify/api/notifications", "GET, POST, PATCH"},
+		{"POST", "/notify/api/notifications/01JD0000000000000000000000", "GET, PATCH, DELETE"},
+		{"DELETE", "/notify/api/preferences", "GET, PUT, PATCH"},
+	} {
+		r := n.do(tc.method, tc.path, tok, nil)
+		if r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != tc.allow ||
+			!strings.Contains(string(r.Body), `"code":"method_not_allowed"`) {
+			t.Errorf("%s %s: %d Allow %q %s; want 405 Allow %q", tc.method, tc.path, r.Status, r.Header.Get("Allow"), r.Body, tc.allow)
+		}
+	}
+	if r := n.do("GET", "/notify/api/nope", tok, nil); r.Status != http.StatusNotFound || r.Header.Get("Allow") != "" {
+		t.Errorf("GET /api/nope: %d Allow %q", r.Status, r.Header.Get("Allow"))
 	}
 }

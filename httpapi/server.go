@@ -271,6 +271,11 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The path may hold a capability token (a mistyped /api/stream/{token}/x).
 		path := redactPath(r.URL.Path)
+		if allow := allowedMethods(mux, r); allow != "" {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, tocsin.Errorf(tocsin.EMethod, "%s is not allowed on %s: use %s", r.Method, path, allow))
+			return
+		}
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "no such endpoint", slog.String("method", r.Method), slog.String("path", path))
 		s.writeError(w, r, tocsin.Errorf(tocsin.ENotFound, "no such endpoint: %s %s", r.Method, path))
 	})
@@ -283,6 +288,25 @@ func New(cfg Config) *Server {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// allowedMethods lists the methods mux routes r's path with, other than the
+// catch-all: "" when none (the path is not an endpoint at all). The catch-all "/"
+// matches every method, so ServeMux never answers 405 by itself; this runs only on
+// that error path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) string {
+	var allow []string
+	for _, m := range [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
+}
 
 // Close waits, up to ctx, for the streams the server runs outside net/http's
 // handlers (taken-over SSE connections, WebSockets) to end, then stops the hang-up
