@@ -1,7 +1,15 @@
 package e2e
 
 import (
+	"context"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 )
 
 // TestAdminDotUserIDs: the browser resolves a path segment "." or ".." (and their
@@ -32,4 +40,41 @@ func TestAdminDotUserIDs(t *testing.T) {
 		c.view("deliveries")
 	}
 	c.wait("still signed in", `!document.getElementById("app").hidden`)
+}
+
+// TestAdminKeyNeverInURL: before admin.js runs (still loading, or failing to load),
+// the sign-in form submits the browser's own way, a GET to the page: the key must not
+// land in the address (the server's and proxies' access logs, the history).
+func TestAdminKeyNeverInURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	t.Parallel()
+	n := startNode(t)
+	browser := launchChromium(t, 1000, 700)
+	tab, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	block := protocol(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, network.SetBlockedURLsParams{
+			URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/admin.js", Block: true}}})
+		return err
+	})
+	if err := chromedp.Do(tab, block, chromedp.Navigate(n.URL+"/admin")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := chromedp.Run(tab, chromedp.Evaluate[string](`const f = document.getElementById("apikey"); f.value = `+strconv.Quote(apiKey)+
+		`; document.getElementById("signin").requestSubmit(); "ok"`)); err != nil || v != "ok" {
+		t.Fatalf("submit: %v %s", err, v)
+	}
+	time.Sleep(500 * time.Millisecond)
+	href, err := chromedp.Run(tab, chromedp.Evaluate[string](`location.href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(href, apiKey) {
+		t.Fatalf("the key is in the address: %s", href)
+	}
 }
