@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/file"
@@ -32,15 +34,48 @@ type Resolved struct {
 	Legacy bool
 	// PrintConfig is --print-config: print the configuration instead of serving.
 	PrintConfig bool
+	// exposed names the secret settings of File when other users of the machine can
+	// read it (nil otherwise): a warning, not a refusal, since a file shared with a
+	// service group on purpose is the admin's call.
+	exposed []string
 }
 
 // Warnings are what the server should log about how its configuration was read.
 func (r *Resolved) Warnings() []string {
+	var out []string
 	if r.Legacy {
-		return []string{fmt.Sprintf("%s is in the older 'flag-name: value' line format; it still works, but "+
-			"tocsin serve --print-config prints it as YAML to save in its place (see docs/configuration.md)", r.File)}
+		out = append(out, fmt.Sprintf("%s is in the older 'flag-name: value' line format; it still works, but "+
+			"tocsin serve --print-config prints it as YAML to save in its place (see docs/configuration.md)", r.File))
 	}
-	return nil
+	if len(r.exposed) > 0 {
+		out = append(out, fmt.Sprintf("%s holds secrets (%s) and other users of this machine can read it: "+
+			"chmod 600 it, or give the secrets by environment (see docs/configuration.md)", r.File, strings.Join(r.exposed, ", ")))
+	}
+	return out
+}
+
+// exposedSecrets lists the settings of vals (a config file's) holding a secret when
+// the file at path is readable by its group or by everyone. Unix permission bits
+// only: Windows has none to read here.
+func exposedSecrets(path string, vals map[string]any) []string {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm()&0o044 == 0 {
+		return nil
+	}
+	var out []string
+	for _, name := range sortedKeys(vals) {
+		v := fmt.Sprint(vals[name])
+		if l, ok := vals[name].([]any); ok && len(l) == 0 {
+			v = "" // api-key: [] holds none
+		}
+		if v != "" && (isSecret(name) || isURLFlag(name) && MaskURL(v) != v) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Load builds the configuration from args, the environment (getenv) and the config
@@ -121,6 +156,7 @@ func Resolve(args []string, getenv func(string) string, help io.Writer) (*Resolv
 		if err := checkValues(fileVals, fp.where); err != nil {
 			return nil, err
 		}
+		r.exposed = exposedSecrets(r.File, fileVals)
 	}
 
 	env := map[string]any{}

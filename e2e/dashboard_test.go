@@ -49,3 +49,23 @@ func TestDashboard(t *testing.T) {
 	tab2.do(`document.querySelector("#toasts .toast button[aria-label=Dismiss]").click()`)
 	tab2.wait("the toast dismissed", `document.querySelectorAll("#toasts .toast").length`, "0")
 }
+
+// TestDashboardURLCredentials: a sign-in link (/?token=<jwt>, /?user=) signs the tab
+// in, then leaves the address bar and the tab's history without the credential, so
+// it is not copied along with the page's address, bookmarked, or kept in history.
+func TestDashboardURLCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	t.Parallel()
+	n := startNode(t, "--dev-tokens")
+	open := newBrowser(t)
+	tok := openInbox(t, open, n.URL+"/?token="+userToken(t, "urlcred")+"#x")
+	if v := tok.eval(`[location.search, location.hash, document.getElementById("who").textContent]`); v != `["","#x","Signed in as urlcred"]` {
+		t.Errorf("after /?token=: %s", v)
+	}
+	dev := openInbox(t, open, n.URL+"/?user=urlcred&lang=fr")
+	if v := dev.eval(`[location.search, document.getElementById("who").textContent]`); v != `["?lang=fr","Signed in as urlcred"]` {
+		t.Errorf("after /?user=: %s", v)
+	}
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -132,11 +133,41 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p tocsin.Prin
 	if err := store.PutAPIKey(r.Context(), rec); err != nil {
 		return err
 	}
+	if err := s.keepKeyBound(r, store, rec, p); err != nil {
+		return err
+	}
 	// Who made which key: after a leak, the keys the leaked one made are found here.
 	s.log.Info("API key created", "id", rec.ID, "name", rec.Name, "by", p.KeyID)
 	created := tocsin.Timestamp(rec.CreatedAt)
 	writeJSON(w, http.StatusCreated, keyView{ID: rec.ID, Key: key, Name: rec.Name, Source: "store", CreatedAt: &created})
 	return nil
+}
+
+// keepKeyBound makes maxLiveKeys hold across a cluster: keysMu orders only this
+// node's creates, so another node may have taken the last place between the count
+// and the put. Every node ranks the live keys the same way (oldest first, then by
+// id), so exactly the keys past the bound are revoked again, each by the node that
+// made it, whose caller gets the 409 of a full store and never sees the secret.
+func (s *Server) keepKeyBound(r *http.Request, store tocsin.APIKeyRecords, rec tocsin.APIKeyRecord, p tocsin.Principal) error {
+	recs, err := store.APIKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	live := slices.DeleteFunc(recs, func(k tocsin.APIKeyRecord) bool { return k.RevokedAt != nil })
+	slices.SortFunc(live, func(a, b tocsin.APIKeyRecord) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if i := slices.IndexFunc(live, func(k tocsin.APIKeyRecord) bool { return k.ID == rec.ID }); i < maxLiveKeys {
+		return nil
+	}
+	if _, err := store.RevokeAPIKey(r.Context(), rec.ID, s.now()); err != nil {
+		return err
+	}
+	s.log.Warn("API key revoked at once: another node took the last place", "id", rec.ID, "by", p.KeyID)
+	return tocsin.Errorf(tocsin.EConflict, "there are already %d live API keys (the most this server keeps); revoke one first", maxLiveKeys)
 }
 
 // validKeyName: 1 to maxKeyName bytes of printable UTF-8 on one line.

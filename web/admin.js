@@ -43,6 +43,18 @@ async function api(method, path, body) {
 
 const enc = encodeURIComponent;
 
+// seg is a typed id as one path segment. encodeURIComponent leaves "." and "..", and
+// the browser resolves such a segment (even percent-encoded) before sending, so
+// /api/users/../connections would reach /api/connections, another route: those two
+// ids are refused here instead (everything else, "/", "?", "#" and "%" included, is
+// encoded and reaches its own user).
+function seg(id, what) {
+  if (id === "." || id === "..") {
+    throw new APIError(0, "invalid", `The ${what} "${id}" cannot be looked up from a browser (it resolves as a path). Use the API with a client that sends the path as it is.`);
+  }
+  return enc(id);
+}
+
 // ---- small DOM helpers ---------------------------------------------------------
 
 function el(tag, props, ...children) {
@@ -412,7 +424,7 @@ $("conn-form").addEventListener("submit", async (e) => {
   if (!user) { $("conn-error").textContent = "Type a user id."; return; }
   conns.loading();
   try {
-    const out = await api("GET", `/api/users/${enc(user)}/connections`);
+    const out = await api("GET", `/api/users/${seg(user, "user id")}/connections`);
     conns.show(out.connections || [], (c) => el("tr", {}, el("td", {}, c.deviceId || el("span", { class: "hint" }, "none")), el("td", {}, c.transport), el("td", {}, when(c.since))),
       `No open streams for ${user} on this node.`);
   } catch (x) { conns.fail(x); }
@@ -434,7 +446,7 @@ async function loadUserNotifications() {
   if (!user) { $("del-list-error").textContent = "Type a user id."; return; }
   delList.loading();
   try {
-    const out = await api("GET", `/api/users/${enc(user)}/notifications?limit=20`);
+    const out = await api("GET", `/api/users/${seg(user, "user id")}/notifications?limit=20`);
     delList.show(out.notifications || [], (n) => el("tr", {},
       el("td", { class: "wrap" }, n.title || el("span", { class: "hint" }, "(no title)")), el("td", {}, n.type), el("td", {}, String(n.priority)),
       el("td", {}, when(n.createdAt)), el("td", {}, n.readAt ? pill("read") : pill("unread", "wait")),
@@ -448,7 +460,7 @@ async function loadDeliveries() {
   if (!user || !id) { $("del-error").textContent = "Type the user id above and a notification id."; return; }
   delLog.loading();
   try {
-    const out = await api("GET", `/api/users/${enc(user)}/notifications/${enc(id)}/deliveries`);
+    const out = await api("GET", `/api/users/${seg(user, "user id")}/notifications/${seg(id, "notification id")}/deliveries`);
     const kind = { sent: "ok", failed: "bad", skipped: "", scheduled: "wait" };
     delLog.show(out.deliveries || [], (d) => el("tr", {},
       el("td", {}, d.channel), el("td", {}, pill(d.status, kind[d.status])), el("td", { class: "wrap" }, d.reason || ""),

@@ -103,7 +103,17 @@ $("tokenform").onsubmit = (e) => { e.preventDefault(); if ($("token").value.trim
 $("signout").onclick = () => signOut(true);
 
 // Start: ?user= (development sign-in) or ?token=, else a token kept for this tab.
+// Both come out of the address bar and this history entry at once (replaceState, no
+// reload), so the credential is not copied along with the page's address,
+// bookmarked, or kept in the history; the token is kept in sessionStorage instead.
 const params = new URLSearchParams(location.search);
+if (params.has("token") || params.has("user")) {
+  const rest = new URLSearchParams(params);
+  rest.delete("token");
+  rest.delete("user");
+  const q = rest.toString();
+  history.replaceState(history.state, "", location.pathname + (q ? "?" + q : "") + location.hash);
+}
 fetch(base + "/api/dev/token", { method: "POST", body: "{}" }).then((r) => { $("dev").hidden = r.status === 404; });
 if (params.get("user")) {
   devSignIn(params.get("user")).catch(fail);

@@ -58,6 +58,16 @@ function pageOrigin() {
 }
 
 /**
+ * notificationPath is the path of one notification. The id is one encoded segment;
+ * "." and ".." are refused (a TypeError): fetch resolves such a segment before
+ * sending, so the call would reach another route (/api/notifications/.. is /api/).
+ */
+function notificationPath(id) {
+  if (id === "." || id === "..") throw new TypeError("tocsin: " + JSON.stringify(id) + " is not a notification id");
+  return "/api/notifications/" + encodeURIComponent(id);
+}
+
+/**
  * unreachable tells why a fetch to base + path threw (fetch says only "Failed to
  * fetch"): a page on another origin probes base + "/healthz" twice. If a CORS request
  * fails while an opaque (no-cors) one gets an answer, the server is up and refuses
@@ -300,14 +310,14 @@ export class TocsinClient {
   }
 
   /** One notification. */
-  get(id) { return this._call("GET", "/api/notifications/" + encodeURIComponent(id)); }
+  async get(id) { return this._call("GET", notificationPath(id)); }
 
   /**
    * Changes one notification: patch has any of read, seen, archived (booleans) and
    * snoozedUntil (an RFC 3339 time, or null to unsnooze). Returns the notification as
    * it is now; every tab and device updates through the stream (notification:updated).
    */
-  update(id, patch) { return this._call("PATCH", "/api/notifications/" + encodeURIComponent(id), patch); }
+  async update(id, patch) { return this._call("PATCH", notificationPath(id), patch); }
 
   /** Marks one notification read. */
   markRead(id) { return this.update(id, { read: true }); }
@@ -357,7 +367,7 @@ export class TocsinClient {
   markAllRead() { return this._call("POST", "/api/notifications/read-all"); }
 
   /** Deletes one notification. */
-  remove(id) { return this._call("DELETE", "/api/notifications/" + encodeURIComponent(id)); }
+  async remove(id) { return this._call("DELETE", notificationPath(id)); }
 
   /** The user's preferences (PRODUCT.md section 8): {channels, types, topics, mutedUntil, quietHours}. */
   preferences() { return this._call("GET", "/api/preferences"); }

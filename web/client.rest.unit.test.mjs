@@ -228,3 +228,19 @@ test("store: init and new notifications skip snoozed items; new ones go newest f
   assert.deepEqual(seen, ["04", "00"]);
   t.close();
 });
+
+test("one notification's calls: an id is one path segment; . and .. are refused, never sent", async () => {
+  const t = client();
+  await t.get("a/../b?c#d");
+  assert.equal(last().path, "/api/notifications/a%2F..%2Fb%3Fc%23d");
+  assert.equal(last().search, "");
+  await t.get("%2e%2E"); // encoded again: a plain segment, not a dot one
+  assert.equal(last().path, "/api/notifications/%252e%252E");
+  const before = calls.length;
+  for (const id of [".", ".."]) {
+    for (const call of [() => t.get(id), () => t.markRead(id), () => t.remove(id), () => t.snooze(id, Date.now() + 60000)]) {
+      await assert.rejects(call(), (e) => e instanceof TypeError && /notification id/.test(e.message), id);
+    }
+  }
+  assert.equal(calls.length, before, "no request for a dot segment");
+});

@@ -38,7 +38,9 @@ export function prefsView({ s, prefs, types, save, push }) {
 
   // One row per type: a switch per channel, named "Push for comment" for screen readers.
   const allTypes = [...new Set([...types, ...Object.keys(typeRules)])].sort();
-  const typeBoxes = {};
+  // Keyed by type names, which may be "__proto__": objects without a prototype keep
+  // such a key as a plain property (on a {} its assignment sets the prototype).
+  const typeBoxes = Object.create(null);
   const typeTable = allTypes.length ? el("table", {},
     el("thead", {}, el("tr", {}, el("th", { scope: "col", text: s.prefsType }),
       ...CHANNELS.map(([, key]) => el("th", { scope: "col", text: s[key] })))),
@@ -46,7 +48,7 @@ export function prefsView({ s, prefs, types, save, push }) {
       typeBoxes[t] = {};
       return el("tr", {}, el("th", { scope: "row", text: t }), ...CHANNELS.map(([c, key]) => {
         const box = el("input", { type: "checkbox", "aria-label": `${s[key]}: ${t}`,
-          checked: !(typeRules[t] && typeRules[t][c] === false) });
+          checked: !(Object.hasOwn(typeRules, t) && typeRules[t] && typeRules[t][c] === false) });
         typeBoxes[t][c] = box;
         return el("td", {}, box);
       }));
@@ -76,7 +78,7 @@ export function prefsView({ s, prefs, types, save, push }) {
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const patch = { channels: {}, types: {} };
+    const patch = { channels: {}, types: Object.create(null) };
     for (const [c] of CHANNELS) patch.channels[c] = chanBoxes[c].checked;
     for (const t of allTypes) {
       const rule = {};
