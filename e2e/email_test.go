@@ -262,6 +262,10 @@ func TestEmailEscalation(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET unsubscribe link: %d", resp.StatusCode)
 	}
+	// Its one-click form must not be framed (a page that frames it could trick a click).
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("the unsubscribe page's CSP %q lets other pages frame it", csp)
+	}
 	if after := n.do("GET", "/api/users/"+user+"/preferences", apiKey, nil); !bytes.Equal(before.Body, after.Body) {
 		t.Fatalf("GET of the unsubscribe link changed the preferences:\n%s\n%s", before.Body, after.Body)
 	}
