@@ -3,10 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,9 +17,7 @@ import (
 	"github.com/tocsin/tocsin/auth"
 	"github.com/tocsin/tocsin/email"
 	"github.com/tocsin/tocsin/httpapi"
-	"github.com/tocsin/tocsin/hub"
 	"github.com/tocsin/tocsin/internal/clientip"
-	"github.com/tocsin/tocsin/membus"
 	"github.com/tocsin/tocsin/sqlite"
 )
 
@@ -43,7 +39,7 @@ func (c countingStore) RedeemTicket(ctx context.Context, hash string, now time.T
 
 // countingAuth is the real authenticator, counting its checks.
 type countingAuth struct {
-	*auth.Authenticator
+	httpapi.Authenticator
 	lookups *atomic.Int64
 }
 
@@ -68,46 +64,25 @@ const guessLimit = 5
 
 func newGuessServer(t *testing.T) *guessServer {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tocsin.db"), sqlite.Options{Sync: "normal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(auth.Config{JWTSecret: testSecret, APIKeys: []string{channelsKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus := membus.New()
-	h := hub.New(hub.Config{Store: store, Bus: bus})
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	proxies, err := clientip.ParseProxies([]string{"10.9.0.0/16"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := &guessServer{t: t, lookups: &atomic.Int64{}, refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})}
-	srv := httpapi.New(httpapi.Config{
-		Hub: h, Store: countingStore{store, g.lookups}, Auth: countingAuth{a, g.lookups}, Logger: slog.New(slog.DiscardHandler),
-		Channels: store, TrustedProxies: proxies, AuthFailureLimit: guessLimit, AuthFailuresRefused: g.refused,
-		Unsubscribe: func(tok string) (string, string, error) {
+	c := newChannelsServerWith(t, func(c *httpapi.Config, store *sqlite.Store) {
+		c.Store, c.Auth = countingStore{store, g.lookups}, countingAuth{c.Auth, g.lookups}
+		c.TrustedProxies, c.AuthFailureLimit, c.AuthFailuresRefused = proxies, guessLimit, g.refused
+		c.Unsubscribe = func(tok string) (string, string, error) {
 			g.lookups.Add(1)
 			return email.VerifyUnsubscribe(unsubKey, tok)
-		},
-		Push: httpapi.PushConfig{PublicKey: testVAPIDPublic, Store: store, Read: func(ticket, id string) (string, error) {
+		}
+		c.Push = httpapi.PushConfig{PublicKey: testVAPIDPublic, Store: store, Read: func(ticket, id string) (string, error) {
 			g.lookups.Add(1)
 			return "", tocsin.Errorf(tocsin.EUnauthorized, "the read ticket is not valid")
-		}},
+		}}
 	})
-	g.h = srv
-	t.Cleanup(func() {
-		h.Shutdown()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		h.Close()
-		bus.Close()
-		store.Close()
-	})
+	// Requests go to the handler itself, so that each can come from any address.
+	g.h = c.ts.Config.Handler
 	return g
 }
 
