@@ -137,6 +137,8 @@ func TestCredentialGuessesAreLimited(t *testing.T) {
 		{"JWT", "GET", "/api/notifications", wrongJWT, "", 401},
 		{"no credential", "GET", "/api/notifications", "", "", 401},
 		{"member events", "POST", "/events", "tk_wrong_key_0123456789", `{"type":"x"}`, 401},
+		// Not an upgrade: the handshake fails after the credential was checked (426).
+		{"websocket", "GET", "/api/notifications/ws", wrongJWT, "", 426},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGuessServer(t)
