@@ -34,6 +34,10 @@ type Limits struct {
 	MaxFanoutBytes ByteSize
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client.
 	TrustedProxies []string
+	// AuthFailureLimit is the failed credential checks (bad tokens, keys, tickets,
+	// links) one client address (an IPv6 /64) may make per minute, in a burst or
+	// spread out, before its credential-checking requests get 429; 0 is off.
+	AuthFailureLimit int
 }
 
 func defaultLimits() Limits {
@@ -45,11 +49,12 @@ func defaultLimits() Limits {
 		RateUserPublish:    5,
 		RateHook:           5,
 		MaxFanoutBytes:     64 << 20,
+		AuthFailureLimit:   20,
 	}
 }
 
 // limitFlags are the flags of Limits, in --help's order.
-var limitFlags = []string{"read-timeout", "max-conns-per-ip", "max-streams-per-token", "max-streams-per-ip", "max-fanout-bytes", "trusted-proxies"}
+var limitFlags = []string{"read-timeout", "max-conns-per-ip", "max-streams-per-token", "max-streams-per-ip", "max-fanout-bytes", "trusted-proxies", "auth-failure-limit"}
 
 func (l *Limits) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&l.ReadTimeout, "read-timeout", l.ReadTimeout, "a request's headers and body must arrive within this (headers within 10s of it); open streams are exempt")
@@ -58,6 +63,7 @@ func (l *Limits) addFlags(fs *flag.FlagSet) {
 	fs.Var(&l.MaxStreamsPerIP, "max-streams-per-ip", "open streams per client address (IPv6: per /64): a `count`, or a percentage of --max-streams; 0 is off")
 	fs.Var(&l.MaxFanoutBytes, "max-fanout-bytes", "most one publish may store, recipients × encoded size of the notification: a `size` such as 64MiB, 512KiB or bytes; 0 is off")
 	fs.Var(listValue{&l.TrustedProxies}, "trusted-proxies", "comma-separated CIDR prefixes or addresses of reverse proxies whose X-Forwarded-For names the client; default none")
+	fs.IntVar(&l.AuthFailureLimit, "auth-failure-limit", l.AuthFailureLimit, "failed credential checks (bad API keys, JWTs, capability tokens, tickets, unsubscribe links) per minute per client address (IPv6: per /64) before its requests on those routes get 429 until the budget refills; 0 is off")
 	fs.Float64Var(&l.RateUserPublish, "rate-user-publish", l.RateUserPublish, "events per second a user (not the API key) may publish on POST /events")
 	fs.Float64Var(&l.RateHook, "rate-hook", l.RateHook, "publishes per second per hook token (POST /api/hooks/{token})")
 }
@@ -68,6 +74,9 @@ func (l *Limits) validate(bad func(flag, format string, args ...any)) {
 	}
 	if l.MaxConnsPerIP < 0 {
 		bad("max-conns-per-ip", "must be 0 (off) or more")
+	}
+	if l.AuthFailureLimit < 0 {
+		bad("auth-failure-limit", "must be 0 (off) or a count of failures per minute")
 	}
 	for flag, r := range map[string]float64{"rate-user-publish": l.RateUserPublish, "rate-hook": l.RateHook} {
 		if r < 0 {

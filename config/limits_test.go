@@ -15,18 +15,18 @@ func TestLimitsDefaultsAndFlags(t *testing.T) {
 	}
 	if c.ReadTimeout != 30*time.Second || c.MaxConnsPerIP != 1000 || c.MaxStreamsPerToken.Of(c.MaxStreams) != 10000 ||
 		c.MaxStreamsPerIP.Of(c.MaxStreams) != 10000 || c.RateUserPublish != 5 || c.RateHook != 5 ||
-		c.MaxFanoutBytes != 64<<20 || len(c.TrustedProxies) != 0 {
+		c.MaxFanoutBytes != 64<<20 || len(c.TrustedProxies) != 0 || c.AuthFailureLimit != 20 {
 		t.Fatalf("defaults: %+v", c.Limits)
 	}
 	c, err = LoadTo([]string{"--read-timeout", "2s", "--max-conns-per-ip", "0", "--max-streams-per-token", "7",
 		"--max-streams-per-ip", "50%", "--max-streams", "300", "--max-fanout-bytes", "512KiB",
-		"--trusted-proxies", "10.0.0.0/8, 192.0.2.7"}, env(map[string]string{"TOCSIN_RATE_HOOK": "0.5"}), &bytes.Buffer{})
+		"--trusted-proxies", "10.0.0.0/8, 192.0.2.7"}, env(map[string]string{"TOCSIN_RATE_HOOK": "0.5", "TOCSIN_AUTH_FAILURE_LIMIT": "0"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.ReadTimeout != 2*time.Second || c.MaxConnsPerIP != 0 || c.MaxStreamsPerToken.Of(300) != 7 ||
 		c.MaxStreamsPerIP.Of(300) != 150 || c.MaxFanoutBytes != 512<<10 || c.RateHook != 0.5 ||
-		strings.Join(c.TrustedProxies, " ") != "10.0.0.0/8 192.0.2.7" {
+		strings.Join(c.TrustedProxies, " ") != "10.0.0.0/8 192.0.2.7" || c.AuthFailureLimit != 0 {
 		t.Fatalf("set: %+v", c.Limits)
 	}
 	for _, tc := range []struct{ args []string }{
@@ -37,6 +37,7 @@ func TestLimitsDefaultsAndFlags(t *testing.T) {
 		{[]string{"--max-fanout-bytes", "64MB"}},
 		{[]string{"--trusted-proxies", "10.0.0.0/33"}},
 		{[]string{"--rate-user-publish", "-1"}},
+		{[]string{"--auth-failure-limit", "-1"}},
 	} {
 		if _, err := LoadTo(tc.args, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(tc.args[0], "--")) {
 			t.Errorf("%v: err %v, want one naming the flag", tc.args, err)

@@ -279,7 +279,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request, _ tocsin.Pr
 	}
 	userID, typ, err := s.cfg.Unsubscribe(r.URL.Query().Get("token"))
 	if err != nil {
-		return tocsin.Errorf(tocsin.EInvalid, "this unsubscribe link is not valid; use the newest email's link")
+		return badCredential{tocsin.Errorf(tocsin.EInvalid, "this unsubscribe link is not valid; use the newest email's link")}
 	}
 	what := "emails of type " + typ
 	if typ == "*" {

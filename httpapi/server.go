@@ -84,6 +84,12 @@ type Config struct {
 	RateUserPublish, RateHook float64
 	MaxFanoutBytes            int64
 	TrustedProxies            clientip.Proxies
+	// AuthFailureLimit is the failed credential checks a client address may make per
+	// minute before its credential-checking requests get 429 (guesslimit.go; 0: off);
+	// AuthFailureTable bounds the addresses tracked (0: 10,000). AuthFailuresRefused,
+	// when set, counts the requests so refused.
+	AuthFailureLimit, AuthFailureTable int
+	AuthFailuresRefused                prometheus.Counter
 
 	// Delivery is the delivery engine (scheduled publishes, channel timers,
 	// webhooks); Channels keeps profiles and preferences and reads the delivery
@@ -119,6 +125,7 @@ type Server struct {
 	openapiDoc []byte
 	pushIDs    tocsin.IDGen // subscription ids
 	limits     limiters
+	guesses    *failureLimiter // failed credential checks per address; nil: off
 	// keysMu makes POST /api/keys's count and insert one step on this node.
 	keysMu sync.Mutex
 
@@ -255,6 +262,7 @@ func New(cfg Config) *Server {
 			connect: newKeyedLimiter(cfg.RateConnect), userPublish: newKeyedLimiter(cfg.RateUserPublish),
 			hook: newKeyedLimiter(cfg.RateHook),
 		},
+		guesses: newFailureLimiter(cfg.AuthFailureLimit, cfg.AuthFailureTable),
 	}
 	s.openapiDoc = withVersion(openapiJSON, cfg.Version)
 	for _, o := range cfg.CORSOrigins {
@@ -329,15 +337,26 @@ func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 // record the response (access.go), unless a taken-over stream records it itself.
 func (s *Server) adapt(rt route) http.Handler {
 	name := &routeName{label: rt.method + " " + rt.pattern, pattern: rt.pattern}
+	guarded := credentialRoute(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, rec: accessRecord{route: name, start: time.Now()}}
-		p, err := s.authenticate(r, rt.auth)
-		sw.rec.userID = p.UserID
+		var p tocsin.Principal
+		var err error
+		if guarded {
+			err = s.refuseGuesser(r, sw.Header().Set) // before any credential is looked up
+		}
+		if err == nil {
+			p, err = s.authenticate(r, rt.auth)
+			sw.rec.userID = p.UserID
+		}
 		if err == nil {
 			err = s.checkLimit(rt.limit, p, sw.Header().Set)
 		}
 		if err == nil {
 			err = rt.h(sw, r, p)
+		}
+		if guarded {
+			s.countGuess(r, err)
 		}
 		if sw.detached {
 			return // the stream's connection was taken over: it records its response

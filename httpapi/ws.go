@@ -149,6 +149,7 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request, _ tocsin.Principal) 
 	s.streams.add()
 	defer s.streams.done()
 	p, err := s.authenticate(r, authStream)
+	s.countGuess(r, err) // refused after the upgrade: adapt never sees this error
 	if err == errForeignPage {
 		return err // 403 before the upgrade, as for any cross-origin handshake
 	}

@@ -25,6 +25,9 @@ type Metrics struct {
 	slowDisconnects prometheus.Counter
 	heals           prometheus.Counter
 	HTTPRequests    *prometheus.CounterVec
+	// AuthFailuresRefused counts requests refused with 429 because their client
+	// address failed too many credential checks (--auth-failure-limit).
+	AuthFailuresRefused prometheus.Counter
 
 	// Totals kept beside the collectors for the dashboard's live figures.
 	totalPublished, totalDelivered atomic.Int64
@@ -67,9 +70,13 @@ func New() *Metrics {
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tocsin_http_requests_total", Help: "HTTP requests answered, by route and status class.",
 		}, []string{"route", "code"}),
+		AuthFailuresRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tocsin_auth_failure_refused_total",
+			Help: "Requests refused (429) because their client address failed too many credential checks (--auth-failure-limit).",
+		}),
 	}
 	m.Registry.MustRegister(m.streamsOpen, m.streamsTotal, m.published, m.delivered,
-		m.publishLatency, m.slowDisconnects, m.heals, m.HTTPRequests,
+		m.publishLatency, m.slowDisconnects, m.heals, m.HTTPRequests, m.AuthFailuresRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

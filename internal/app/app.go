@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		DevToken:        a.devToken(),
 		RateUserPublish: a.cfg.RateUserPublish, RateHook: a.cfg.RateHook,
 		MaxFanoutBytes: int64(a.cfg.MaxFanoutBytes), TrustedProxies: proxies,
+		AuthFailureLimit: a.cfg.AuthFailureLimit, AuthFailuresRefused: m.AuthFailuresRefused,
 		Delivery: engine, Channels: store, Unsubscribe: unsubscribe,
 		Push: httpapi.PushConfig{PublicKey: a.push.PublicKey(), Store: store, AllowInsecure: a.cfg.PushAllowInsecure,
 			Subscribed: engine.PushSubscribed, Read: a.pushRead},
