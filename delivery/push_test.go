@@ -157,7 +157,14 @@ func testPushPerSubscription(t *testing.T, mk rigMaker) {
 	if string(bigCalls[2].Msg.Notification["id"]) != `"`+n.ID+`"` {
 		t.Errorf("shrunk push lost the id: %s", bigCalls[2].Raw)
 	}
-	subs, err := r.store.PushSubscriptions(r.ctx, "u1")
+	// The 410's subscription is deleted just after the push service answered (the
+	// call is recorded first): wait for it.
+	var subs []tocsin.PushSubscription
+	var err error
+	waitFor(func() bool {
+		subs, err = r.store.PushSubscriptions(r.ctx, "u1")
+		return err == nil && len(subs) == 1 && subs[0].ID == big.ID
+	})
 	if err != nil || len(subs) != 1 || subs[0].ID != big.ID {
 		t.Fatalf("after 410: %+v, %v; want only %s", subs, err, big.ID)
 	}
