@@ -282,9 +282,8 @@ func testReadAll(t *testing.T, s tocsin.Store) {
 		t.Fatal(err)
 	}
 	at := base.Add(time.Second)
-	readAt, _ := json.Marshal(at)
 	read, evs, err := s.ReadAll(ctx, "r1", at)
-	want := fmt.Sprintf(`{"ids":[%q,%q],"readAt":%s}`, ns[0].ID, ns[2].ID, readAt)
+	want := fmt.Sprintf(`{"ids":[%q,%q],"readAt":%q}`, ns[0].ID, ns[2].ID, tocsin.FormatTimestamp(at))
 	if err != nil || read != 2 || len(evs) != 1 || evs[0].Name != tocsin.EventRead || evs[0].Seq != 5 ||
 		evs[0].Unread != 0 || evs[0].Stream != tocsin.UserStream("r1") || string(evs[0].Data) != want {
 		t.Fatalf("ReadAll: %d %+v %v; want 2 read, one %s event at seq 5 with unread 0 and data %s", read, evs, err, tocsin.EventRead, want)
@@ -312,7 +311,7 @@ func testReadAll(t *testing.T, s tocsin.Store) {
 	}
 	publish(t, s, many...)
 	read, evs, err = s.ReadAll(ctx, "r2", at)
-	want = fmt.Sprintf(`{"before":%q,"readAt":%s}`, many[len(many)-1].ID, readAt)
+	want = fmt.Sprintf(`{"before":%q,"readAt":%q}`, many[len(many)-1].ID, tocsin.FormatTimestamp(at))
 	if err != nil || read != len(many) || len(evs) != 1 || evs[0].Name != tocsin.EventRead || string(evs[0].Data) != want ||
 		evs[0].Unread != 0 || evs[0].Seq != uint64(len(many)+1) {
 		t.Fatalf("ReadAll of %d: %d %+v %v; want one event with data %s", len(many), read, evs, err, want)
