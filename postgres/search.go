@@ -55,7 +55,7 @@ func tsQuery(terms []string, weights, op string) string {
 // user, read by the same statement (one snapshot).
 const sqlSearch = `WITH c AS (SELECT coalesce(%s::text, (SELECT max(id) FROM notifications WHERE user_id = $1)) AS ceiling)
 	SELECT %s, ceiling FROM (
-		SELECT notifications.*, c.ceiling, tocsin_search_doc(title, body, tags) AS doc FROM notifications, c
+		SELECT notifications.*, c.ceiling, tocsin_search_doc(title, body, tags) AS doc FROM %s notifications, c
 		WHERE %s AND id <= c.ceiling
 		AND tocsin_search_doc(title, body, tags) @@ to_tsquery('simple', %s)
 		OFFSET 0) found
@@ -65,24 +65,27 @@ const sqlSearch = `WITH c AS (SELECT coalesce(%s::text, (SELECT max(id) FROM not
 		id DESC
 	LIMIT %s OFFSET %s`
 
+// smallInbox is the most items a user may have for their search to read their
+// items through the user's index and test each (computing its document, about
+// 20 µs), instead of through the search index. The GIN index finds a prefix's
+// matches of every user before the user's condition applies (a prefix match
+// reads all its posting lists: 12-30 ms for a prefix all of 110,000 rows hold),
+// and the planner, whose estimate of a prefix's matches is far too low (2 % of
+// the rows for one they all hold), chose it even for a user of 110 items: that
+// search cost what the whole table's matches cost. Below the bound a search
+// costs at most about 10 ms whatever the other users store; above it the index
+// is the better way for selective words (docs/benchmarks.md, "Full-text search").
+// The count is a statement of its own (outside a transaction, a moment older than
+// the search's): it chooses the way, never what is found.
+const smallInbox = 500
+
 func searchRows(ctx context.Context, db querier, userID string, terms []string, q tocsin.ListQuery) (tocsin.Page, error) {
-	args := []any{userID, q.Now.UnixMilli()}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM notifications WHERE user_id = $1 LIMIT $2) mine`,
+		userID, smallInbox+1).Scan(&n); err != nil {
+		return tocsin.Page{}, fmt.Errorf("search notifications: %w", err)
 	}
-	var ceiling *string // NULL: the first page, which reads it
-	if q.Ceiling != "" {
-		ceiling = &q.Ceiling
-	}
-	ceilingArg := arg(ceiling)
-	where := listFilters(q, arg)
-	// One more than a page tells whether there is a next one, but never past the
-	// last result a search reaches.
-	sql := fmt.Sprintf(sqlSearch, ceilingArg, selectCols, strings.Join(where, " AND "),
-		arg(tsQuery(terms, "", "&")),
-		arg(tsQuery(terms, "A", "|")), arg(tsQuery(terms, "C", "|")), arg(tsQuery(terms, "B", "|")),
-		arg(min(q.Limit+1, tocsin.MaxSearchResults-q.Offset)), arg(q.Offset))
+	sql, args := searchSQL(userID, terms, q, n <= smallInbox)
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return tocsin.Page{}, fmt.Errorf("search notifications: %w", err)
@@ -100,6 +103,35 @@ func searchRows(ctx context.Context, db querier, userID string, terms []string, 
 		page.NextOffset = q.Offset + q.Limit
 	}
 	return page, nil
+}
+
+// searchSQL is the statement of searchRows and its arguments. With small, the
+// user's items are read first (OFFSET 0 keeps the planner from pushing the
+// match into that subquery, where it would use the search index) and the
+// match tests each of them.
+func searchSQL(userID string, terms []string, q tocsin.ListQuery, small bool) (string, []any) {
+	from := "notifications"
+	if small {
+		from = "(SELECT * FROM notifications WHERE user_id = $1 OFFSET 0)"
+	}
+	args := []any{userID, q.Now.UnixMilli()}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var ceiling *string // NULL: the first page, which reads it
+	if q.Ceiling != "" {
+		ceiling = &q.Ceiling
+	}
+	ceilingArg := arg(ceiling)
+	where := listFilters(q, arg)
+	// One more than a page tells whether there is a next one, but never past the
+	// last result a search reaches.
+	sql := fmt.Sprintf(sqlSearch, ceilingArg, selectCols, from, strings.Join(where, " AND "),
+		arg(tsQuery(terms, "", "&")),
+		arg(tsQuery(terms, "A", "|")), arg(tsQuery(terms, "C", "|")), arg(tsQuery(terms, "B", "|")),
+		arg(min(q.Limit+1, tocsin.MaxSearchResults-q.Offset)), arg(q.Offset))
+	return sql, args
 }
 
 // withCeiling scans a notification row that ends with the search's ceiling.
