@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tocsin/tocsin"
@@ -46,6 +47,10 @@ type failureLimiter struct {
 	burst float64
 	size  int
 
+	// entries is len(table), read without mu: while no address has failed lately
+	// (the common case) a request costs one atomic load, not the shared lock.
+	entries atomic.Int64
+
 	mu    sync.Mutex
 	table map[string]*list.Element // of *failureEntry
 	lru   list.List                // front: most recently failed
@@ -82,7 +87,7 @@ func (f *failureLimiter) refill(e *failureEntry, now time.Time) bool {
 // blocked says whether key has no failure left, how long until it has one, and
 // whether this refusal should be logged (at most once per failureLogEvery).
 func (f *failureLimiter) blocked(key string, now time.Time) (wait time.Duration, log bool) {
-	if f == nil || key == "" {
+	if f == nil || key == "" || f.entries.Load() == 0 {
 		return 0, false
 	}
 	f.mu.Lock()
@@ -120,6 +125,7 @@ func (f *failureLimiter) fail(key string, now time.Time) {
 		}
 		el = f.lru.PushFront(&failureEntry{key: key, tokens: f.burst, at: now})
 		f.table[key] = el
+		f.entries.Add(1)
 	} else {
 		f.lru.MoveToFront(el)
 	}
@@ -131,6 +137,7 @@ func (f *failureLimiter) fail(key string, now time.Time) {
 func (f *failureLimiter) remove(el *list.Element) {
 	delete(f.table, el.Value.(*failureEntry).key)
 	f.lru.Remove(el)
+	f.entries.Add(-1)
 }
 
 // tracked is how many addresses the table holds (tests).
