@@ -168,7 +168,9 @@ func TestWakeFiresOnceInACluster(t *testing.T) {
 		res, _ := a.publish(tocsin.PublishInput{UserID: "ana", Title: "x"}, hub.Idempotency{})
 		ids = append(ids, res.Notifications[0].ID)
 	}
-	until := a.clock.Now().Add(300 * time.Millisecond)
+	// Far enough ahead that twenty snoozes are all in before it, even on a loaded
+	// CI machine under -race (300 ms was not: "snoozedUntil must be in the future").
+	until := a.clock.Now().Add(1500 * time.Millisecond)
 	for i, id := range ids {
 		r := a
 		if i%2 == 1 {
